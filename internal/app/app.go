@@ -1,0 +1,166 @@
+// Package app wires resguardo together: config → logger → store → server,
+// and runs the listeners until the context ends.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/resguardo/resguardo/internal/config"
+	"github.com/resguardo/resguardo/internal/server"
+	"github.com/resguardo/resguardo/internal/sqlstore"
+)
+
+// NewLogger returns the JSON logger every component writes to.
+func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// OpenStore opens the configured database. The embedded SQLite database is
+// migrated on open, since nobody else can; MySQL is migrated only when asked
+// (migrate, or serve --migrate), and otherwise must already be current.
+func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate bool) (*sqlstore.DB, error) {
+	db, err := sqlstore.Open(ctx, cfg.Database.Reveal(), cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if migrate || db.Dialect() == sqlstore.SQLite {
+		n, err := db.Migrate(ctx)
+		if err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+		if n > 0 {
+			log.Info("migrated database", "where", db.Where, "applied", n)
+		}
+	}
+	if err := db.CheckSchema(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Serve runs both listeners until ctx ends, then shuts them down gracefully.
+// ready, if not nil, is called with the bound addresses once both listen.
+func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(site, staff net.Addr)) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("refusing to start:\n%w", err)
+	}
+	var tlsConfig *tls.Config
+	if cfg.TLS() {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("load TLS certificate: %w", err)
+		}
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
+	db, err := OpenStore(ctx, cfg, log, cfg.Migrate)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	instance, err := db.InstanceID(ctx)
+	if err != nil {
+		return err
+	}
+
+	srv, err := server.New(server.Options{
+		Logger: log, DB: db,
+		SecureTransport: cfg.SecureTransport(), TrustedProxies: cfg.TrustedProxies,
+	})
+	if err != nil {
+		return err
+	}
+	siteLn, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("customer site listener: %w", err)
+	}
+	staffLn, err := net.Listen("tcp", cfg.StaffAddr)
+	if err != nil {
+		_ = siteLn.Close()
+		return fmt.Errorf("staff console listener: %w", err)
+	}
+	servers := []*http.Server{newHTTPServer(srv.Site(), tlsConfig, log), newHTTPServer(srv.Staff(), tlsConfig, log)}
+	listeners := []net.Listener{siteLn, staffLn}
+
+	errc := make(chan error, len(servers))
+	for i, hs := range servers {
+		go func() {
+			var err error
+			if tlsConfig != nil {
+				err = hs.ServeTLS(listeners[i], "", "")
+			} else {
+				err = hs.Serve(listeners[i])
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
+	log.Info("ready", "instance", instance, "database", db.Where,
+		"site", scheme+"://"+siteLn.Addr().String(), "staff", scheme+"://"+staffLn.Addr().String())
+	if ready != nil {
+		ready(siteLn.Addr(), staffLn.Addr())
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	for _, hs := range servers {
+		if err := hs.Shutdown(shutdownCtx); err != nil {
+			serveErr = errors.Join(serveErr, fmt.Errorf("shutdown: %w", err))
+		}
+	}
+	return serveErr
+}
+
+// newHTTPServer sets the timeouts that keep slow or idle clients from
+// holding connections open.
+func newHTTPServer(h http.Handler, tc *tls.Config, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		TLSConfig:         tc,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Migrate applies pending migrations to the configured database.
+func Migrate(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+	db, err := sqlstore.Open(ctx, cfg.Database.Reveal(), cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	n, err := db.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	_, want, err := db.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "%s: applied %d migration(s); schema at version %d\n", db.Where, n, want)
+	return err
+}

@@ -1,0 +1,205 @@
+// Package config turns flags and RESGUARDO_* environment variables into a
+// validated Config. It is called once, from run; nothing reads the environment
+// anywhere else.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Secret holds a value that must never be printed: String, MarshalJSON and
+// LogValue all say [redacted]. Use Reveal where the value is really needed.
+type Secret string
+
+const redacted = "[redacted]"
+
+func (s Secret) String() string                { return redacted }
+func (s Secret) GoString() string              { return redacted }
+func (s Secret) MarshalJSON() ([]byte, error)  { return []byte(`"` + redacted + `"`), nil }
+func (s Secret) LogValue() slog.Value          { return slog.StringValue(redacted) }
+func (s Secret) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, redacted) }
+
+// Reveal returns the secret value. Call it only where the value is handed to
+// the component that needs it (a driver, a key derivation), never to a log.
+func (s Secret) Reveal() string { return string(s) }
+
+// Config is everything a subcommand may need. Zero values are never used:
+// Load fills defaults.
+type Config struct {
+	Addr      string // customer site listener
+	StaffAddr string // staff console listener
+	DataDir   string
+	// Database is a mysql:// URL or empty for the embedded SQLite file in
+	// DataDir. It may carry a password, hence Secret.
+	Database Secret
+	// DatabaseFromFlag records that the URL came from the command line, where
+	// other local users can read it from the process table.
+	DatabaseFromFlag bool
+
+	TLSCert string
+	TLSKey  string
+	// TrustedProxies lists the networks of a TLS-terminating reverse proxy.
+	// When set, a non-loopback listener may speak plain HTTP to that proxy.
+	TrustedProxies []netip.Prefix
+
+	Migrate  bool // run migrations at start (serve)
+	LogLevel slog.Level
+
+	ShutdownTimeout time.Duration
+}
+
+// Load parses args (the subcommand's own arguments) with getenv as the
+// environment. Every flag has a RESGUARDO_* variable; a flag given on the
+// command line wins over the variable. Secrets may also come from files named
+// by --X-file or RESGUARDO_X_FILE.
+func Load(name string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("resguardo "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+
+	env := func(key, def string) string {
+		if v := getenv("RESGUARDO_" + key); v != "" {
+			return v
+		}
+		return def
+	}
+	var database, databaseFile, trusted, logLevel string
+	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "customer site listen address (RESGUARDO_ADDR)")
+	fs.StringVar(&c.StaffAddr, "staff-addr", env("STAFF_ADDR", "127.0.0.1:8081"), "staff console listen address (RESGUARDO_STAFF_ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", "./data"), "directory for the embedded database, key set and mail (RESGUARDO_DATA_DIR)")
+	fs.StringVar(&database, "database", "", "mysql://user:pass@host:3306/db?tls=true, empty for embedded SQLite (RESGUARDO_DATABASE)")
+	fs.StringVar(&databaseFile, "database-file", env("DATABASE_FILE", ""), "file holding the database URL (RESGUARDO_DATABASE_FILE)")
+	fs.StringVar(&c.TLSCert, "tls-cert", env("TLS_CERT", ""), "PEM certificate chain for both listeners (RESGUARDO_TLS_CERT)")
+	fs.StringVar(&c.TLSKey, "tls-key", env("TLS_KEY", ""), "PEM private key for both listeners (RESGUARDO_TLS_KEY)")
+	fs.StringVar(&trusted, "trusted-proxies", env("TRUSTED_PROXIES", ""), "comma-separated CIDRs of a TLS-terminating reverse proxy (RESGUARDO_TRUSTED_PROXIES)")
+	fs.BoolVar(&c.Migrate, "migrate", env("MIGRATE", "") == "true", "run database migrations at start (RESGUARDO_MIGRATE=true)")
+	fs.StringVar(&logLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (RESGUARDO_LOG_LEVEL)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to let requests finish on shutdown")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+
+	var problems []error
+	switch {
+	case database != "":
+		c.Database, c.DatabaseFromFlag = Secret(database), true
+	case databaseFile != "":
+		b, err := os.ReadFile(databaseFile) // #nosec G304 -- the operator names this file
+		if err != nil {
+			problems = append(problems, fmt.Errorf("--database-file: %w", err))
+		}
+		c.Database = Secret(strings.TrimSpace(string(b)))
+	default:
+		c.Database = Secret(getenv("RESGUARDO_DATABASE"))
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {
+		problems = append(problems, fmt.Errorf("--log-level: %q is not debug, info, warn or error", logLevel))
+	}
+	for _, s := range strings.Split(trusted, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("--trusted-proxies: %q is not a CIDR", s))
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
+	if len(problems) > 0 {
+		return c, errors.Join(problems...)
+	}
+	return c, nil
+}
+
+// TLS reports whether the listeners terminate TLS themselves.
+func (c Config) TLS() bool { return c.TLSCert != "" }
+
+// BehindProxy reports whether a trusted TLS-terminating proxy is configured.
+func (c Config) BehindProxy() bool { return len(c.TrustedProxies) > 0 }
+
+// SecureTransport reports whether clients reach the server over HTTPS, either
+// directly or through the trusted proxy; cookies are then Secure and HSTS is
+// sent.
+func (c Config) SecureTransport() bool { return c.TLS() || c.BehindProxy() }
+
+// Validate reports every problem of a serving configuration at once.
+func (c Config) Validate() error {
+	var problems []error
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		problems = append(problems, errors.New("--tls-cert and --tls-key go together: give both or neither"))
+	}
+	for _, l := range []struct{ flag, addr string }{{"--addr", c.Addr}, {"--staff-addr", c.StaffAddr}} {
+		loopback, err := IsLoopbackAddr(l.addr)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("%s %q: %w", l.flag, l.addr, err))
+			continue
+		}
+		if !loopback && !c.SecureTransport() {
+			problems = append(problems, fmt.Errorf(
+				"%s %s is not a loopback address and TLS is off: plain HTTP is allowed only on loopback; give --tls-cert and --tls-key, or --trusted-proxies for a TLS-terminating reverse proxy",
+				l.flag, l.addr))
+		}
+	}
+	if c.Addr == c.StaffAddr {
+		problems = append(problems, errors.New("--addr and --staff-addr must differ: the staff console has its own listener"))
+	}
+	if c.DatabaseFromFlag && hasPassword(c.Database.Reveal()) && c.production() {
+		problems = append(problems, errors.New("--database carries a password on the command line, where other users can read it: use RESGUARDO_DATABASE or --database-file"))
+	}
+	if c.DataDir == "" {
+		problems = append(problems, errors.New("--data-dir must not be empty"))
+	}
+	return errors.Join(problems...)
+}
+
+// production reports whether any listener is reachable from off the machine.
+func (c Config) production() bool {
+	for _, a := range []string{c.Addr, c.StaffAddr} {
+		if lb, err := IsLoopbackAddr(a); err != nil || !lb {
+			return true
+		}
+	}
+	return false
+}
+
+func hasPassword(rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.User == nil {
+		return false
+	}
+	_, ok := u.User.Password()
+	return ok
+}
+
+// IsLoopbackAddr reports whether a host:port listens only on loopback. An
+// empty host means every interface, which is not loopback.
+func IsLoopbackAddr(addr string) (bool, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, errors.New("not a host:port address")
+	}
+	return IsLoopbackHost(host), nil
+}
+
+// IsLoopbackHost reports whether host names the loopback interface.
+func IsLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && ip.IsLoopback()
+}

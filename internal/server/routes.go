@@ -1,0 +1,77 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// surface names the listener a route is served on.
+type surface string
+
+const (
+	site  surface = "site"  // customer web site and API
+	staff surface = "staff" // staff console, its own listener
+)
+
+// handler is what every route runs; the returned error is answered by the
+// one error adapter of the route's surface (problem+json or an error page).
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+// route is one row of the route table.
+type route struct {
+	surface surface
+	pattern string // Go ServeMux pattern with method: "GET /path/{id}"
+	policy  Policy
+	handler handler
+}
+
+// routes is the one route table. Every row names its listener, method,
+// path, access policy and handler; a row without a policy cannot be
+// registered (register panics at start).
+func (s *Server) routes() []route {
+	return []route{
+		// Both listeners.
+		{site, "GET /healthz", Public, s.handleHealthz()},
+		{site, "GET /readyz", Public, s.handleReadyz()},
+		{site, "GET /static/{file}", Public, s.handleStatic()},
+		{staff, "GET /healthz", Public, s.handleHealthz()},
+		{staff, "GET /readyz", Public, s.handleReadyz()},
+		{staff, "GET /static/{file}", Public, s.handleStatic()},
+
+		// Customer site.
+		{site, "GET /{$}", Public, s.handleHome()},
+		{site, "GET /api/v1/openapi.json", Public, s.handleOpenAPI()},
+
+		// Staff console.
+		{staff, "GET /{$}", Public, s.handleStaffRoot()},
+		{staff, "GET /login", Guest, s.handleStaffLogin()},
+	}
+}
+
+// register adds rt to mux behind its policy. It panics on a row without a
+// policy or handler: deny by default, decided at start, not per request.
+func (s *Server) register(mux *http.ServeMux, rt route) {
+	if rt.policy == nil {
+		panic(fmt.Sprintf("route %s %q has no access policy", rt.surface, rt.pattern))
+	}
+	if rt.handler == nil {
+		panic(fmt.Sprintf("route %s %q has no handler", rt.surface, rt.pattern))
+	}
+	if !strings.Contains(rt.pattern, " /") {
+		panic(fmt.Sprintf("route %s %q has no method", rt.surface, rt.pattern))
+	}
+	mux.Handle(rt.pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requestInfoFrom(r.Context()).Route = rt.pattern
+		r2, err := rt.policy.authorize(s, r)
+		if err == nil && strings.HasPrefix(r.URL.Path, "/api/v1/") {
+			r2, err = s.api.validate(r2)
+		}
+		if err == nil {
+			err = rt.handler(w, r2)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+		}
+	}))
+}

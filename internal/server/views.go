@@ -1,0 +1,104 @@
+package server
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+)
+
+//go:embed templates
+var templateFS embed.FS
+
+// views holds every page template, parsed once at start. Each page is the
+// layout plus its own "content" block, executed with its own view struct.
+type views struct {
+	pages map[string]*template.Template
+}
+
+// The pages, each with the view struct it is executed with.
+const (
+	pageHome       = "home"
+	pageError      = "error"
+	pageStaffLogin = "staff_login"
+)
+
+// layout is what every view embeds: what the shared frame needs.
+type layout struct {
+	Lang     string
+	Nonce    string
+	T        func(string) string
+	TitleKey string
+	Staff    bool // the staff console: shown in the header, styled apart
+}
+
+type homeView struct{ layout }
+
+type staffLoginView struct{ layout }
+
+type errorView struct {
+	layout
+	Status    int
+	StatusKey string
+	RequestID string
+}
+
+func loadViews(a *assets) (*views, error) {
+	base, err := template.New("layout.html").Funcs(template.FuncMap{"asset": a.Path}).
+		ParseFS(templateFS, "templates/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	v := &views{pages: map[string]*template.Template{}}
+	for _, name := range []string{pageHome, pageError, pageStaffLogin} {
+		t, err := template.Must(base.Clone()).ParseFS(templateFS, "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", name, err)
+		}
+		v.pages[name] = t
+	}
+	return v, nil
+}
+
+// layoutFor fills the shared part of a view for this request.
+func (s *Server) layoutFor(r *http.Request, titleKey string) layout {
+	ri := requestInfoFrom(r.Context())
+	return layout{Lang: ri.Lang, Nonce: ri.Nonce, T: translator(ri.Lang), TitleKey: titleKey, Staff: ri.Surface == string(staff)}
+}
+
+// render executes page into a buffer first, so a template error becomes a
+// clean 500 instead of half a page, then sends it with the page CSP.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, view any) error {
+	t, ok := s.views.pages[page]
+	if !ok {
+		return fmt.Errorf("no page template %q", page)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", view); err != nil {
+		return fmt.Errorf("render %s: %w", page, err)
+	}
+	h := w.Header()
+	h.Set("Content-Security-Policy", pageCSP(requestInfoFrom(r.Context()).Nonce))
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Language", requestInfoFrom(r.Context()).Lang)
+	h.Add("Vary", "Accept-Language, Cookie")
+	w.WriteHeader(status)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+// renderError is the page error adapter: a localised message for the status
+// and the request id, nothing from the error itself.
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int) {
+	key := "error." + strconv.Itoa(status)
+	if _, ok := messages["en"][key]; !ok {
+		key = "error.500"
+	}
+	view := errorView{layout: s.layoutFor(r, "error.title"), Status: status, StatusKey: key, RequestID: requestInfoFrom(r.Context()).ID}
+	if err := s.render(w, r, status, pageError, view); err != nil {
+		s.log.ErrorContext(r.Context(), "render error page", "err", err)
+		http.Error(w, http.StatusText(status), status)
+	}
+}

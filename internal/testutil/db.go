@@ -1,0 +1,118 @@
+// Package testutil holds helpers shared by tests: real databases (a SQLite
+// file in a temporary directory, and MariaDB/MySQL when configured).
+package testutil
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/resguardo/resguardo/internal/sqlstore"
+)
+
+// MySQLEnv names the variable with the URL of a MariaDB/MySQL server for
+// tests, e.g. mysql://root@127.0.0.1:3306/test. Each test gets a fresh
+// database of its own on that server. When the variable is set, an
+// unreachable server fails the tests instead of skipping them.
+const MySQLEnv = "RESGUARDO_TEST_MYSQL_DSN"
+
+// Backend is one database a test suite runs against.
+type Backend struct {
+	Name string // "sqlite" or "mysql"
+	// Open returns a migrated, empty database for one test and the values
+	// that reach it: the database URL ("" for SQLite) and the data directory.
+	Open func(t testing.TB) (db *sqlstore.DB, databaseURL, dataDir string)
+}
+
+// Backends returns SQLite, and MySQL when RESGUARDO_TEST_MYSQL_DSN is set.
+func Backends() []Backend {
+	bs := []Backend{{Name: "sqlite", Open: openSQLite}}
+	if os.Getenv(MySQLEnv) != "" {
+		bs = append(bs, Backend{Name: "mysql", Open: openMySQL})
+	}
+	return bs
+}
+
+// ForEachBackend runs fn as a subtest per backend.
+func ForEachBackend(t *testing.T, fn func(t *testing.T, b Backend)) {
+	t.Helper()
+	for _, b := range Backends() {
+		t.Run(b.Name, func(t *testing.T) { fn(t, b) })
+	}
+}
+
+func openSQLite(t testing.TB) (*sqlstore.DB, string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := sqlstore.Open(t.Context(), "", dir)
+	if err != nil {
+		t.Fatalf("open sqlite: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if _, err := db.Migrate(t.Context()); err != nil {
+		t.Fatalf("migrate sqlite: %v", err)
+	}
+	return db, "", dir
+}
+
+// MySQLDatabase creates a fresh, empty database on the test server and
+// returns its URL; it is dropped when the test ends.
+func MySQLDatabase(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv(MySQLEnv)
+	if base == "" {
+		t.Skip(MySQLEnv + " is not set")
+	}
+	cfg, err := sqlstore.MySQLConfig(base)
+	if err != nil {
+		t.Fatalf("%s: %v", MySQLEnv, err)
+	}
+	// sqlstore registers the "mysql" driver.
+	admin, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatalf("open admin connection: %v", err)
+	}
+	defer admin.Close()
+	name := "rgtest_" + strings.ToLower(rand.Text()[:16])
+	// A database name cannot be a placeholder; this one is made here from
+	// base32 letters and digits only.
+	if _, err := admin.ExecContext(t.Context(), "CREATE DATABASE "+name+" CHARACTER SET utf8mb4"); err != nil {
+		t.Fatalf("create test database (is MariaDB running? %s=%s): %v", MySQLEnv, redact(base), err)
+	}
+	t.Cleanup(func() {
+		c, err := sql.Open("mysql", cfg.FormatDSN())
+		if err == nil {
+			_, _ = c.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name)
+			_ = c.Close()
+		}
+	})
+	u, _ := url.Parse(base)
+	u.Path = "/" + name
+	return u.String()
+}
+
+func openMySQL(t testing.TB) (*sqlstore.DB, string, string) {
+	t.Helper()
+	dsn, dir := MySQLDatabase(t), t.TempDir()
+	db, err := sqlstore.Open(t.Context(), dsn, dir)
+	if err != nil {
+		t.Fatalf("open mysql: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if _, err := db.Migrate(t.Context()); err != nil {
+		t.Fatalf("migrate mysql: %v", err)
+	}
+	return db, dsn, dir
+}
+
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "[unparseable]"
+	}
+	return u.Redacted()
+}
