@@ -62,6 +62,11 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		}
 		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	}
+	// The data directory holds the key set and development mail whatever the
+	// database, so it is created (0700) for every deployment.
+	if err := sqlstore.EnsureDataDir(cfg.DataDir); err != nil {
+		return err
+	}
 	db, err := OpenStore(ctx, cfg, log, cfg.Migrate)
 	if err != nil {
 		return err

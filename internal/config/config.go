@@ -154,7 +154,7 @@ func (c Config) Validate() error {
 				l.flag, l.addr))
 		}
 	}
-	if c.Addr == c.StaffAddr {
+	if c.Addr == c.StaffAddr && !strings.HasSuffix(c.Addr, ":0") { // :0 picks a free port each
 		problems = append(problems, errors.New("--addr and --staff-addr must differ: the staff console has its own listener"))
 	}
 	if c.DatabaseFromFlag && hasPassword(c.Database.Reveal()) && c.production() {

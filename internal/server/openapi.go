@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -64,6 +65,11 @@ func (v *apiValidator) validate(r *http.Request) (*http.Request, error) {
 		body, err := readBody(r)
 		if err != nil {
 			return nil, err
+		}
+		// json.Valid also refuses a second value after the first, which the
+		// schema validator would silently ignore.
+		if !json.Valid(body) {
+			return nil, resguardo.Errorf(resguardo.EInvalid, "The request body must be exactly one valid JSON value.")
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		defer func() { r.Body = io.NopCloser(bytes.NewReader(body)) }()

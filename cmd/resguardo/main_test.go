@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/resguardo/resguardo/internal/testutil"
+)
+
+// TestServeSmoke runs the program as the binary would, through run, on
+// every backend: it must come up, answer on both listeners and stop cleanly
+// when its context ends.
+func TestServeSmoke(t *testing.T) {
+	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
+		dataDir := filepath.Join(t.TempDir(), "data")
+		environ := map[string]string{"RESGUARDO_DATA_DIR": dataDir}
+		args := []string{"serve", "--addr", "127.0.0.1:0", "--staff-addr", "127.0.0.1:0"}
+		if b.Name == "mysql" {
+			environ["RESGUARDO_DATABASE"] = testutil.MySQLDatabase(t)
+			args = append(args, "--migrate")
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		logR, logW := io.Pipe()
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, args, func(k string) string { return environ[k] }, nil, io.Discard, logW)
+			_ = logW.Close()
+		}()
+
+		// The "ready" log line names both listeners.
+		var ready struct{ Site, Staff string }
+		lines := bufio.NewScanner(logR)
+		deadline := time.AfterFunc(30*time.Second, func() { _ = logR.CloseWithError(io.ErrUnexpectedEOF) })
+		for ready.Site == "" && lines.Scan() {
+			var m map[string]any
+			if json.Unmarshal(lines.Bytes(), &m) == nil && m["msg"] == "ready" {
+				ready.Site, _ = m["site"].(string)
+				ready.Staff, _ = m["staff"].(string)
+			}
+		}
+		deadline.Stop()
+		go func() { _, _ = io.Copy(io.Discard, logR) }()
+		if ready.Site == "" {
+			t.Fatalf("no ready line; run returned %v", <-done)
+		}
+
+		for _, u := range []string{ready.Site + "/readyz", ready.Staff + "/readyz", ready.Site + "/", ready.Staff + "/login"} {
+			resp, err := http.Get(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Errorf("GET %s = %d", u, resp.StatusCode)
+			}
+		}
+		if fi, err := os.Stat(dataDir); err != nil {
+			t.Errorf("data dir: %v", err)
+		} else if fi.Mode().Perm() != 0o700 {
+			t.Errorf("data dir mode %v, want 0700", fi.Mode().Perm())
+		}
+
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run after shutdown = %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatal("no graceful shutdown within 15 s")
+		}
+	})
+}
+
+func TestServeRefusesPlainHTTPOnPublicAddress(t *testing.T) {
+	dir := t.TempDir()
+	err := run(t.Context(), []string{"serve", "--addr", "0.0.0.0:8080", "--data-dir", dir}, func(string) string { return "" }, nil, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "plain HTTP is allowed only on loopback") {
+		t.Fatalf("run = %v, want a refusal naming plain HTTP off loopback", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a refused start wrote files: %v", entries)
+	}
+}
+
+func TestServeRefusesUnmigratedMySQL(t *testing.T) {
+	dsn := testutil.MySQLDatabase(t)
+	err := run(t.Context(), []string{"serve", "--data-dir", t.TempDir()}, func(k string) string {
+		return map[string]string{"RESGUARDO_DATABASE": dsn}[k]
+	}, nil, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "resguardo migrate") {
+		t.Fatalf("run = %v, want a refusal telling to migrate", err)
+	}
+}
+
+func TestMigrateAndVersion(t *testing.T) {
+	var out strings.Builder
+	dir := t.TempDir()
+	if err := run(t.Context(), []string{"migrate", "--data-dir", dir}, func(string) string { return "" }, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "applied 1 migration(s)") {
+		t.Errorf("migrate printed %q", out.String())
+	}
+	out.Reset()
+	if err := run(t.Context(), []string{"version"}, func(string) string { return "" }, nil, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "resguardo ") {
+		t.Errorf("version = %q, %v", out.String(), err)
+	}
+	if err := run(t.Context(), []string{"frobnicate"}, func(string) string { return "" }, nil, io.Discard, io.Discard); err == nil {
+		t.Error("unknown command accepted")
+	}
+}

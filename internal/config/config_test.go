@@ -1,0 +1,131 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	s := Secret("mysql://app:hunter2@db/x")
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("x", "db", s, "cfg", Config{Database: s})
+	js, _ := json.Marshal(struct{ S Secret }{s})
+	for name, out := range map[string]string{
+		"%v": fmt.Sprintf("%v", s), "%s": fmt.Sprintf("%s", s), "%q": fmt.Sprintf("%q", s),
+		"%#v": fmt.Sprintf("%#v", s), "%+v of struct": fmt.Sprintf("%+v", Config{Database: s}),
+		"json": string(js), "slog": logged.String(),
+	} {
+		if strings.Contains(out, "hunter2") {
+			t.Errorf("%s prints the secret: %s", name, out)
+		}
+	}
+	if s.Reveal() != "mysql://app:hunter2@db/x" {
+		t.Error("Reveal lost the value")
+	}
+}
+
+func TestLoadPrecedenceAndFiles(t *testing.T) {
+	dbFile := filepath.Join(t.TempDir(), "db-url")
+	if err := os.WriteFile(dbFile, []byte("mysql://app:pw@127.0.0.1/app\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		args      []string
+		env       map[string]string
+		addr      string
+		database  string
+		fromFlag  bool
+		wantError string
+	}{
+		{"defaults", nil, nil, "127.0.0.1:8080", "", false, ""},
+		{"environment", nil, map[string]string{"RESGUARDO_ADDR": "127.0.0.1:9000", "RESGUARDO_DATABASE": "mysql://a@127.0.0.1/b"}, "127.0.0.1:9000", "mysql://a@127.0.0.1/b", false, ""},
+		{"flag beats environment", []string{"--addr", "127.0.0.1:9100"}, map[string]string{"RESGUARDO_ADDR": "127.0.0.1:9000"}, "127.0.0.1:9100", "", false, ""},
+		{"database from file", []string{"--database-file", dbFile}, nil, "127.0.0.1:8080", "mysql://app:pw@127.0.0.1/app", false, ""},
+		{"database file from environment", nil, map[string]string{"RESGUARDO_DATABASE_FILE": dbFile}, "127.0.0.1:8080", "mysql://app:pw@127.0.0.1/app", false, ""},
+		{"database flag", []string{"--database", "mysql://a@127.0.0.1/b"}, nil, "127.0.0.1:8080", "mysql://a@127.0.0.1/b", true, ""},
+		{"missing file", []string{"--database-file", "/nonexistent/x"}, nil, "", "", false, "--database-file"},
+		{"bad proxy and level together", []string{"--trusted-proxies", "10.0.0.0/8,nope", "--log-level", "loud"}, nil, "", "", false, "--trusted-proxies"},
+		{"stray argument", []string{"extra"}, nil, "", "", false, "unexpected arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load("serve", tt.args, env(tt.env), io.Discard)
+			if tt.wantError != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantError) {
+					t.Fatalf("error = %v, want one mentioning %q", err, tt.wantError)
+				}
+				if strings.Contains(tt.name, "together") && !strings.Contains(err.Error(), "--log-level") {
+					t.Errorf("not every problem reported at once: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Addr != tt.addr || c.Database.Reveal() != tt.database || c.DatabaseFromFlag != tt.fromFlag {
+				t.Errorf("got addr %q database %q fromFlag %v", c.Addr, c.Database.Reveal(), c.DatabaseFromFlag)
+			}
+		})
+	}
+}
+
+func TestValidateRefusesPlainHTTPOffLoopback(t *testing.T) {
+	load := func(args ...string) Config {
+		c, err := Load("serve", args, env(nil), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	tests := []struct {
+		name string
+		cfg  Config
+		want []string // substrings; empty means valid
+	}{
+		{"loopback default", load(), nil},
+		{"IPv6 loopback", load("--addr", "[::1]:8080"), nil},
+		{"all interfaces without TLS", load("--addr", "0.0.0.0:8080"), []string{"--addr 0.0.0.0:8080 is not a loopback address"}},
+		{"empty host without TLS", load("--staff-addr", ":8081"), []string{"--staff-addr :8081"}},
+		{"both public, both reported", load("--addr", "0.0.0.0:8080", "--staff-addr", "192.0.2.1:8081"), []string{"--addr", "--staff-addr"}},
+		{"public with TLS", load("--addr", "0.0.0.0:8443", "--tls-cert", "c.pem", "--tls-key", "k.pem"), nil},
+		{"public behind trusted proxy", load("--addr", "0.0.0.0:8080", "--trusted-proxies", "10.0.0.0/8"), nil},
+		{"cert without key", load("--tls-cert", "c.pem"), []string{"--tls-cert and --tls-key go together"}},
+		{"same address twice", load("--addr", "127.0.0.1:8080", "--staff-addr", "127.0.0.1:8080"), []string{"must differ"}},
+		{"password on command line in production", load("--addr", "0.0.0.0:8443", "--tls-cert", "c", "--tls-key", "k", "--database", "mysql://u:pw@db.example/x?tls=true"), []string{"password on the command line"}},
+		{"password on command line in development is allowed", load("--database", "mysql://u:pw@127.0.0.1/x"), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Validate() = nil, want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Validate() = %v, want it to mention %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "pw@") {
+				t.Errorf("error leaks the password: %v", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,162 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/resguardo/resguardo/internal/testutil"
+)
+
+// syncBuffer is a log sink that tests can read while the server writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// testServer is the real server over a real SQLite store, with both
+// listeners started by httptest.
+type testServer struct {
+	*Server
+	site, staff *httptest.Server
+	logs        *syncBuffer
+}
+
+type testOption func(*Options, *[]byte, *[]route)
+
+func withSecureTransport() testOption {
+	return func(o *Options, _ *[]byte, _ *[]route) { o.SecureTransport = true }
+}
+
+// withRoutes adds routes to the table and, for /api/v1 routes, the paths
+// JSON (an object of path items) to the OpenAPI document, so that tests can
+// run the real pipeline over handlers of their own.
+func withRoutes(paths string, rts ...route) testOption {
+	return func(_ *Options, doc *[]byte, extra *[]route) {
+		*extra = append(*extra, rts...)
+		if paths == "" {
+			return
+		}
+		var d map[string]any
+		if err := json.Unmarshal(*doc, &d); err != nil {
+			panic(err)
+		}
+		var p map[string]any
+		if err := json.Unmarshal([]byte(paths), &p); err != nil {
+			panic(err)
+		}
+		for k, v := range p {
+			d["paths"].(map[string]any)[k] = v
+		}
+		*doc, _ = json.Marshal(d)
+	}
+}
+
+func newTestServer(t *testing.T, opts ...testOption) *testServer {
+	t.Helper()
+	db, _, _ := testutil.Backends()[0].Open(t)
+	logs := &syncBuffer{}
+	o := Options{Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), DB: db}
+	doc := openapiJSON
+	var extra []route
+	for _, opt := range opts {
+		opt(&o, &doc, &extra)
+	}
+	s, err := build(o, doc, extra)
+	if err != nil {
+		t.Fatalf("build server: %v", err)
+	}
+	ts := &testServer{Server: s, site: httptest.NewServer(s.Site()), staff: httptest.NewServer(s.Staff()), logs: logs}
+	t.Cleanup(ts.site.Close)
+	t.Cleanup(ts.staff.Close)
+	return ts
+}
+
+// response is a finished response with its body read.
+type response struct {
+	*http.Response
+	body []byte
+}
+
+func (r response) problem(t *testing.T) problem {
+	t.Helper()
+	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type = %q, want application/problem+json; body %s", ct, r.body)
+	}
+	var p problem
+	dec := json.NewDecoder(bytes.NewReader(r.body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		t.Fatalf("problem body %s: %v", r.body, err)
+	}
+	if p.Status != r.StatusCode || p.RequestID == "" || p.RequestID != r.Header.Get("X-Request-Id") {
+		t.Errorf("problem %+v does not match status %d / request id %q", p, r.StatusCode, r.Header.Get("X-Request-Id"))
+	}
+	return p
+}
+
+// do sends a request and reads the response. For /api/v1 paths the response
+// is checked against the OpenAPI document the server runs with.
+func (ts *testServer) do(t *testing.T, base *httptest.Server, method, path string, body io.Reader, header ...string) response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, base.URL+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasPrefix(path, "/api/v1/") {
+		ts.checkResponse(t, req, resp, b)
+	}
+	return response{Response: resp, body: b}
+}
+
+// checkResponse validates a response against the OpenAPI document: tests
+// check what the server sends, not only what it accepts.
+func (ts *testServer) checkResponse(t *testing.T, req *http.Request, resp *http.Response, body []byte) {
+	t.Helper()
+	route, params, err := ts.api.router.FindRoute(req)
+	if err != nil {
+		return // not a documented operation (404 and 405 answers)
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 resp.StatusCode,
+		Header:                 resp.Header,
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true},
+	}
+	in.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(t.Context(), in); err != nil {
+		t.Errorf("%s %s: response %d does not match the OpenAPI document: %v\nbody: %s", req.Method, req.URL.Path, resp.StatusCode, err, body)
+	}
+}
