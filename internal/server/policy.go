@@ -31,7 +31,7 @@ type publicPolicy struct{}
 var Public Policy = publicPolicy{}
 
 func (publicPolicy) authorize(_ *Server, r *http.Request) (*http.Request, error) { return r, nil }
-func (publicPolicy) String() string                                               { return "Public" }
+func (publicPolicy) String() string                                              { return "Public" }
 
 type guestPolicy struct{}
 
@@ -41,7 +41,7 @@ type guestPolicy struct{}
 var Guest Policy = guestPolicy{}
 
 func (guestPolicy) authorize(_ *Server, r *http.Request) (*http.Request, error) { return r, nil }
-func (guestPolicy) String() string                                               { return "Guest" }
+func (guestPolicy) String() string                                              { return "Guest" }
 
 // CustomerPolicy admits a signed-in customer; Recent also requires a password
 // or second-factor check in the last five minutes (step-up).
