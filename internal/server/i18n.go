@@ -32,7 +32,9 @@ func (s *Server) withLanguage(next http.Handler) http.Handler {
 		ri := requestInfoFrom(r.Context())
 		if l, ok := supportedLang(r.URL.Query().Get("lang")); ok {
 			ri.Lang = l
-			http.SetCookie(w, &http.Cookie{
+			// Secure whenever clients reach us over HTTPS; plain HTTP is only
+			// ever served on loopback (config.Validate), where it cannot be.
+			http.SetCookie(w, &http.Cookie{ // #nosec G124 -- Secure is set under TLS, see above
 				Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600,
 				HttpOnly: true, Secure: s.secureTransport, SameSite: http.SameSiteLaxMode,
 			})

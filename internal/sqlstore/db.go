@@ -83,7 +83,7 @@ func EnsureDataDir(dir string) error {
 		return fmt.Errorf("data directory: %w", err)
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
-		if err := os.Chmod(dir, 0o700); err != nil {
+		if err := os.Chmod(dir, 0o700); err != nil { // #nosec G302 -- a directory needs its owner's execute bit
 			return fmt.Errorf("restrict data directory to its owner: %w", err)
 		}
 	}
