@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 
 	"github.com/resguardo/resguardo/internal/app"
 	"github.com/resguardo/resguardo/internal/config"
+	"github.com/resguardo/resguardo/internal/testutil"
 )
 
 // timeout bounds every wait on the server or the browser, so that a hung
@@ -28,25 +27,6 @@ const browserEnv = "RESGUARDO_TEST_BROWSER"
 
 // chromiumPaths is where the browser is looked for, Debian's package first.
 var chromiumPaths = []string{"/usr/bin/chromium", "chromium", "chromium-browser"}
-
-// syncBuffer collects output that other goroutines write while the test
-// reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // server is a running resguardo, reachable over loopback.
 type server struct {
@@ -75,7 +55,7 @@ func startApp(t *testing.T) server {
 		t.Fatalf("config: %v", err)
 	}
 
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	type addrs struct{ site, staff net.Addr }
 	ready := make(chan addrs, 1)
 	done := make(chan struct{})
@@ -140,7 +120,7 @@ func setup(t *testing.T) (server, context.Context) {
 // its profile removed, when the test ends.
 func startBrowser(t *testing.T, exe string) context.Context {
 	t.Helper()
-	output := &syncBuffer{}
+	output := &testutil.SyncBuffer{}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe),
 		chromedp.CombinedOutput(output),

@@ -8,37 +8,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/resguardo/resguardo/internal/testutil"
 )
 
-// syncBuffer is a log sink that tests can read while the server writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // testServer is the real server over a real SQLite store, with both
 // listeners started by httptest.
 type testServer struct {
 	*Server
 	site, staff *httptest.Server
-	logs        *syncBuffer
+	logs        *testutil.SyncBuffer
 }
 
 type testOption func(*Options, *[]byte, *[]route)
@@ -74,7 +55,7 @@ func withRoutes(paths string, rts ...route) testOption {
 func newTestServer(t *testing.T, opts ...testOption) *testServer {
 	t.Helper()
 	db, _, _ := testutil.Backends()[0].Open(t)
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	o := Options{Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), DB: db}
 	doc := openapiJSON
 	var extra []route
