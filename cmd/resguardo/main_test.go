@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -108,7 +109,7 @@ func TestMigrateAndVersion(t *testing.T) {
 	if err := run(t.Context(), []string{"migrate", "--data-dir", dir}, func(string) string { return "" }, nil, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "applied 1 migration(s)") {
+	if !regexp.MustCompile(`applied [1-9][0-9]* migration\(s\)`).MatchString(out.String()) {
 		t.Errorf("migrate printed %q", out.String())
 	}
 	out.Reset()

@@ -198,6 +198,9 @@ func MySQLConfig(rawURL string) (*mysql.Config, error) {
 	// Placeholders are sent to the server as real prepared-statement
 	// parameters, never interpolated into SQL text by the driver.
 	cfg.InterpolateParams = false
+	// RowsAffected counts matched rows, as SQLite does, so an UPDATE that
+	// changes nothing is not mistaken for a missing row.
+	cfg.ClientFoundRows = true
 	cfg.Params = map[string]string{"time_zone": "'+00:00'", "sql_mode": "'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION,ONLY_FULL_GROUP_BY'"}
 	return cfg, nil
 }
@@ -242,7 +245,7 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Tx runs fn in a transaction that commits if fn returns nil and rolls back
 // if fn returns an error or panics.
-func (db *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
+func (db *DB) Tx(ctx context.Context, fn func(Conn) error) (err error) {
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
@@ -256,7 +259,7 @@ func (db *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
-	if err = fn(tx); err != nil {
+	if err = fn(Conn{q: tx, dialect: db.dialect}); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {
@@ -264,6 +267,10 @@ func (db *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
 	}
 	return nil
 }
+
+// Conn runs statements on the pool, outside any transaction: for reads,
+// and single-statement writes that need no other.
+func (db *DB) Conn() Conn { return Conn{q: db.sql, dialect: db.dialect} }
 
 func (db *DB) migrator() (*goose.Provider, error) {
 	dir, dialect := "migrations/sqlite", goose.DialectSQLite3

@@ -1,7 +1,6 @@
 package sqlstore_test
 
 import (
-	"database/sql"
 	"errors"
 	"io/fs"
 	"os"
@@ -86,13 +85,13 @@ func TestInstanceIDIsStable(t *testing.T) {
 func TestTxRollsBackOnErrorAndPanic(t *testing.T) {
 	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
 		db, _, _ := b.Open(t)
-		insert := func(tx *sql.Tx, name string) {
-			if _, err := tx.ExecContext(t.Context(), `INSERT INTO settings (name, value, updated_at) VALUES (?, ?, ?)`, name, "v", 1); err != nil {
+		insert := func(c sqlstore.Conn, name string) {
+			if err := c.SetSetting(t.Context(), name, "v", 1); err != nil {
 				t.Fatal(err)
 			}
 		}
 		boom := errors.New("boom")
-		if err := db.Tx(t.Context(), func(tx *sql.Tx) error { insert(tx, "on_error"); return boom }); !errors.Is(err, boom) {
+		if err := db.Tx(t.Context(), func(c sqlstore.Conn) error { insert(c, "on_error"); return boom }); !errors.Is(err, boom) {
 			t.Fatalf("Tx error = %v, want boom", err)
 		}
 		func() {
@@ -101,21 +100,15 @@ func TestTxRollsBackOnErrorAndPanic(t *testing.T) {
 					t.Fatal("Tx swallowed the panic")
 				}
 			}()
-			_ = db.Tx(t.Context(), func(tx *sql.Tx) error { insert(tx, "on_panic"); panic("boom") })
+			_ = db.Tx(t.Context(), func(c sqlstore.Conn) error { insert(c, "on_panic"); panic("boom") })
 		}()
-		if err := db.Tx(t.Context(), func(tx *sql.Tx) error { insert(tx, "committed"); return nil }); err != nil {
+		if err := db.Tx(t.Context(), func(c sqlstore.Conn) error { insert(c, "committed"); return nil }); err != nil {
 			t.Fatal(err)
 		}
 		for name, want := range map[string]bool{"on_error": false, "on_panic": false, "committed": true} {
-			var n int
-			err := db.Tx(t.Context(), func(tx *sql.Tx) error {
-				return tx.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM settings WHERE name = ?`, name).Scan(&n)
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if (n == 1) != want {
-				t.Errorf("row %q present = %v, want %v", name, n == 1, want)
+			_, err := db.Conn().Setting(t.Context(), name)
+			if got := err == nil; got != want {
+				t.Errorf("row %q present = %v (%v), want %v", name, got, err, want)
 			}
 		}
 	})

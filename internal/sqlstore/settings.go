@@ -13,8 +13,8 @@ import (
 // use. It names this deployment in logs and, later, in audit checkpoints.
 func (db *DB) InstanceID(ctx context.Context) (string, error) {
 	var id string
-	err := db.Tx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, "instance_id").Scan(&id)
+	err := db.Tx(ctx, func(c Conn) error {
+		err := c.q.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, "instance_id").Scan(&id)
 		if err == nil {
 			return nil
 		}
@@ -22,7 +22,7 @@ func (db *DB) InstanceID(ctx context.Context) (string, error) {
 			return err
 		}
 		id = rand.Text()
-		_, err = tx.ExecContext(ctx, `INSERT INTO settings (name, value, updated_at) VALUES (?, ?, ?)`,
+		_, err = c.q.ExecContext(ctx, `INSERT INTO settings (name, value, updated_at) VALUES (?, ?, ?)`,
 			"instance_id", id, time.Now().Unix())
 		return err
 	})
@@ -30,4 +30,23 @@ func (db *DB) InstanceID(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("instance id: %w", err)
 	}
 	return id, nil
+}
+
+// SetSetting stores a deployment-wide setting.
+func (c Conn) SetSetting(ctx context.Context, name, value string, now int64) error {
+	_, err := c.q.ExecContext(ctx, `INSERT INTO settings (name, value, updated_at) VALUES (?, ?, ?)`, name, value, now)
+	if err != nil {
+		return fmt.Errorf("set %s: %w", name, err)
+	}
+	return nil
+}
+
+// Setting reads a setting.
+func (c Conn) Setting(ctx context.Context, name string) (string, error) {
+	var v string
+	err := c.q.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", errNotFound("setting")
+	}
+	return v, err
 }

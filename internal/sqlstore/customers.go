@@ -1,0 +1,184 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/resguardo/resguardo"
+)
+
+// CustomerRow is a customers row as stored: sealed bytes and indexes, never
+// clear personal data.
+type CustomerRow struct {
+	ID            string
+	DataKey       []byte // wrapped by the key-encryption key
+	EmailIndex    []byte
+	EmailSealed   []byte
+	EmailVerified bool
+	NameSealed    []byte
+	PasswordHash  string
+	CreatedAt     int64
+	UpdatedAt     int64
+}
+
+// ErrEmailTaken is returned by InsertCustomer when the e-mail's blind index
+// is already registered.
+var ErrEmailTaken = resguardo.Errorf(resguardo.EConflict, "This e-mail address is already registered.")
+
+const customerColumns = `id, data_key, email_index, email_sealed, email_verified, name_sealed, password_hash, created_at, updated_at`
+
+func scanCustomer(row interface{ Scan(...any) error }) (CustomerRow, error) {
+	var c CustomerRow
+	err := row.Scan(&c.ID, &c.DataKey, &c.EmailIndex, &c.EmailSealed, &c.EmailVerified, &c.NameSealed, &c.PasswordHash, &c.CreatedAt, &c.UpdatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, errNotFound("customer")
+	}
+	if err != nil {
+		return c, fmt.Errorf("read customer: %w", err)
+	}
+	return c, nil
+}
+
+// InsertCustomer adds a customer; ErrEmailTaken if the address is taken.
+func (c Conn) InsertCustomer(ctx context.Context, r CustomerRow) error {
+	_, err := c.q.ExecContext(ctx, `INSERT INTO customers (`+customerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.DataKey, r.EmailIndex, r.EmailSealed, r.EmailVerified, r.NameSealed, r.PasswordHash, r.CreatedAt, r.UpdatedAt)
+	if isUniqueViolation(err) {
+		return ErrEmailTaken
+	}
+	if err != nil {
+		return fmt.Errorf("insert customer: %w", err)
+	}
+	return nil
+}
+
+// CustomerByID reads one customer.
+func (c Conn) CustomerByID(ctx context.Context, id string) (CustomerRow, error) {
+	return scanCustomer(c.q.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = ?`, id))
+}
+
+// CustomerByEmailIndex finds a customer by the blind index of the address.
+func (c Conn) CustomerByEmailIndex(ctx context.Context, index []byte) (CustomerRow, error) {
+	return scanCustomer(c.q.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE email_index = ?`, index))
+}
+
+// SetPasswordHash replaces a customer's password hash.
+func (c Conn) SetPasswordHash(ctx context.Context, id, hash string, now int64) error {
+	res, err := c.q.ExecContext(ctx, `UPDATE customers SET password_hash = ?, updated_at = ? WHERE id = ?`, hash, now, id)
+	return affectedOne(res, err, "customer")
+}
+
+// SetName replaces a customer's sealed name.
+func (c Conn) SetName(ctx context.Context, id string, sealed []byte, now int64) error {
+	res, err := c.q.ExecContext(ctx, `UPDATE customers SET name_sealed = ?, updated_at = ? WHERE id = ?`, sealed, now, id)
+	return affectedOne(res, err, "customer")
+}
+
+// MarkEmailVerified marks the address verified, only if it is still the one
+// whose index the verification token was bound to.
+func (c Conn) MarkEmailVerified(ctx context.Context, id string, emailIndex []byte, now int64) error {
+	res, err := c.q.ExecContext(ctx, `UPDATE customers SET email_verified = 1, updated_at = ? WHERE id = ? AND email_index = ?`, now, id, emailIndex)
+	return affectedOne(res, err, "customer")
+}
+
+// PhoneRow is a stored phone number: its blind index and the sealed
+// {label, number}.
+type PhoneRow struct {
+	ID          string
+	CustomerID  string
+	NumberIndex []byte
+	Sealed      []byte
+	CreatedAt   int64
+}
+
+// ErrPhoneTaken is returned when the customer already has the number.
+var ErrPhoneTaken = resguardo.Errorf(resguardo.EConflict, "This phone number is already on your account.")
+
+// InsertPhone adds a phone number.
+func (c Conn) InsertPhone(ctx context.Context, p PhoneRow) error {
+	_, err := c.q.ExecContext(ctx, `INSERT INTO customer_phones (id, customer_id, number_index, sealed, created_at) VALUES (?, ?, ?, ?, ?)`,
+		p.ID, p.CustomerID, p.NumberIndex, p.Sealed, p.CreatedAt)
+	if isUniqueViolation(err) {
+		return ErrPhoneTaken
+	}
+	if err != nil {
+		return fmt.Errorf("insert phone: %w", err)
+	}
+	return nil
+}
+
+// Phones lists a customer's phone numbers, oldest first.
+func (c Conn) Phones(ctx context.Context, customerID string) ([]PhoneRow, error) {
+	rows, err := c.q.QueryContext(ctx, `SELECT id, customer_id, number_index, sealed, created_at FROM customer_phones WHERE customer_id = ? ORDER BY created_at, id`, customerID)
+	if err != nil {
+		return nil, fmt.Errorf("list phones: %w", err)
+	}
+	defer rows.Close()
+	var out []PhoneRow
+	for rows.Next() {
+		var p PhoneRow
+		if err := rows.Scan(&p.ID, &p.CustomerID, &p.NumberIndex, &p.Sealed, &p.CreatedAt); err != nil {
+			return nil, fmt.Errorf("read phone: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// DeletePhone removes one of the customer's numbers; another customer's id
+// is simply not found.
+func (c Conn) DeletePhone(ctx context.Context, customerID, id string) error {
+	res, err := c.q.ExecContext(ctx, `DELETE FROM customer_phones WHERE id = ? AND customer_id = ?`, id, customerID)
+	return affectedOne(res, err, "phone")
+}
+
+// AddressRow is a stored postal address, sealed as one value.
+type AddressRow struct {
+	ID         string
+	CustomerID string
+	Sealed     []byte
+	CreatedAt  int64
+	UpdatedAt  int64
+}
+
+// InsertAddress adds an address.
+func (c Conn) InsertAddress(ctx context.Context, a AddressRow) error {
+	_, err := c.q.ExecContext(ctx, `INSERT INTO customer_addresses (id, customer_id, sealed, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
+		a.ID, a.CustomerID, a.Sealed, a.CreatedAt, a.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("insert address: %w", err)
+	}
+	return nil
+}
+
+// Addresses lists a customer's addresses, oldest first.
+func (c Conn) Addresses(ctx context.Context, customerID string) ([]AddressRow, error) {
+	rows, err := c.q.QueryContext(ctx, `SELECT id, customer_id, sealed, created_at, updated_at FROM customer_addresses WHERE customer_id = ? ORDER BY created_at, id`, customerID)
+	if err != nil {
+		return nil, fmt.Errorf("list addresses: %w", err)
+	}
+	defer rows.Close()
+	var out []AddressRow
+	for rows.Next() {
+		var a AddressRow
+		if err := rows.Scan(&a.ID, &a.CustomerID, &a.Sealed, &a.CreatedAt, &a.UpdatedAt); err != nil {
+			return nil, fmt.Errorf("read address: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// UpdateAddress replaces one of the customer's addresses.
+func (c Conn) UpdateAddress(ctx context.Context, customerID, id string, sealed []byte, now int64) error {
+	res, err := c.q.ExecContext(ctx, `UPDATE customer_addresses SET sealed = ?, updated_at = ? WHERE id = ? AND customer_id = ?`, sealed, now, id, customerID)
+	return affectedOne(res, err, "address")
+}
+
+// DeleteAddress removes one of the customer's addresses.
+func (c Conn) DeleteAddress(ctx context.Context, customerID, id string) error {
+	res, err := c.q.ExecContext(ctx, `DELETE FROM customer_addresses WHERE id = ? AND customer_id = ?`, id, customerID)
+	return affectedOne(res, err, "address")
+}
