@@ -7,6 +7,7 @@ package resguardo
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. Each one maps to exactly one HTTP status in the server package;
@@ -39,7 +40,9 @@ type Error struct {
 	Code    string
 	Message string
 	Fields  []FieldProblem
-	Err     error
+	// RetryAfter tells a rate-limited client when to try again.
+	RetryAfter time.Duration
+	Err        error
 }
 
 func (e *Error) Error() string {
@@ -86,4 +89,14 @@ func ErrorFields(err error) []FieldProblem {
 		return e.Fields
 	}
 	return nil
+}
+
+// RetryAfter returns how long a rate-limited client should wait, if err
+// says.
+func RetryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }

@@ -11,11 +11,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
+	"github.com/resguardo/resguardo/internal/account"
+	"github.com/resguardo/resguardo/internal/auth"
 	"github.com/resguardo/resguardo/internal/config"
+	"github.com/resguardo/resguardo/internal/mail"
 	"github.com/resguardo/resguardo/internal/server"
 	"github.com/resguardo/resguardo/internal/sqlstore"
+	"github.com/resguardo/resguardo/internal/vault"
 )
 
 // NewLogger returns the JSON logger every component writes to.
@@ -76,9 +81,23 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	if err != nil {
 		return err
 	}
+	keys, err := vault.Open(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	sender, err := newSender(cfg, log)
+	if err != nil {
+		return err
+	}
+	accountOpts := account.DefaultOptions(cfg.SiteURL())
+	accountOpts.SessionIdle, accountOpts.SessionAbsolute = cfg.SessionIdle, cfg.SessionAbsolute
+	accounts := account.New(db, keys, auth.NewHasher(auth.DefaultParams, keys, cfg.HashConcurrency), log, accountOpts)
+	mailCtx, stopMail := context.WithCancel(ctx)
+	defer stopMail()
+	go accounts.RunMail(mailCtx, sender, 2*time.Second)
 
 	srv, err := server.New(server.Options{
-		Logger: log, DB: db,
+		Logger: log, DB: db, Accounts: accounts,
 		SecureTransport: cfg.SecureTransport(), TrustedProxies: cfg.TrustedProxies,
 	})
 	if err != nil {
@@ -134,6 +153,20 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		}
 	}
 	return serveErr
+}
+
+// newSender is the SMTP relay when one is configured, else the development
+// maildir under the data directory.
+func newSender(cfg config.Config, log *slog.Logger) (mail.Sender, error) {
+	if u := cfg.SMTPURL.Reveal(); u != "" {
+		parsed, err := url.Parse(u)
+		if err != nil {
+			return nil, errors.New("--smtp-url is not a valid URL")
+		}
+		// The configured relay is the only mail host ever dialled.
+		return mail.NewSMTP(u, cfg.MailFrom, []string{parsed.Hostname()}, log)
+	}
+	return mail.NewMaildir(cfg.MailDir, cfg.MailFrom, log)
 }
 
 // newHTTPServer sets the timeouts that keep slow or idle clients from

@@ -13,6 +13,8 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -52,6 +54,19 @@ type Config struct {
 	// When set, a non-loopback listener may speak plain HTTP to that proxy.
 	TrustedProxies []netip.Prefix
 
+	// PublicURL is the customer site's origin as clients see it, for links
+	// in mail; on loopback it defaults to the listener's.
+	PublicURL string
+	MailDir   string // development mail: one .eml per message
+	SMTPURL   Secret // production mail relay; may hold a password
+	MailFrom  string
+
+	SessionIdle     time.Duration
+	SessionAbsolute time.Duration
+	// HashConcurrency bounds password hashes running at once, so that a
+	// sign-in flood queues instead of exhausting memory.
+	HashConcurrency int
+
 	Migrate  bool // run migrations at start (serve)
 	LogLevel slog.Level
 
@@ -73,7 +88,7 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 		}
 		return def
 	}
-	var database, databaseFile, trusted, logLevel string
+	var database, databaseFile, trusted, logLevel, smtpURL, smtpURLFile string
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "customer site listen address (RESGUARDO_ADDR)")
 	fs.StringVar(&c.StaffAddr, "staff-addr", env("STAFF_ADDR", "127.0.0.1:8081"), "staff console listen address (RESGUARDO_STAFF_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", "./data"), "directory for the embedded database, key set and mail (RESGUARDO_DATA_DIR)")
@@ -82,6 +97,14 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.StringVar(&c.TLSCert, "tls-cert", env("TLS_CERT", ""), "PEM certificate chain for both listeners (RESGUARDO_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", env("TLS_KEY", ""), "PEM private key for both listeners (RESGUARDO_TLS_KEY)")
 	fs.StringVar(&trusted, "trusted-proxies", env("TRUSTED_PROXIES", ""), "comma-separated CIDRs of a TLS-terminating reverse proxy (RESGUARDO_TRUSTED_PROXIES)")
+	fs.StringVar(&c.PublicURL, "public-url", env("PUBLIC_URL", ""), "customer site origin for links in mail, e.g. https://cuenta.example.com (RESGUARDO_PUBLIC_URL)")
+	fs.StringVar(&c.MailDir, "mail-dir", env("MAIL_DIR", ""), "write mail as .eml files here instead of sending it; default <data-dir>/mail (RESGUARDO_MAIL_DIR)")
+	fs.StringVar(&smtpURL, "smtp-url", "", "smtps://user:pass@host:465 or smtp://user:pass@host:587 (STARTTLS) (RESGUARDO_SMTP_URL)")
+	fs.StringVar(&smtpURLFile, "smtp-url-file", env("SMTP_URL_FILE", ""), "file holding the SMTP URL (RESGUARDO_SMTP_URL_FILE)")
+	fs.StringVar(&c.MailFrom, "mail-from", env("MAIL_FROM", "resguardo <no-reply@localhost>"), "From address of mail (RESGUARDO_MAIL_FROM)")
+	fs.DurationVar(&c.SessionIdle, "session-idle", envDuration(getenv, "SESSION_IDLE", 30*time.Minute), "customer web session idle timeout (RESGUARDO_SESSION_IDLE)")
+	fs.DurationVar(&c.SessionAbsolute, "session-absolute", envDuration(getenv, "SESSION_ABSOLUTE", 12*time.Hour), "customer web session absolute timeout (RESGUARDO_SESSION_ABSOLUTE)")
+	fs.IntVar(&c.HashConcurrency, "hash-concurrency", runtime.NumCPU(), "password hashes computed at once")
 	fs.BoolVar(&c.Migrate, "migrate", env("MIGRATE", "") == "true", "run database migrations at start (RESGUARDO_MIGRATE=true)")
 	fs.StringVar(&logLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (RESGUARDO_LOG_LEVEL)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to let requests finish on shutdown")
@@ -105,6 +128,21 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	default:
 		c.Database = Secret(getenv("RESGUARDO_DATABASE"))
 	}
+	switch {
+	case smtpURL != "":
+		c.SMTPURL = Secret(smtpURL)
+	case smtpURLFile != "":
+		b, err := os.ReadFile(smtpURLFile) // #nosec G304 -- the operator names this file
+		if err != nil {
+			problems = append(problems, fmt.Errorf("--smtp-url-file: %w", err))
+		}
+		c.SMTPURL = Secret(strings.TrimSpace(string(b)))
+	default:
+		c.SMTPURL = Secret(getenv("RESGUARDO_SMTP_URL"))
+	}
+	if c.MailDir == "" {
+		c.MailDir = filepath.Join(c.DataDir, "mail")
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		problems = append(problems, fmt.Errorf("--log-level: %q is not debug, info, warn or error", logLevel))
 	}
@@ -123,6 +161,29 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 		return c, errors.Join(problems...)
 	}
 	return c, nil
+}
+
+// envDuration reads a duration variable, or def when unset or invalid
+// (flag parsing then reports nothing; Validate checks the result).
+func envDuration(getenv func(string) string, key string, def time.Duration) time.Duration {
+	if v := getenv("RESGUARDO_" + key); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}
+
+// SiteURL is the customer site's origin for links.
+func (c Config) SiteURL() string {
+	if c.PublicURL != "" {
+		return strings.TrimSuffix(c.PublicURL, "/")
+	}
+	scheme := "http"
+	if c.TLS() {
+		scheme = "https"
+	}
+	return scheme + "://" + c.Addr
 }
 
 // TLS reports whether the listeners terminate TLS themselves.
@@ -162,6 +223,20 @@ func (c Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		problems = append(problems, errors.New("--data-dir must not be empty"))
+	}
+	if c.PublicURL == "" && c.production() {
+		problems = append(problems, errors.New("--public-url is required when a listener is not on loopback: mail links must name the public site"))
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" {
+			problems = append(problems, fmt.Errorf("--public-url %q must be an origin like https://cuenta.example.com", c.PublicURL))
+		}
+	}
+	if c.SessionIdle <= 0 || c.SessionAbsolute < c.SessionIdle {
+		problems = append(problems, errors.New("--session-idle must be positive and no longer than --session-absolute"))
+	}
+	if c.HashConcurrency < 1 {
+		problems = append(problems, errors.New("--hash-concurrency must be at least 1"))
 	}
 	return errors.Join(problems...)
 }

@@ -99,11 +99,14 @@ func TestValidateRefusesPlainHTTPOffLoopback(t *testing.T) {
 		{"all interfaces without TLS", load("--addr", "0.0.0.0:8080"), []string{"--addr 0.0.0.0:8080 is not a loopback address"}},
 		{"empty host without TLS", load("--staff-addr", ":8081"), []string{"--staff-addr :8081"}},
 		{"both public, both reported", load("--addr", "0.0.0.0:8080", "--staff-addr", "192.0.2.1:8081"), []string{"--addr", "--staff-addr"}},
-		{"public with TLS", load("--addr", "0.0.0.0:8443", "--tls-cert", "c.pem", "--tls-key", "k.pem"), nil},
-		{"public behind trusted proxy", load("--addr", "0.0.0.0:8080", "--trusted-proxies", "10.0.0.0/8"), nil},
+		{"public with TLS", load("--addr", "0.0.0.0:8443", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--public-url", "https://cuenta.example.com"), nil},
+		{"public behind trusted proxy", load("--addr", "0.0.0.0:8080", "--trusted-proxies", "10.0.0.0/8", "--public-url", "https://cuenta.example.com"), nil},
+		{"public without public URL", load("--addr", "0.0.0.0:8443", "--tls-cert", "c.pem", "--tls-key", "k.pem"), []string{"--public-url is required"}},
+		{"public URL with a path", load("--public-url", "https://x.example/app"), []string{"must be an origin"}},
+		{"idle longer than absolute", load("--session-idle", "13h"), []string{"--session-idle"}},
 		{"cert without key", load("--tls-cert", "c.pem"), []string{"--tls-cert and --tls-key go together"}},
 		{"same address twice", load("--addr", "127.0.0.1:8080", "--staff-addr", "127.0.0.1:8080"), []string{"must differ"}},
-		{"password on command line in production", load("--addr", "0.0.0.0:8443", "--tls-cert", "c", "--tls-key", "k", "--database", "mysql://u:pw@db.example/x?tls=true"), []string{"password on the command line"}},
+		{"password on command line in production", load("--addr", "0.0.0.0:8443", "--tls-cert", "c", "--tls-key", "k", "--public-url", "https://x.example", "--database", "mysql://u:pw@db.example/x?tls=true"), []string{"password on the command line"}},
 		{"password on command line in development is allowed", load("--database", "mysql://u:pw@127.0.0.1/x"), nil},
 	}
 	for _, tt := range tests {

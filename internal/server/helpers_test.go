@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,6 +17,7 @@ import (
 // listeners started by httptest.
 type testServer struct {
 	*Server
+	env         *testutil.Env
 	site, staff *httptest.Server
 	logs        *testutil.SyncBuffer
 }
@@ -52,11 +52,18 @@ func withRoutes(paths string, rts ...route) testOption {
 	}
 }
 
+// newTestServer is the real server on SQLite.
 func newTestServer(t *testing.T, opts ...testOption) *testServer {
 	t.Helper()
-	db, _, _ := testutil.Backends()[0].Open(t)
+	return newTestServerOn(t, testutil.Backends()[0], opts...)
+}
+
+// newTestServerOn is the real server on backend b.
+func newTestServerOn(t *testing.T, b testutil.Backend, opts ...testOption) *testServer {
+	t.Helper()
 	logs := &testutil.SyncBuffer{}
-	o := Options{Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), DB: db}
+	env := testutil.NewEnv(t, b, logs)
+	o := Options{Logger: env.Log, DB: env.DB, Accounts: env.Accounts, Now: env.Clock.Now}
 	doc := openapiJSON
 	var extra []route
 	for _, opt := range opts {
@@ -66,7 +73,7 @@ func newTestServer(t *testing.T, opts ...testOption) *testServer {
 	if err != nil {
 		t.Fatalf("build server: %v", err)
 	}
-	ts := &testServer{Server: s, site: httptest.NewServer(s.Site()), staff: httptest.NewServer(s.Staff()), logs: logs}
+	ts := &testServer{Server: s, env: env, site: httptest.NewServer(s.Site()), staff: httptest.NewServer(s.Staff()), logs: logs}
 	t.Cleanup(ts.site.Close)
 	t.Cleanup(ts.staff.Close)
 	return ts

@@ -369,8 +369,10 @@ func TestStaffConsoleIsItsOwnSurface(t *testing.T) {
 	if resp := ts.do(t, ts.staff, "GET", "/", nil); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
 		t.Errorf("staff / = %d → %q, want 303 → /login", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if resp := ts.do(t, ts.site, "GET", "/login", nil); resp.StatusCode != 404 {
-		t.Errorf("staff /login served on the customer site: %d", resp.StatusCode)
+	for _, path := range []string{"/register", "/account", "/password/forgot"} {
+		if resp := ts.do(t, ts.staff, "GET", path, nil); resp.StatusCode != 404 {
+			t.Errorf("customer page %s served on the staff listener: %d", path, resp.StatusCode)
+		}
 	}
 	if resp := ts.do(t, ts.staff, "GET", "/api/v1/openapi.json", nil); resp.StatusCode != 404 {
 		t.Errorf("customer API served on the staff listener: %d", resp.StatusCode)

@@ -1,9 +1,13 @@
 package server
 
 import (
+	"context"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/account"
 )
 
 // Policy decides who may call a route. Every route in the table has one; the
@@ -36,12 +40,20 @@ func (publicPolicy) String() string                                             
 type guestPolicy struct{}
 
 // Guest routes are for callers who are not signed in: sign-in, registration,
-// password reset. They are open to anyone; signed-in callers are handled by
-// the handler (sent on to their account).
+// password reset. They are open to anyone. Their page forms carry a form
+// token bound to a pre-session cookie, checked here for every
+// state-changing request, the sign-in form included.
 var Guest Policy = guestPolicy{}
 
-func (guestPolicy) authorize(_ *Server, r *http.Request) (*http.Request, error) { return r, nil }
-func (guestPolicy) String() string                                              { return "Guest" }
+func (guestPolicy) authorize(s *Server, r *http.Request) (*http.Request, error) {
+	if !isJSONPath(r.URL.Path) && !safeMethod(r.Method) {
+		if err := checkFormToken(r, s.guestToken(r)); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+func (guestPolicy) String() string { return "Guest" }
 
 // CustomerPolicy admits a signed-in customer; Recent also requires a password
 // or second-factor check in the last five minutes (step-up).
@@ -53,11 +65,33 @@ var Customer = CustomerPolicy{}
 // Recent is Customer with step-up.
 func (p CustomerPolicy) Recent() CustomerPolicy { return CustomerPolicy{recent: true} }
 
-// authorize refuses everyone: customer sessions and tokens do not exist yet,
-// so no request can carry a customer identity. Deny by default until the
-// identity layer fills this in.
-func (p CustomerPolicy) authorize(_ *Server, _ *http.Request) (*http.Request, error) {
-	return nil, errSignInRequired
+// authorize admits a customer by bearer token on the API and by session
+// cookie on pages: API routes never honour cookies, so a cross-site page
+// cannot borrow a customer's browser to call them. On pages, every
+// state-changing request must also carry the session's form token.
+func (p CustomerPolicy) authorize(s *Server, r *http.Request) (*http.Request, error) {
+	var pr account.Principal
+	var err error
+	if isJSONPath(r.URL.Path) {
+		token, ok := bearerToken(r)
+		if !ok {
+			return nil, errSignInRequired
+		}
+		pr, err = s.accounts.AppPrincipal(r.Context(), token)
+	} else {
+		pr, err = s.accounts.WebSession(r.Context(), s.sessionToken(r))
+		if err == nil && !safeMethod(r.Method) {
+			err = checkFormToken(r, pr.CSRFToken)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if p.recent && s.now().Sub(pr.RecentAuthAt) > recentAuthWindow {
+		return nil, errReauthRequired
+	}
+	requestInfoFrom(r.Context()).Actor = "customer:" + pr.CustomerID
+	return r.WithContext(withPrincipal(r.Context(), pr)), nil
 }
 
 func (p CustomerPolicy) String() string {
@@ -104,14 +138,35 @@ func (p StaffPolicy) String() string {
 	return s
 }
 
-type tokenPolicy struct{}
+// recentAuthWindow is how long a password or second-factor check counts as
+// recent for step-up (SPEC §3).
+const recentAuthWindow = 5 * time.Minute
 
-// Token routes are authorised by a single-use token in the request body (an
-// e-mail link: verification, password reset, staff enrolment).
-var Token Policy = tokenPolicy{}
+// errReauthRequired asks for step-up.
+var errReauthRequired = resguardo.Errorf(resguardo.EUnauthenticated, "Confirm your password to continue.")
 
-// authorize refuses everyone until single-use tokens exist.
-func (tokenPolicy) authorize(_ *Server, _ *http.Request) (*http.Request, error) {
-	return nil, errSignInRequired
+type principalKey struct{}
+
+func withPrincipal(ctx context.Context, p account.Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
 }
-func (tokenPolicy) String() string { return "Token" }
+
+// principalFrom returns the signed-in customer of a request that passed a
+// Customer policy.
+func principalFrom(ctx context.Context) (account.Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(account.Principal)
+	return p, ok
+}
+
+// bearerToken reads "Authorization: Bearer <token>".
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}

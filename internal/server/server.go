@@ -9,11 +9,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/account"
 )
 
 // Pinger is the one thing the foundation asks of the store: is it there.
@@ -29,6 +33,10 @@ type Options struct {
 	// or a trusted TLS-terminating proxy): HSTS is sent, cookies are Secure.
 	SecureTransport bool
 	TrustedProxies  []netip.Prefix
+	// Accounts is the customer account service.
+	Accounts *account.Service
+	// Now is the clock; tests move it to check timeouts without sleeping.
+	Now func() time.Time
 }
 
 // Server holds the two handler trees.
@@ -37,6 +45,8 @@ type Server struct {
 	db              Pinger
 	secureTransport bool
 	trustedProxies  []netip.Prefix
+	accounts        *account.Service
+	now             func() time.Time
 	api             *apiValidator
 	views           *views
 	assets          *assets
@@ -53,10 +63,14 @@ func New(o Options) (*Server, error) {
 // build is New with the OpenAPI document and extra routes as parameters, so
 // that tests can run the real pipeline over a route of their own.
 func build(o Options, openapiDoc []byte, extra []route) (*Server, error) {
-	if o.Logger == nil || o.DB == nil {
-		return nil, errors.New("server: Logger and DB are required")
+	if o.Logger == nil || o.DB == nil || o.Accounts == nil {
+		return nil, errors.New("server: Logger, DB and Accounts are required")
 	}
-	s := &Server{log: o.Logger, db: o.DB, secureTransport: o.SecureTransport, trustedProxies: o.TrustedProxies}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &Server{log: o.Logger, db: o.DB, secureTransport: o.SecureTransport, trustedProxies: o.TrustedProxies,
+		accounts: o.Accounts, now: o.Now}
 	var err error
 	if s.api, err = newAPIValidator(openapiDoc); err != nil {
 		return nil, err
@@ -139,9 +153,23 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		s.log.DebugContext(r.Context(), "request refused", "request_id", ri.ID, "route", ri.Route, "code", code)
 	}
+	if d := resguardo.RetryAfter(err); d > 0 {
+		w.Header().Set("Retry-After", retryAfterSeconds(d))
+	} else if code == resguardo.EUnavailable {
+		w.Header().Set("Retry-After", "1") // busy hashing, or the database: brief
+	}
 	if isJSONPath(r.URL.Path) {
 		writeProblem(w, r, err)
 		return
 	}
+	if code == resguardo.EUnauthenticated && r.Method == http.MethodGet && ri.Surface == string(site) {
+		loginRedirect(w, r)
+		return
+	}
 	s.renderError(w, r, statusFor(code))
+}
+
+// retryAfterSeconds formats a wait for the Retry-After header, rounded up.
+func retryAfterSeconds(d time.Duration) string {
+	return strconv.Itoa(int(math.Ceil(d.Seconds())))
 }

@@ -7,6 +7,8 @@ import (
 	"html/template"
 	"net/http"
 	"strconv"
+
+	"github.com/resguardo/resguardo"
 )
 
 //go:embed templates
@@ -23,7 +25,18 @@ const (
 	pageHome       = "home"
 	pageError      = "error"
 	pageStaffLogin = "staff_login"
+	pageRegister   = "register"
+	pageLogin      = "login"
+	pageNotice     = "notice"
+	pageVerify     = "verify_email"
+	pageForgot     = "forgot"
+	pageReset      = "reset"
+	pageAccount    = "account"
+	pageSecurity   = "security"
 )
+
+var pageNames = []string{pageHome, pageError, pageStaffLogin, pageRegister, pageLogin, pageNotice,
+	pageVerify, pageForgot, pageReset, pageAccount, pageSecurity}
 
 // layout is what every view embeds: what the shared frame needs.
 type layout struct {
@@ -32,9 +45,69 @@ type layout struct {
 	T        func(string) string
 	TitleKey string
 	Staff    bool // the staff console: shown in the header, styled apart
+	SignedIn bool
+	CSRF     string // form token of this browser (session- or pre-session-bound)
+	Form     form
 }
 
+func (l layout) base() layout { return l }
+
+// form carries what a re-rendered form needs: the submitted values (never
+// passwords) and the message keys of what was wrong.
+type form struct {
+	values map[string]string
+	Errors []string
+}
+
+// Value returns a submitted value to put back in its field.
+func (f form) Value(name string) string { return f.values[name] }
+
 type homeView struct{ layout }
+
+type loginView struct {
+	layout
+	Next string
+}
+
+type tokenFormView struct {
+	layout
+	Token string
+}
+
+type noticeView struct {
+	layout
+	MessageKey string
+	LinkHref   string
+	LinkKey    string
+}
+
+type accountView struct {
+	layout
+	Customer   resguardo.Customer
+	NewAddress resguardo.Address
+	Flash      string
+}
+
+type securityView struct {
+	layout
+	Flash string
+}
+
+// addressFormView is one address form's fields; P prefixes element ids so
+// that several forms on a page keep unique ids for their labels.
+type addressFormView struct {
+	layout
+	P string
+	A resguardo.Address
+}
+
+func addressForm(v interface{ base() layout }, a resguardo.Address) addressFormView {
+	p := "new-"
+	if a.ID != "" {
+		p = a.ID + "-"
+	}
+	return addressFormView{layout: v.base(), P: p, A: a}
+}
 
 type staffLoginView struct{ layout }
 
@@ -46,13 +119,13 @@ type errorView struct {
 }
 
 func loadViews(a *assets) (*views, error) {
-	base, err := template.New("layout.html").Funcs(template.FuncMap{"asset": a.Path}).
+	base, err := template.New("layout.html").Funcs(template.FuncMap{"asset": a.Path, "addressForm": addressForm}).
 		ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
 	v := &views{pages: map[string]*template.Template{}}
-	for _, name := range []string{pageHome, pageError, pageStaffLogin} {
+	for _, name := range pageNames {
 		t, err := template.Must(base.Clone()).ParseFS(templateFS, "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", name, err)
@@ -65,7 +138,11 @@ func loadViews(a *assets) (*views, error) {
 // layoutFor fills the shared part of a view for this request.
 func (s *Server) layoutFor(r *http.Request, titleKey string) layout {
 	ri := requestInfoFrom(r.Context())
-	return layout{Lang: ri.Lang, Nonce: ri.Nonce, T: translator(ri.Lang), TitleKey: titleKey, Staff: ri.Surface == string(staff)}
+	l := layout{Lang: ri.Lang, Nonce: ri.Nonce, T: translator(ri.Lang), TitleKey: titleKey, Staff: ri.Surface == string(staff)}
+	if p, ok := principalFrom(r.Context()); ok {
+		l.SignedIn, l.CSRF = true, p.CSRFToken
+	}
+	return l
 }
 
 // render executes page into a buffer first, so a template error becomes a

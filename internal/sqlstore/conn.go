@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"sync"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/resguardo/resguardo"
@@ -20,7 +21,85 @@ type queryer interface {
 // Every method's SQL is a constant; values only travel as ? arguments.
 type Conn struct {
 	q       queryer
+	tx      *sql.Tx // set inside a transaction
 	dialect Dialect
+	stmts   *stmtCache
+}
+
+// stmtCache keeps one prepared statement per SQL text. Every statement is
+// a constant, so the cache is bounded by the code; preparing once saves the
+// SQL parse (SQLite) or a prepare/close round trip (MySQL) per query.
+type stmtCache struct {
+	pool *sql.DB
+	mu   sync.RWMutex
+	m    map[string]*sql.Stmt
+}
+
+func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	c.mu.RLock()
+	st, ok := c.m[query]
+	c.mu.RUnlock()
+	if ok {
+		return st, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.m[query]; ok {
+		return st, nil
+	}
+	st, err := c.pool.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	c.m[query] = st
+	return st, nil
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		_ = st.Close()
+	}
+	c.m = map[string]*sql.Stmt{}
+}
+
+// stmt returns the cached statement for query, bound to the transaction
+// when there is one; nil if it cannot be prepared (the plain call then
+// reports the error).
+func (c Conn) stmt(ctx context.Context, query string) *sql.Stmt {
+	if c.stmts == nil {
+		return nil
+	}
+	st, err := c.stmts.get(ctx, query)
+	if err != nil {
+		return nil
+	}
+	if c.tx != nil {
+		return c.tx.StmtContext(ctx, st)
+	}
+	return st
+}
+
+func (c Conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := c.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return c.q.ExecContext(ctx, query, args...)
+}
+
+func (c Conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := c.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return c.q.QueryContext(ctx, query, args...)
+}
+
+func (c Conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := c.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return c.q.QueryRowContext(ctx, query, args...)
 }
 
 // errNotFound is the one "no such row" answer: callers never get (nil, nil).

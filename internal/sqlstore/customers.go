@@ -43,7 +43,7 @@ func scanCustomer(row interface{ Scan(...any) error }) (CustomerRow, error) {
 
 // InsertCustomer adds a customer; ErrEmailTaken if the address is taken.
 func (c Conn) InsertCustomer(ctx context.Context, r CustomerRow) error {
-	_, err := c.q.ExecContext(ctx, `INSERT INTO customers (`+customerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := c.exec(ctx, `INSERT INTO customers (`+customerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.DataKey, r.EmailIndex, r.EmailSealed, r.EmailVerified, r.NameSealed, r.PasswordHash, r.CreatedAt, r.UpdatedAt)
 	if isUniqueViolation(err) {
 		return ErrEmailTaken
@@ -56,30 +56,30 @@ func (c Conn) InsertCustomer(ctx context.Context, r CustomerRow) error {
 
 // CustomerByID reads one customer.
 func (c Conn) CustomerByID(ctx context.Context, id string) (CustomerRow, error) {
-	return scanCustomer(c.q.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = ?`, id))
+	return scanCustomer(c.queryRow(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = ?`, id))
 }
 
 // CustomerByEmailIndex finds a customer by the blind index of the address.
 func (c Conn) CustomerByEmailIndex(ctx context.Context, index []byte) (CustomerRow, error) {
-	return scanCustomer(c.q.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE email_index = ?`, index))
+	return scanCustomer(c.queryRow(ctx, `SELECT `+customerColumns+` FROM customers WHERE email_index = ?`, index))
 }
 
 // SetPasswordHash replaces a customer's password hash.
 func (c Conn) SetPasswordHash(ctx context.Context, id, hash string, now int64) error {
-	res, err := c.q.ExecContext(ctx, `UPDATE customers SET password_hash = ?, updated_at = ? WHERE id = ?`, hash, now, id)
+	res, err := c.exec(ctx, `UPDATE customers SET password_hash = ?, updated_at = ? WHERE id = ?`, hash, now, id)
 	return affectedOne(res, err, "customer")
 }
 
 // SetName replaces a customer's sealed name.
 func (c Conn) SetName(ctx context.Context, id string, sealed []byte, now int64) error {
-	res, err := c.q.ExecContext(ctx, `UPDATE customers SET name_sealed = ?, updated_at = ? WHERE id = ?`, sealed, now, id)
+	res, err := c.exec(ctx, `UPDATE customers SET name_sealed = ?, updated_at = ? WHERE id = ?`, sealed, now, id)
 	return affectedOne(res, err, "customer")
 }
 
 // MarkEmailVerified marks the address verified, only if it is still the one
 // whose index the verification token was bound to.
 func (c Conn) MarkEmailVerified(ctx context.Context, id string, emailIndex []byte, now int64) error {
-	res, err := c.q.ExecContext(ctx, `UPDATE customers SET email_verified = 1, updated_at = ? WHERE id = ? AND email_index = ?`, now, id, emailIndex)
+	res, err := c.exec(ctx, `UPDATE customers SET email_verified = 1, updated_at = ? WHERE id = ? AND email_index = ?`, now, id, emailIndex)
 	return affectedOne(res, err, "customer")
 }
 
@@ -98,7 +98,7 @@ var ErrPhoneTaken = resguardo.Errorf(resguardo.EConflict, "This phone number is 
 
 // InsertPhone adds a phone number.
 func (c Conn) InsertPhone(ctx context.Context, p PhoneRow) error {
-	_, err := c.q.ExecContext(ctx, `INSERT INTO customer_phones (id, customer_id, number_index, sealed, created_at) VALUES (?, ?, ?, ?, ?)`,
+	_, err := c.exec(ctx, `INSERT INTO customer_phones (id, customer_id, number_index, sealed, created_at) VALUES (?, ?, ?, ?, ?)`,
 		p.ID, p.CustomerID, p.NumberIndex, p.Sealed, p.CreatedAt)
 	if isUniqueViolation(err) {
 		return ErrPhoneTaken
@@ -109,28 +109,10 @@ func (c Conn) InsertPhone(ctx context.Context, p PhoneRow) error {
 	return nil
 }
 
-// Phones lists a customer's phone numbers, oldest first.
-func (c Conn) Phones(ctx context.Context, customerID string) ([]PhoneRow, error) {
-	rows, err := c.q.QueryContext(ctx, `SELECT id, customer_id, number_index, sealed, created_at FROM customer_phones WHERE customer_id = ? ORDER BY created_at, id`, customerID)
-	if err != nil {
-		return nil, fmt.Errorf("list phones: %w", err)
-	}
-	defer rows.Close()
-	var out []PhoneRow
-	for rows.Next() {
-		var p PhoneRow
-		if err := rows.Scan(&p.ID, &p.CustomerID, &p.NumberIndex, &p.Sealed, &p.CreatedAt); err != nil {
-			return nil, fmt.Errorf("read phone: %w", err)
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
-}
-
 // DeletePhone removes one of the customer's numbers; another customer's id
 // is simply not found.
 func (c Conn) DeletePhone(ctx context.Context, customerID, id string) error {
-	res, err := c.q.ExecContext(ctx, `DELETE FROM customer_phones WHERE id = ? AND customer_id = ?`, id, customerID)
+	res, err := c.exec(ctx, `DELETE FROM customer_phones WHERE id = ? AND customer_id = ?`, id, customerID)
 	return affectedOne(res, err, "phone")
 }
 
@@ -145,7 +127,7 @@ type AddressRow struct {
 
 // InsertAddress adds an address.
 func (c Conn) InsertAddress(ctx context.Context, a AddressRow) error {
-	_, err := c.q.ExecContext(ctx, `INSERT INTO customer_addresses (id, customer_id, sealed, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
+	_, err := c.exec(ctx, `INSERT INTO customer_addresses (id, customer_id, sealed, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
 		a.ID, a.CustomerID, a.Sealed, a.CreatedAt, a.UpdatedAt)
 	if err != nil {
 		return fmt.Errorf("insert address: %w", err)
@@ -153,32 +135,42 @@ func (c Conn) InsertAddress(ctx context.Context, a AddressRow) error {
 	return nil
 }
 
-// Addresses lists a customer's addresses, oldest first.
-func (c Conn) Addresses(ctx context.Context, customerID string) ([]AddressRow, error) {
-	rows, err := c.q.QueryContext(ctx, `SELECT id, customer_id, sealed, created_at, updated_at FROM customer_addresses WHERE customer_id = ? ORDER BY created_at, id`, customerID)
-	if err != nil {
-		return nil, fmt.Errorf("list addresses: %w", err)
-	}
-	defer rows.Close()
-	var out []AddressRow
-	for rows.Next() {
-		var a AddressRow
-		if err := rows.Scan(&a.ID, &a.CustomerID, &a.Sealed, &a.CreatedAt, &a.UpdatedAt); err != nil {
-			return nil, fmt.Errorf("read address: %w", err)
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
-}
-
 // UpdateAddress replaces one of the customer's addresses.
 func (c Conn) UpdateAddress(ctx context.Context, customerID, id string, sealed []byte, now int64) error {
-	res, err := c.q.ExecContext(ctx, `UPDATE customer_addresses SET sealed = ?, updated_at = ? WHERE id = ? AND customer_id = ?`, sealed, now, id, customerID)
+	res, err := c.exec(ctx, `UPDATE customer_addresses SET sealed = ?, updated_at = ? WHERE id = ? AND customer_id = ?`, sealed, now, id, customerID)
 	return affectedOne(res, err, "address")
 }
 
 // DeleteAddress removes one of the customer's addresses.
 func (c Conn) DeleteAddress(ctx context.Context, customerID, id string) error {
-	res, err := c.q.ExecContext(ctx, `DELETE FROM customer_addresses WHERE id = ? AND customer_id = ?`, id, customerID)
+	res, err := c.exec(ctx, `DELETE FROM customer_addresses WHERE id = ? AND customer_id = ?`, id, customerID)
 	return affectedOne(res, err, "address")
+}
+
+// Contacts reads a customer's phones and addresses in one statement: the
+// profile is the hottest read, and each statement costs a round trip.
+func (c Conn) Contacts(ctx context.Context, customerID string) ([]PhoneRow, []AddressRow, error) {
+	rows, err := c.query(ctx, `SELECT 'p', id, number_index, sealed, created_at, created_at FROM customer_phones WHERE customer_id = ?
+		UNION ALL SELECT 'a', id, NULL, sealed, created_at, updated_at FROM customer_addresses WHERE customer_id = ?
+		ORDER BY 5, 2`, customerID, customerID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list contacts: %w", err)
+	}
+	defer rows.Close()
+	var phones []PhoneRow
+	var addrs []AddressRow
+	for rows.Next() {
+		var kind, id string
+		var index, sealed []byte
+		var created, updated int64
+		if err := rows.Scan(&kind, &id, &index, &sealed, &created, &updated); err != nil {
+			return nil, nil, fmt.Errorf("read contact: %w", err)
+		}
+		if kind == "p" {
+			phones = append(phones, PhoneRow{ID: id, CustomerID: customerID, NumberIndex: index, Sealed: sealed, CreatedAt: created})
+		} else {
+			addrs = append(addrs, AddressRow{ID: id, CustomerID: customerID, Sealed: sealed, CreatedAt: created, UpdatedAt: updated})
+		}
+	}
+	return phones, addrs, rows.Err()
 }

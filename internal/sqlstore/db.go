@@ -44,6 +44,7 @@ var migrations embed.FS
 type DB struct {
 	sql     *sql.DB
 	dialect Dialect
+	stmts   *stmtCache
 	// Where is a description of the database safe for logs: the SQLite path or
 	// the MySQL host and database name, never credentials.
 	Where string
@@ -117,7 +118,7 @@ func openSQLite(dataDir string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
-	return &DB{sql: s, dialect: SQLite, Where: path}, nil
+	return &DB{sql: s, dialect: SQLite, Where: path, stmts: &stmtCache{pool: s, m: map[string]*sql.Stmt{}}}, nil
 }
 
 // MySQLConfig turns a mysql:// URL into a driver configuration. Accepted:
@@ -226,14 +227,17 @@ func openMySQL(rawURL string) (*DB, error) {
 	s.SetMaxOpenConns(64)
 	s.SetMaxIdleConns(64)
 	s.SetConnMaxLifetime(30 * time.Minute)
-	return &DB{sql: s, dialect: MySQL, Where: "mysql " + cfg.Addr + "/" + cfg.DBName}, nil
+	return &DB{sql: s, dialect: MySQL, Where: "mysql " + cfg.Addr + "/" + cfg.DBName, stmts: &stmtCache{pool: s, m: map[string]*sql.Stmt{}}}, nil
 }
 
 // Dialect returns the SQL dialect.
 func (db *DB) Dialect() Dialect { return db.dialect }
 
 // Close closes the connection pool.
-func (db *DB) Close() error { return db.sql.Close() }
+func (db *DB) Close() error {
+	db.stmts.close()
+	return db.sql.Close()
+}
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error {
@@ -259,7 +263,7 @@ func (db *DB) Tx(ctx context.Context, fn func(Conn) error) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
-	if err = fn(Conn{q: tx, dialect: db.dialect}); err != nil {
+	if err = fn(Conn{q: tx, tx: tx, dialect: db.dialect, stmts: db.stmts}); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {
@@ -270,7 +274,7 @@ func (db *DB) Tx(ctx context.Context, fn func(Conn) error) (err error) {
 
 // Conn runs statements on the pool, outside any transaction: for reads,
 // and single-statement writes that need no other.
-func (db *DB) Conn() Conn { return Conn{q: db.sql, dialect: db.dialect} }
+func (db *DB) Conn() Conn { return Conn{q: db.sql, dialect: db.dialect, stmts: db.stmts} }
 
 func (db *DB) migrator() (*goose.Provider, error) {
 	dir, dialect := "migrations/sqlite", goose.DialectSQLite3

@@ -37,7 +37,7 @@ func scanWebSession(row interface{ Scan(...any) error }) (WebSessionRow, error) 
 
 // InsertWebSession stores a new session.
 func (c Conn) InsertWebSession(ctx context.Context, s WebSessionRow) error {
-	_, err := c.q.ExecContext(ctx, `INSERT INTO web_sessions (`+webSessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := c.exec(ctx, `INSERT INTO web_sessions (`+webSessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.ID, s.TokenHash, s.CustomerID, s.CSRFToken, s.DeviceSealed, s.CreatedAt, s.LastSeenAt, s.ExpiresAt, s.RecentAuthAt)
 	if err != nil {
 		return fmt.Errorf("insert session: %w", err)
@@ -47,12 +47,12 @@ func (c Conn) InsertWebSession(ctx context.Context, s WebSessionRow) error {
 
 // WebSessionByTokenHash finds a session by its token's hash.
 func (c Conn) WebSessionByTokenHash(ctx context.Context, hash []byte) (WebSessionRow, error) {
-	return scanWebSession(c.q.QueryRowContext(ctx, `SELECT `+webSessionColumns+` FROM web_sessions WHERE token_hash = ?`, hash))
+	return scanWebSession(c.queryRow(ctx, `SELECT `+webSessionColumns+` FROM web_sessions WHERE token_hash = ?`, hash))
 }
 
 // WebSessions lists a customer's sessions.
 func (c Conn) WebSessions(ctx context.Context, customerID string) ([]WebSessionRow, error) {
-	rows, err := c.q.QueryContext(ctx, `SELECT `+webSessionColumns+` FROM web_sessions WHERE customer_id = ? ORDER BY created_at, id`, customerID)
+	rows, err := c.query(ctx, `SELECT `+webSessionColumns+` FROM web_sessions WHERE customer_id = ? ORDER BY created_at, id`, customerID)
 	if err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
 	}
@@ -70,7 +70,7 @@ func (c Conn) WebSessions(ctx context.Context, customerID string) ([]WebSessionR
 
 // TouchWebSession records activity.
 func (c Conn) TouchWebSession(ctx context.Context, id string, now int64) error {
-	_, err := c.q.ExecContext(ctx, `UPDATE web_sessions SET last_seen_at = ? WHERE id = ?`, now, id)
+	_, err := c.exec(ctx, `UPDATE web_sessions SET last_seen_at = ? WHERE id = ?`, now, id)
 	if err != nil {
 		return fmt.Errorf("touch session: %w", err)
 	}
@@ -79,14 +79,14 @@ func (c Conn) TouchWebSession(ctx context.Context, id string, now int64) error {
 
 // DeleteWebSession ends one session of a customer.
 func (c Conn) DeleteWebSession(ctx context.Context, customerID, id string) error {
-	res, err := c.q.ExecContext(ctx, `DELETE FROM web_sessions WHERE id = ? AND customer_id = ?`, id, customerID)
+	res, err := c.exec(ctx, `DELETE FROM web_sessions WHERE id = ? AND customer_id = ?`, id, customerID)
 	return affectedOne(res, err, "session")
 }
 
 // DeleteWebSessionsExcept ends every session of a customer but keepID ("" for
 // all of them).
 func (c Conn) DeleteWebSessionsExcept(ctx context.Context, customerID, keepID string) error {
-	_, err := c.q.ExecContext(ctx, `DELETE FROM web_sessions WHERE customer_id = ? AND id <> ?`, customerID, keepID)
+	_, err := c.exec(ctx, `DELETE FROM web_sessions WHERE customer_id = ? AND id <> ?`, customerID, keepID)
 	if err != nil {
 		return fmt.Errorf("delete sessions: %w", err)
 	}
@@ -115,7 +115,7 @@ type AppTokenRow struct {
 
 // InsertTokenFamily starts a family.
 func (c Conn) InsertTokenFamily(ctx context.Context, f TokenFamilyRow) error {
-	_, err := c.q.ExecContext(ctx, `INSERT INTO token_families (id, customer_id, device_sealed, created_at, last_seen_at, recent_auth_at) VALUES (?, ?, ?, ?, ?, ?)`,
+	_, err := c.exec(ctx, `INSERT INTO token_families (id, customer_id, device_sealed, created_at, last_seen_at, recent_auth_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		f.ID, f.CustomerID, f.DeviceSealed, f.CreatedAt, f.LastSeenAt, f.RecentAuthAt)
 	if err != nil {
 		return fmt.Errorf("insert token family: %w", err)
@@ -125,7 +125,7 @@ func (c Conn) InsertTokenFamily(ctx context.Context, f TokenFamilyRow) error {
 
 // InsertAppToken stores a token's hash.
 func (c Conn) InsertAppToken(ctx context.Context, t AppTokenRow) error {
-	_, err := c.q.ExecContext(ctx, `INSERT INTO app_tokens (token_hash, family_id, kind, expires_at, used_at) VALUES (?, ?, ?, ?, ?)`,
+	_, err := c.exec(ctx, `INSERT INTO app_tokens (token_hash, family_id, kind, expires_at, used_at) VALUES (?, ?, ?, ?, ?)`,
 		t.TokenHash, t.FamilyID, t.Kind, t.ExpiresAt, t.UsedAt)
 	if err != nil {
 		return fmt.Errorf("insert token: %w", err)
@@ -138,7 +138,7 @@ func (c Conn) InsertAppToken(ctx context.Context, t AppTokenRow) error {
 func (c Conn) AppTokenByHash(ctx context.Context, hash []byte) (AppTokenRow, TokenFamilyRow, error) {
 	var t AppTokenRow
 	var f TokenFamilyRow
-	err := c.q.QueryRowContext(ctx, `SELECT t.token_hash, t.family_id, t.kind, t.expires_at, t.used_at,
+	err := c.queryRow(ctx, `SELECT t.token_hash, t.family_id, t.kind, t.expires_at, t.used_at,
 		f.id, f.customer_id, f.device_sealed, f.created_at, f.last_seen_at, f.recent_auth_at
 		FROM app_tokens t JOIN token_families f ON f.id = t.family_id WHERE t.token_hash = ?`, hash).
 		Scan(&t.TokenHash, &t.FamilyID, &t.Kind, &t.ExpiresAt, &t.UsedAt,
@@ -155,7 +155,7 @@ func (c Conn) AppTokenByHash(ctx context.Context, hash []byte) (AppTokenRow, Tok
 // MarkRefreshUsed marks a refresh token used, only if it was not already:
 // false means someone used it before (a replay).
 func (c Conn) MarkRefreshUsed(ctx context.Context, hash []byte, now int64) (bool, error) {
-	res, err := c.q.ExecContext(ctx, `UPDATE app_tokens SET used_at = ? WHERE token_hash = ? AND kind = 'refresh' AND used_at IS NULL`, now, hash)
+	res, err := c.exec(ctx, `UPDATE app_tokens SET used_at = ? WHERE token_hash = ? AND kind = 'refresh' AND used_at IS NULL`, now, hash)
 	if err != nil {
 		return false, fmt.Errorf("use refresh token: %w", err)
 	}
@@ -165,7 +165,7 @@ func (c Conn) MarkRefreshUsed(ctx context.Context, hash []byte, now int64) (bool
 
 // TouchTokenFamily records activity.
 func (c Conn) TouchTokenFamily(ctx context.Context, id string, now int64) error {
-	_, err := c.q.ExecContext(ctx, `UPDATE token_families SET last_seen_at = ? WHERE id = ?`, now, id)
+	_, err := c.exec(ctx, `UPDATE token_families SET last_seen_at = ? WHERE id = ?`, now, id)
 	if err != nil {
 		return fmt.Errorf("touch token family: %w", err)
 	}
@@ -174,7 +174,7 @@ func (c Conn) TouchTokenFamily(ctx context.Context, id string, now int64) error 
 
 // TokenFamilies lists a customer's app sign-ins.
 func (c Conn) TokenFamilies(ctx context.Context, customerID string) ([]TokenFamilyRow, error) {
-	rows, err := c.q.QueryContext(ctx, `SELECT id, customer_id, device_sealed, created_at, last_seen_at, recent_auth_at FROM token_families WHERE customer_id = ? ORDER BY created_at, id`, customerID)
+	rows, err := c.query(ctx, `SELECT id, customer_id, device_sealed, created_at, last_seen_at, recent_auth_at FROM token_families WHERE customer_id = ? ORDER BY created_at, id`, customerID)
 	if err != nil {
 		return nil, fmt.Errorf("list token families: %w", err)
 	}
@@ -192,13 +192,13 @@ func (c Conn) TokenFamilies(ctx context.Context, customerID string) ([]TokenFami
 
 // DeleteTokenFamily revokes a family and, by cascade, all of its tokens.
 func (c Conn) DeleteTokenFamily(ctx context.Context, customerID, id string) error {
-	res, err := c.q.ExecContext(ctx, `DELETE FROM token_families WHERE id = ? AND customer_id = ?`, id, customerID)
+	res, err := c.exec(ctx, `DELETE FROM token_families WHERE id = ? AND customer_id = ?`, id, customerID)
 	return affectedOne(res, err, "device")
 }
 
 // DeleteTokenFamiliesExcept revokes every family of a customer but keepID.
 func (c Conn) DeleteTokenFamiliesExcept(ctx context.Context, customerID, keepID string) error {
-	_, err := c.q.ExecContext(ctx, `DELETE FROM token_families WHERE customer_id = ? AND id <> ?`, customerID, keepID)
+	_, err := c.exec(ctx, `DELETE FROM token_families WHERE customer_id = ? AND id <> ?`, customerID, keepID)
 	if err != nil {
 		return fmt.Errorf("delete token families: %w", err)
 	}
@@ -207,7 +207,7 @@ func (c Conn) DeleteTokenFamiliesExcept(ctx context.Context, customerID, keepID 
 
 // DeleteExpiredAppTokens removes tokens past their expiry, for housekeeping.
 func (c Conn) DeleteExpiredAppTokens(ctx context.Context, now int64) error {
-	_, err := c.q.ExecContext(ctx, `DELETE FROM app_tokens WHERE expires_at < ?`, now)
+	_, err := c.exec(ctx, `DELETE FROM app_tokens WHERE expires_at < ?`, now)
 	if err != nil {
 		return fmt.Errorf("delete expired tokens: %w", err)
 	}

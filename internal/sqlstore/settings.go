@@ -14,7 +14,7 @@ import (
 func (db *DB) InstanceID(ctx context.Context) (string, error) {
 	var id string
 	err := db.Tx(ctx, func(c Conn) error {
-		err := c.q.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, "instance_id").Scan(&id)
+		err := c.queryRow(ctx, `SELECT value FROM settings WHERE name = ?`, "instance_id").Scan(&id)
 		if err == nil {
 			return nil
 		}
@@ -22,7 +22,7 @@ func (db *DB) InstanceID(ctx context.Context) (string, error) {
 			return err
 		}
 		id = rand.Text()
-		_, err = c.q.ExecContext(ctx, `INSERT INTO settings (name, value, updated_at) VALUES (?, ?, ?)`,
+		_, err = c.exec(ctx, `INSERT INTO settings (name, value, updated_at) VALUES (?, ?, ?)`,
 			"instance_id", id, time.Now().Unix())
 		return err
 	})
@@ -34,7 +34,7 @@ func (db *DB) InstanceID(ctx context.Context) (string, error) {
 
 // SetSetting stores a deployment-wide setting.
 func (c Conn) SetSetting(ctx context.Context, name, value string, now int64) error {
-	_, err := c.q.ExecContext(ctx, `INSERT INTO settings (name, value, updated_at) VALUES (?, ?, ?)`, name, value, now)
+	_, err := c.exec(ctx, `INSERT INTO settings (name, value, updated_at) VALUES (?, ?, ?)`, name, value, now)
 	if err != nil {
 		return fmt.Errorf("set %s: %w", name, err)
 	}
@@ -44,7 +44,7 @@ func (c Conn) SetSetting(ctx context.Context, name, value string, now int64) err
 // Setting reads a setting.
 func (c Conn) Setting(ctx context.Context, name string) (string, error) {
 	var v string
-	err := c.q.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&v)
+	err := c.queryRow(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", errNotFound("setting")
 	}

@@ -18,7 +18,7 @@ type EmailTokenRow struct {
 
 // InsertEmailToken stores a token's hash.
 func (c Conn) InsertEmailToken(ctx context.Context, t EmailTokenRow) error {
-	_, err := c.q.ExecContext(ctx, `INSERT INTO email_tokens (token_hash, customer_id, purpose, email_index, expires_at) VALUES (?, ?, ?, ?, ?)`,
+	_, err := c.exec(ctx, `INSERT INTO email_tokens (token_hash, customer_id, purpose, email_index, expires_at) VALUES (?, ?, ?, ?, ?)`,
 		t.TokenHash, t.CustomerID, t.Purpose, t.EmailIndex, t.ExpiresAt)
 	if err != nil {
 		return fmt.Errorf("insert e-mail token: %w", err)
@@ -30,13 +30,13 @@ func (c Conn) InsertEmailToken(ctx context.Context, t EmailTokenRow) error {
 // returns it. Consuming is one conditional UPDATE, so two concurrent uses
 // cannot both succeed.
 func (c Conn) UseEmailToken(ctx context.Context, hash []byte, purpose string, now int64) (EmailTokenRow, error) {
-	res, err := c.q.ExecContext(ctx, `UPDATE email_tokens SET used_at = ? WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?`,
+	res, err := c.exec(ctx, `UPDATE email_tokens SET used_at = ? WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?`,
 		now, hash, purpose, now)
 	if err := affectedOne(res, err, "link"); err != nil {
 		return EmailTokenRow{}, err
 	}
 	var t EmailTokenRow
-	err = c.q.QueryRowContext(ctx, `SELECT token_hash, customer_id, purpose, email_index, expires_at FROM email_tokens WHERE token_hash = ?`, hash).
+	err = c.queryRow(ctx, `SELECT token_hash, customer_id, purpose, email_index, expires_at FROM email_tokens WHERE token_hash = ?`, hash).
 		Scan(&t.TokenHash, &t.CustomerID, &t.Purpose, &t.EmailIndex, &t.ExpiresAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, errNotFound("link")
@@ -50,7 +50,7 @@ func (c Conn) UseEmailToken(ctx context.Context, hash []byte, purpose string, no
 // DeleteEmailTokens removes a customer's outstanding tokens of a purpose, so
 // that a used reset link also voids the others.
 func (c Conn) DeleteEmailTokens(ctx context.Context, customerID, purpose string) error {
-	_, err := c.q.ExecContext(ctx, `DELETE FROM email_tokens WHERE customer_id = ? AND purpose = ?`, customerID, purpose)
+	_, err := c.exec(ctx, `DELETE FROM email_tokens WHERE customer_id = ? AND purpose = ?`, customerID, purpose)
 	if err != nil {
 		return fmt.Errorf("delete e-mail tokens: %w", err)
 	}
@@ -68,7 +68,7 @@ type ThrottleRow struct {
 // Throttle reads a key's record; a key never seen has a zero record.
 func (c Conn) Throttle(ctx context.Context, name string) (ThrottleRow, error) {
 	t := ThrottleRow{Name: name}
-	err := c.q.QueryRowContext(ctx, `SELECT failures, last_failure_at, blocked_until FROM throttles WHERE name = ?`, name).
+	err := c.queryRow(ctx, `SELECT failures, last_failure_at, blocked_until FROM throttles WHERE name = ?`, name).
 		Scan(&t.Failures, &t.LastFailureAt, &t.BlockedUntil)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, nil
@@ -83,11 +83,11 @@ func (c Conn) Throttle(ctx context.Context, name string) (ThrottleRow, error) {
 func (c Conn) SaveThrottle(ctx context.Context, t ThrottleRow) error {
 	var err error
 	if c.dialect == MySQL {
-		_, err = c.q.ExecContext(ctx, `INSERT INTO throttles (name, failures, last_failure_at, blocked_until) VALUES (?, ?, ?, ?)
+		_, err = c.exec(ctx, `INSERT INTO throttles (name, failures, last_failure_at, blocked_until) VALUES (?, ?, ?, ?)
 			ON DUPLICATE KEY UPDATE failures = VALUES(failures), last_failure_at = VALUES(last_failure_at), blocked_until = VALUES(blocked_until)`,
 			t.Name, t.Failures, t.LastFailureAt, t.BlockedUntil)
 	} else {
-		_, err = c.q.ExecContext(ctx, `INSERT INTO throttles (name, failures, last_failure_at, blocked_until) VALUES (?, ?, ?, ?)
+		_, err = c.exec(ctx, `INSERT INTO throttles (name, failures, last_failure_at, blocked_until) VALUES (?, ?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET failures = excluded.failures, last_failure_at = excluded.last_failure_at, blocked_until = excluded.blocked_until`,
 			t.Name, t.Failures, t.LastFailureAt, t.BlockedUntil)
 	}
@@ -99,7 +99,7 @@ func (c Conn) SaveThrottle(ctx context.Context, t ThrottleRow) error {
 
 // ClearThrottle forgets a key's failures (after a success).
 func (c Conn) ClearThrottle(ctx context.Context, name string) error {
-	_, err := c.q.ExecContext(ctx, `DELETE FROM throttles WHERE name = ?`, name)
+	_, err := c.exec(ctx, `DELETE FROM throttles WHERE name = ?`, name)
 	if err != nil {
 		return fmt.Errorf("clear throttle: %w", err)
 	}
@@ -118,7 +118,7 @@ type OutboxRow struct {
 
 // InsertOutbox queues a message.
 func (c Conn) InsertOutbox(ctx context.Context, m OutboxRow) error {
-	_, err := c.q.ExecContext(ctx, `INSERT INTO outbox (id, customer_id, sealed, created_at, attempts, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)`,
+	_, err := c.exec(ctx, `INSERT INTO outbox (id, customer_id, sealed, created_at, attempts, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		m.ID, m.CustomerID, m.Sealed, m.CreatedAt, m.Attempts, m.NextAttemptAt)
 	if err != nil {
 		return fmt.Errorf("queue mail: %w", err)
@@ -128,7 +128,7 @@ func (c Conn) InsertOutbox(ctx context.Context, m OutboxRow) error {
 
 // DueOutbox returns up to limit messages due for sending.
 func (c Conn) DueOutbox(ctx context.Context, now int64, limit int) ([]OutboxRow, error) {
-	rows, err := c.q.QueryContext(ctx, `SELECT id, customer_id, sealed, created_at, attempts, next_attempt_at FROM outbox WHERE next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`, now, limit)
+	rows, err := c.query(ctx, `SELECT id, customer_id, sealed, created_at, attempts, next_attempt_at FROM outbox WHERE next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`, now, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", err)
 	}
@@ -146,7 +146,7 @@ func (c Conn) DueOutbox(ctx context.Context, now int64, limit int) ([]OutboxRow,
 
 // DeleteOutbox removes a sent message.
 func (c Conn) DeleteOutbox(ctx context.Context, id string) error {
-	_, err := c.q.ExecContext(ctx, `DELETE FROM outbox WHERE id = ?`, id)
+	_, err := c.exec(ctx, `DELETE FROM outbox WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("delete outbox row: %w", err)
 	}
@@ -155,7 +155,7 @@ func (c Conn) DeleteOutbox(ctx context.Context, id string) error {
 
 // RetryOutbox records a failed attempt and when to try again.
 func (c Conn) RetryOutbox(ctx context.Context, id string, next int64) error {
-	_, err := c.q.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?`, next, id)
+	_, err := c.exec(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?`, next, id)
 	if err != nil {
 		return fmt.Errorf("retry outbox row: %w", err)
 	}

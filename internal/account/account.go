@@ -1,0 +1,144 @@
+// Package account is the customer side of resguardo: registration, e-mail
+// verification, sign-in with throttling, web sessions and app tokens,
+// password change and reset, and the encrypted profile. It combines the
+// vault (sealing, blind indexes), auth (passwords, tokens), the store and
+// the mail outbox; handlers call it and nothing else.
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/auth"
+	"github.com/resguardo/resguardo/internal/mail"
+	"github.com/resguardo/resguardo/internal/sqlstore"
+	"github.com/resguardo/resguardo/internal/vault"
+)
+
+// Options are the lifetimes and links of the customer side.
+type Options struct {
+	// BaseURL is the customer site's public origin, for links in mail.
+	BaseURL         string
+	SessionIdle     time.Duration // web session idle timeout (30 min)
+	SessionAbsolute time.Duration // web session absolute timeout (12 h)
+	AccessTTL       time.Duration // app access token (15 min)
+	RefreshTTL      time.Duration // app refresh token (30 days)
+	VerifyTTL       time.Duration // e-mail verification link (48 h)
+	ResetTTL        time.Duration // password reset link (30 min)
+	Now             func() time.Time
+}
+
+// DefaultOptions are SPEC §2 and §4's lifetimes.
+func DefaultOptions(baseURL string) Options {
+	return Options{
+		BaseURL: baseURL, SessionIdle: 30 * time.Minute, SessionAbsolute: 12 * time.Hour,
+		AccessTTL: 15 * time.Minute, RefreshTTL: 30 * 24 * time.Hour,
+		VerifyTTL: 48 * time.Hour, ResetTTL: 30 * time.Minute, Now: time.Now,
+	}
+}
+
+// Service is the customer account service.
+type Service struct {
+	db     *sqlstore.DB
+	vault  *vault.Vault
+	hasher *auth.Hasher
+	log    *slog.Logger
+	o      Options
+}
+
+// New returns the service.
+func New(db *sqlstore.DB, v *vault.Vault, h *auth.Hasher, log *slog.Logger, o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Service{db: db, vault: v, hasher: h, log: log, o: o}
+}
+
+func (s *Service) now() time.Time { return s.o.Now() }
+
+// newID returns a random identifier for URLs and rows: 128 bits, base32.
+func newID() string { return rand.Text() }
+
+// Blind-index kinds.
+const (
+	indexEmail = "email"
+	indexPhone = "phone"
+)
+
+// Sealed columns: the associated data names table and column, so a value
+// cannot be moved elsewhere and still open.
+const (
+	tCustomers = "customers"
+	tPhones    = "customer_phones"
+	tAddresses = "customer_addresses"
+	tSessions  = "web_sessions"
+	tFamilies  = "token_families"
+	tOutbox    = "outbox"
+)
+
+// errUnauthenticated is the one answer to any failed sign-in or bad token:
+// it says nothing about which part was wrong.
+var errUnauthenticated = resguardo.Errorf(resguardo.EUnauthenticated, "The e-mail address or password is not correct.")
+
+var errSessionInvalid = resguardo.Errorf(resguardo.EUnauthenticated, "Sign in to continue.")
+
+// dataKey opens a customer's data key.
+func (s *Service) dataKey(row sqlstore.CustomerRow) (*vault.DataKey, error) {
+	dk, err := s.vault.DataKey(row.ID, row.DataKey)
+	if err != nil {
+		return nil, fmt.Errorf("data key of %s: %w", row.ID, err)
+	}
+	return dk, nil
+}
+
+// sealJSON seals v as JSON into table.column of row id.
+func sealJSON(dk *vault.DataKey, v any, table, column, id string) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return dk.Seal(b, table, column, id)
+}
+
+func openJSON(dk *vault.DataKey, sealed []byte, v any, table, column, id string) error {
+	b, err := dk.Open(sealed, table, column, id)
+	if err != nil {
+		return fmt.Errorf("open %s.%s of %s: %w", table, column, id, err)
+	}
+	return json.Unmarshal(b, v)
+}
+
+func (s *Service) openString(dk *vault.DataKey, sealed []byte, table, column, id string) (string, error) {
+	b, err := dk.Open(sealed, table, column, id)
+	if err != nil {
+		return "", fmt.Errorf("open %s.%s of %s: %w", table, column, id, err)
+	}
+	return string(b), nil
+}
+
+// queueMail seals a message under the recipient's data key and queues it in
+// the caller's transaction, so mail goes out if and only if the change
+// that sends it commits.
+func (s *Service) queueMail(ctx context.Context, c sqlstore.Conn, customerID string, dk *vault.DataKey, m mail.Message) error {
+	id := newID()
+	sealed, err := sealJSON(dk, m, tOutbox, "sealed", id)
+	if err != nil {
+		return fmt.Errorf("seal mail: %w", err)
+	}
+	now := s.now().Unix()
+	return c.InsertOutbox(ctx, sqlstore.OutboxRow{ID: id, CustomerID: customerID, Sealed: sealed, CreatedAt: now, NextAttemptAt: now})
+}
+
+// compose renders a mail, falling back to English.
+func compose(kind mail.Kind, lang string, to resguardo.Email, data mail.Data) (mail.Message, error) {
+	m, err := mail.Compose(kind, lang, string(to), data)
+	if err != nil {
+		return m, fmt.Errorf("compose %s mail: %w", kind, err)
+	}
+	return m, nil
+}

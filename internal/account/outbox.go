@@ -1,0 +1,59 @@
+package account
+
+import (
+	"context"
+	"time"
+
+	"github.com/resguardo/resguardo/internal/mail"
+)
+
+// SendMail delivers up to limit due messages from the outbox and returns how
+// many went out. A failed send is retried later with a growing delay; the
+// message stays sealed in the database until it is delivered.
+func (s *Service) SendMail(ctx context.Context, sender mail.Sender, limit int) (int, error) {
+	now := s.now()
+	due, err := s.db.Conn().DueOutbox(ctx, now.Unix(), limit)
+	if err != nil {
+		return 0, err
+	}
+	sent := 0
+	for _, row := range due {
+		dk, err := s.customerKey(ctx, row.CustomerID)
+		if err != nil {
+			return sent, err
+		}
+		var m mail.Message
+		if err := openJSON(dk, row.Sealed, &m, tOutbox, "sealed", row.ID); err != nil {
+			return sent, err
+		}
+		if err := sender.Send(ctx, m); err != nil {
+			s.log.WarnContext(ctx, "mail not sent; will retry", "outbox", row.ID, "attempts", row.Attempts+1, "err", err)
+			backoff := min(time.Duration(1<<min(row.Attempts, 10))*time.Minute, 6*time.Hour)
+			if err := s.db.Conn().RetryOutbox(ctx, row.ID, now.Add(backoff).Unix()); err != nil {
+				return sent, err
+			}
+			continue
+		}
+		if err := s.db.Conn().DeleteOutbox(ctx, row.ID); err != nil {
+			return sent, err
+		}
+		sent++
+	}
+	return sent, nil
+}
+
+// RunMail sends due mail every interval until ctx ends.
+func (s *Service) RunMail(ctx context.Context, sender mail.Sender, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := s.SendMail(ctx, sender, 100); err != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "outbox", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

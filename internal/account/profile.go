@@ -1,0 +1,147 @@
+package account
+
+import (
+	"context"
+
+	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/sqlstore"
+	"github.com/resguardo/resguardo/internal/vault"
+)
+
+// Profile returns the customer's own profile, opened.
+func (s *Service) Profile(ctx context.Context, customerID string) (resguardo.Customer, error) {
+	conn := s.db.Conn()
+	row, err := conn.CustomerByID(ctx, customerID)
+	if err != nil {
+		return resguardo.Customer{}, err
+	}
+	dk, err := s.dataKey(row)
+	if err != nil {
+		return resguardo.Customer{}, err
+	}
+	c := resguardo.Customer{ID: row.ID, EmailVerified: row.EmailVerified, Phones: []resguardo.Phone{}, Addresses: []resguardo.Address{}}
+	email, err := s.openString(dk, row.EmailSealed, tCustomers, "email_sealed", row.ID)
+	if err != nil {
+		return c, err
+	}
+	c.Email = resguardo.Email(email)
+	if c.Name, err = s.openString(dk, row.NameSealed, tCustomers, "name_sealed", row.ID); err != nil {
+		return c, err
+	}
+	phones, addrs, err := conn.Contacts(ctx, customerID)
+	if err != nil {
+		return c, err
+	}
+	for _, p := range phones {
+		var ph resguardo.Phone
+		if err := openJSON(dk, p.Sealed, &ph, tPhones, "sealed", p.ID); err != nil {
+			return c, err
+		}
+		ph.ID = p.ID
+		c.Phones = append(c.Phones, ph)
+	}
+	for _, a := range addrs {
+		var ad resguardo.Address
+		if err := openJSON(dk, a.Sealed, &ad, tAddresses, "sealed", a.ID); err != nil {
+			return c, err
+		}
+		ad.ID = a.ID
+		c.Addresses = append(c.Addresses, ad)
+	}
+	return c, nil
+}
+
+// customerKey loads the data key of a customer.
+func (s *Service) customerKey(ctx context.Context, customerID string) (*vault.DataKey, error) {
+	row, err := s.db.Conn().CustomerByID(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	return s.dataKey(row)
+}
+
+// UpdateName changes the customer's name.
+func (s *Service) UpdateName(ctx context.Context, customerID, nameIn string) error {
+	name, err := resguardo.CleanText("name", nameIn, 1, 200)
+	if err != nil {
+		return err
+	}
+	dk, err := s.customerKey(ctx, customerID)
+	if err != nil {
+		return err
+	}
+	sealed, err := dk.Seal([]byte(name), tCustomers, "name_sealed", customerID)
+	if err != nil {
+		return err
+	}
+	return s.db.Conn().SetName(ctx, customerID, sealed, s.now().Unix())
+}
+
+// AddPhone adds a phone number given with its country code.
+func (s *Service) AddPhone(ctx context.Context, customerID, labelIn, numberIn string) (resguardo.Phone, error) {
+	number, err := resguardo.ParsePhone(numberIn)
+	if err != nil {
+		return resguardo.Phone{}, err
+	}
+	label, err := resguardo.CleanText("label", labelIn, 0, 40)
+	if err != nil {
+		return resguardo.Phone{}, err
+	}
+	dk, err := s.customerKey(ctx, customerID)
+	if err != nil {
+		return resguardo.Phone{}, err
+	}
+	index, err := s.vault.BlindIndex(indexPhone, number)
+	if err != nil {
+		return resguardo.Phone{}, err
+	}
+	ph := resguardo.Phone{ID: newID(), Label: label, Number: number}
+	sealed, err := sealJSON(dk, resguardo.Phone{Label: label, Number: number}, tPhones, "sealed", ph.ID)
+	if err != nil {
+		return resguardo.Phone{}, err
+	}
+	err = s.db.Conn().InsertPhone(ctx, sqlstore.PhoneRow{ID: ph.ID, CustomerID: customerID, NumberIndex: index, Sealed: sealed, CreatedAt: s.now().Unix()})
+	return ph, err
+}
+
+// DeletePhone removes one of the customer's numbers.
+func (s *Service) DeletePhone(ctx context.Context, customerID, id string) error {
+	return s.db.Conn().DeletePhone(ctx, customerID, id)
+}
+
+// AddAddress adds a postal address.
+func (s *Service) AddAddress(ctx context.Context, customerID string, a resguardo.Address) (resguardo.Address, error) {
+	a.ID = newID()
+	return a, s.saveAddress(ctx, customerID, &a, true)
+}
+
+// UpdateAddress replaces one of the customer's addresses.
+func (s *Service) UpdateAddress(ctx context.Context, customerID string, a resguardo.Address) (resguardo.Address, error) {
+	return a, s.saveAddress(ctx, customerID, &a, false)
+}
+
+func (s *Service) saveAddress(ctx context.Context, customerID string, a *resguardo.Address, insert bool) error {
+	if err := a.Clean(); err != nil {
+		return err
+	}
+	dk, err := s.customerKey(ctx, customerID)
+	if err != nil {
+		return err
+	}
+	stored := *a
+	stored.ID = "" // the id is the row's, bound as associated data
+	sealed, err := sealJSON(dk, stored, tAddresses, "sealed", a.ID)
+	if err != nil {
+		return err
+	}
+	now := s.now().Unix()
+	if insert {
+		return s.db.Conn().InsertAddress(ctx, sqlstore.AddressRow{ID: a.ID, CustomerID: customerID, Sealed: sealed, CreatedAt: now, UpdatedAt: now})
+	}
+	return s.db.Conn().UpdateAddress(ctx, customerID, a.ID, sealed, now)
+}
+
+// DeleteAddress removes one of the customer's addresses.
+func (s *Service) DeleteAddress(ctx context.Context, customerID, id string) error {
+	return s.db.Conn().DeleteAddress(ctx, customerID, id)
+}

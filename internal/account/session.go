@@ -1,0 +1,230 @@
+package account
+
+import (
+	"context"
+	"time"
+
+	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/auth"
+	"github.com/resguardo/resguardo/internal/sqlstore"
+)
+
+// Kinds of principal.
+const (
+	KindWeb = "web" // browser, server-side session behind a cookie
+	KindApp = "app" // mobile app or other client, bearer tokens
+)
+
+// Principal is the customer a request acts for, and through what.
+type Principal struct {
+	CustomerID   string
+	Kind         string // KindWeb or KindApp
+	SessionID    string // web session id or app token family id
+	CSRFToken    string // web only: the session's form token
+	RecentAuthAt time.Time
+}
+
+// touchEvery bounds how often activity is written: at most once a minute
+// per session, not once per request.
+const touchEvery = time.Minute
+
+// StartWebSession opens a session for a customer who just proved who they
+// are, and returns the cookie's token. Each sign-in gets a new token: a
+// token planted before sign-in is never promoted (no fixation).
+func (s *Service) StartWebSession(ctx context.Context, customerID, device string) (string, Principal, error) {
+	row, err := s.db.Conn().CustomerByID(ctx, customerID)
+	if err != nil {
+		return "", Principal{}, err
+	}
+	dk, err := s.dataKey(row)
+	if err != nil {
+		return "", Principal{}, err
+	}
+	token, hash := auth.NewToken()
+	csrf, _ := auth.NewToken()
+	now := s.now()
+	sess := sqlstore.WebSessionRow{
+		ID: newID(), TokenHash: hash, CustomerID: customerID, CSRFToken: csrf,
+		CreatedAt: now.Unix(), LastSeenAt: now.Unix(), ExpiresAt: now.Add(s.o.SessionAbsolute).Unix(), RecentAuthAt: now.Unix(),
+	}
+	if sess.DeviceSealed, err = dk.Seal([]byte(device), tSessions, "device_sealed", sess.ID); err != nil {
+		return "", Principal{}, err
+	}
+	if err := s.db.Conn().InsertWebSession(ctx, sess); err != nil {
+		return "", Principal{}, err
+	}
+	return token, Principal{CustomerID: customerID, Kind: KindWeb, SessionID: sess.ID, CSRFToken: csrf, RecentAuthAt: now}, nil
+}
+
+// WebSession resolves a session cookie's token, enforcing the idle and
+// absolute timeouts. An expired session is deleted.
+func (s *Service) WebSession(ctx context.Context, token string) (Principal, error) {
+	if token == "" {
+		return Principal{}, errSessionInvalid
+	}
+	row, err := s.db.Conn().WebSessionByTokenHash(ctx, auth.TokenHash(token))
+	if resguardo.ErrorCode(err) == resguardo.ENotFound {
+		return Principal{}, errSessionInvalid
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	now := s.now()
+	if now.Unix() >= row.ExpiresAt || now.Sub(time.Unix(row.LastSeenAt, 0)) >= s.o.SessionIdle {
+		_ = s.db.Conn().DeleteWebSession(ctx, row.CustomerID, row.ID)
+		return Principal{}, errSessionInvalid
+	}
+	if now.Sub(time.Unix(row.LastSeenAt, 0)) >= touchEvery {
+		if err := s.db.Conn().TouchWebSession(ctx, row.ID, now.Unix()); err != nil {
+			return Principal{}, err
+		}
+	}
+	return Principal{CustomerID: row.CustomerID, Kind: KindWeb, SessionID: row.ID, CSRFToken: row.CSRFToken,
+		RecentAuthAt: time.Unix(row.RecentAuthAt, 0)}, nil
+}
+
+// Tokens are what an app receives at sign-in and at each refresh.
+type Tokens struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+}
+
+// IssueTokens starts an app token family for a customer who just signed in.
+func (s *Service) IssueTokens(ctx context.Context, customerID, device string) (Tokens, error) {
+	row, err := s.db.Conn().CustomerByID(ctx, customerID)
+	if err != nil {
+		return Tokens{}, err
+	}
+	dk, err := s.dataKey(row)
+	if err != nil {
+		return Tokens{}, err
+	}
+	now := s.now()
+	fam := sqlstore.TokenFamilyRow{ID: newID(), CustomerID: customerID, CreatedAt: now.Unix(), LastSeenAt: now.Unix(), RecentAuthAt: now.Unix()}
+	if fam.DeviceSealed, err = dk.Seal([]byte(device), tFamilies, "device_sealed", fam.ID); err != nil {
+		return Tokens{}, err
+	}
+	var out Tokens
+	err = s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		if err := c.InsertTokenFamily(ctx, fam); err != nil {
+			return err
+		}
+		out, err = s.newTokenPair(ctx, c, fam.ID)
+		return err
+	})
+	return out, err
+}
+
+func (s *Service) newTokenPair(ctx context.Context, c sqlstore.Conn, familyID string) (Tokens, error) {
+	now := s.now()
+	access, accessHash := auth.NewToken()
+	refresh, refreshHash := auth.NewToken()
+	if err := c.InsertAppToken(ctx, sqlstore.AppTokenRow{TokenHash: accessHash, FamilyID: familyID, Kind: "access", ExpiresAt: now.Add(s.o.AccessTTL).Unix()}); err != nil {
+		return Tokens{}, err
+	}
+	if err := c.InsertAppToken(ctx, sqlstore.AppTokenRow{TokenHash: refreshHash, FamilyID: familyID, Kind: "refresh", ExpiresAt: now.Add(s.o.RefreshTTL).Unix()}); err != nil {
+		return Tokens{}, err
+	}
+	return Tokens{AccessToken: access, RefreshToken: refresh, TokenType: "Bearer", ExpiresIn: int(s.o.AccessTTL.Seconds())}, nil
+}
+
+var errTokenInvalid = resguardo.Errorf(resguardo.EUnauthenticated, "The access token is not valid.")
+
+// AppPrincipal resolves a bearer access token.
+func (s *Service) AppPrincipal(ctx context.Context, token string) (Principal, error) {
+	if token == "" {
+		return Principal{}, errTokenInvalid
+	}
+	t, fam, err := s.db.Conn().AppTokenByHash(ctx, auth.TokenHash(token))
+	if resguardo.ErrorCode(err) == resguardo.ENotFound {
+		return Principal{}, errTokenInvalid
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	now := s.now()
+	if t.Kind != "access" || now.Unix() >= t.ExpiresAt {
+		return Principal{}, errTokenInvalid
+	}
+	if now.Sub(time.Unix(fam.LastSeenAt, 0)) >= touchEvery {
+		if err := s.db.Conn().TouchTokenFamily(ctx, fam.ID, now.Unix()); err != nil {
+			return Principal{}, err
+		}
+	}
+	return Principal{CustomerID: fam.CustomerID, Kind: KindApp, SessionID: fam.ID, RecentAuthAt: time.Unix(fam.RecentAuthAt, 0)}, nil
+}
+
+var errRefreshInvalid = resguardo.Errorf(resguardo.EUnauthenticated, "The refresh token is not valid.")
+
+// ErrRefreshReused is answered when a refresh token is presented a second
+// time: one of the two presenters stole it, so the whole family is revoked.
+var ErrRefreshReused = resguardo.Errorf(resguardo.EUnauthenticated, "The refresh token was already used; this sign-in has been revoked.")
+
+// Refresh exchanges a refresh token, once, for a new pair in the same
+// family. A second use revokes the family: both the thief and the owner
+// must sign in again, and the thief's copies stop working.
+func (s *Service) Refresh(ctx context.Context, refresh string) (Tokens, error) {
+	hash := auth.TokenHash(refresh)
+	var out Tokens
+	reused := false
+	err := s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		t, fam, err := c.AppTokenByHash(ctx, hash)
+		if resguardo.ErrorCode(err) == resguardo.ENotFound {
+			return errRefreshInvalid
+		}
+		if err != nil {
+			return err
+		}
+		if t.Kind != "refresh" {
+			return errRefreshInvalid
+		}
+		fresh, err := c.MarkRefreshUsed(ctx, hash, s.now().Unix())
+		if err != nil {
+			return err
+		}
+		if !fresh {
+			reused = true
+			// Commit the revocation; the error is answered after.
+			return c.DeleteTokenFamily(ctx, fam.CustomerID, fam.ID)
+		}
+		if s.now().Unix() >= t.ExpiresAt {
+			return errRefreshInvalid
+		}
+		out, err = s.newTokenPair(ctx, c, fam.ID)
+		return err
+	})
+	if err != nil {
+		return Tokens{}, err
+	}
+	if reused {
+		s.log.WarnContext(ctx, "refresh token reused: token family revoked")
+		return Tokens{}, ErrRefreshReused
+	}
+	return out, nil
+}
+
+// Logout ends what the principal signed in with: the web session, or the
+// app's whole token family.
+func (s *Service) Logout(ctx context.Context, p Principal) error {
+	if p.Kind == KindWeb {
+		return s.db.Conn().DeleteWebSession(ctx, p.CustomerID, p.SessionID)
+	}
+	return s.db.Conn().DeleteTokenFamily(ctx, p.CustomerID, p.SessionID)
+}
+
+// revokeOthers ends every session and token family of the customer except
+// the one the principal uses.
+func revokeOthers(ctx context.Context, c sqlstore.Conn, p Principal) error {
+	keepWeb, keepApp := "", ""
+	if p.Kind == KindWeb {
+		keepWeb = p.SessionID
+	} else {
+		keepApp = p.SessionID
+	}
+	if err := c.DeleteWebSessionsExcept(ctx, p.CustomerID, keepWeb); err != nil {
+		return err
+	}
+	return c.DeleteTokenFamiliesExcept(ctx, p.CustomerID, keepApp)
+}

@@ -1,0 +1,164 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/account"
+)
+
+// accepted is the answer to requests whose outcome must not be told
+// (registration, password reset request).
+type accepted struct {
+	Message string `json:"message"`
+}
+
+func (s *Server) handleAPIRegister() handler {
+	type request struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+		Name     string `json:"name"`
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in request
+		if err := decodeJSON(r, &in); err != nil {
+			return err
+		}
+		err := s.accounts.Register(r.Context(), account.RegisterInput{Email: in.Email, Password: in.Password, Name: in.Name, Lang: requestLang(r)})
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusAccepted, accepted{"If the address can be used, we have sent it a link to continue."})
+	}
+}
+
+func (s *Server) handleAPILogin() handler {
+	type request struct {
+		Email      string `json:"email"`
+		Password   string `json:"password"`
+		DeviceName string `json:"device_name"`
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in request
+		if err := decodeJSON(r, &in); err != nil {
+			return err
+		}
+		device, err := resguardo.CleanText("device_name", in.DeviceName, 0, 100)
+		if err != nil {
+			return err
+		}
+		if device == "" {
+			device = "App"
+		}
+		id, err := s.accounts.Login(r.Context(), in.Email, in.Password, s.clientIP(r))
+		if err != nil {
+			return err
+		}
+		tokens, err := s.accounts.IssueTokens(r.Context(), id, device)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, tokens)
+	}
+}
+
+func (s *Server) handleAPIRefresh() handler {
+	type request struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in request
+		if err := decodeJSON(r, &in); err != nil {
+			return err
+		}
+		tokens, err := s.accounts.Refresh(r.Context(), in.RefreshToken)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, tokens)
+	}
+}
+
+func (s *Server) handleAPILogout() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, _ := principalFrom(r.Context())
+		if err := s.accounts.Logout(r.Context(), p); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+func (s *Server) handleAPIVerifyEmail() handler {
+	type request struct {
+		Token string `json:"token"`
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in request
+		if err := decodeJSON(r, &in); err != nil {
+			return err
+		}
+		if err := s.accounts.VerifyEmail(r.Context(), in.Token); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+func (s *Server) handleAPIForgotPassword() handler {
+	type request struct {
+		Email string `json:"email"`
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in request
+		if err := decodeJSON(r, &in); err != nil {
+			return err
+		}
+		if err := s.accounts.ForgotPassword(r.Context(), in.Email, requestLang(r)); err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusAccepted, accepted{"If the address has an account, we have sent it a link to reset the password."})
+	}
+}
+
+func (s *Server) handleAPIResetPassword() handler {
+	type request struct {
+		Token    string `json:"token"`
+		Password string `json:"password"`
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in request
+		if err := decodeJSON(r, &in); err != nil {
+			return err
+		}
+		if err := s.accounts.ResetPassword(r.Context(), in.Token, in.Password, requestLang(r)); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+func (s *Server) handleAPIChangePassword() handler {
+	type request struct {
+		CurrentPassword string `json:"current_password"`
+		NewPassword     string `json:"new_password"`
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in request
+		if err := decodeJSON(r, &in); err != nil {
+			return err
+		}
+		p, _ := principalFrom(r.Context())
+		if err := s.accounts.ChangePassword(r.Context(), p, in.CurrentPassword, in.NewPassword, requestLang(r)); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+// requestLang is the language negotiated for this request, for mail.
+func requestLang(r *http.Request) string { return requestInfoFrom(r.Context()).Lang }

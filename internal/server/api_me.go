@@ -1,0 +1,144 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/account"
+)
+
+// me is the JSON shape of GET /api/v1/me (SPEC §11).
+type me struct {
+	ID            string              `json:"id"`
+	Email         string              `json:"email"`
+	EmailVerified bool                `json:"email_verified"`
+	Name          string              `json:"name"`
+	Phones        []resguardo.Phone   `json:"phones"`
+	Addresses     []resguardo.Address `json:"addresses"`
+	MFA           struct {
+		TOTP bool `json:"totp"`
+	} `json:"mfa"`
+}
+
+func toMe(c resguardo.Customer) me {
+	m := me{ID: c.ID, Email: string(c.Email), EmailVerified: c.EmailVerified, Name: c.Name, Phones: c.Phones, Addresses: c.Addresses}
+	m.MFA.TOTP = c.TOTPEnabled
+	return m
+}
+
+// principal is the signed-in customer; the Customer policy guarantees one.
+func principal(r *http.Request) account.Principal {
+	p, _ := principalFrom(r.Context())
+	return p
+}
+
+func (s *Server) handleAPIMe() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		c, err := s.accounts.Profile(r.Context(), principal(r).CustomerID)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, toMe(c))
+	}
+}
+
+func (s *Server) handleAPIMePatch() handler {
+	type request struct {
+		Name string `json:"name"`
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in request
+		if err := decodeJSON(r, &in); err != nil {
+			return err
+		}
+		id := principal(r).CustomerID
+		if err := s.accounts.UpdateName(r.Context(), id, in.Name); err != nil {
+			return err
+		}
+		c, err := s.accounts.Profile(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, toMe(c))
+	}
+}
+
+func (s *Server) handleAPIPhoneAdd() handler {
+	type request struct {
+		Label  string `json:"label"`
+		Number string `json:"number"`
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in request
+		if err := decodeJSON(r, &in); err != nil {
+			return err
+		}
+		ph, err := s.accounts.AddPhone(r.Context(), principal(r).CustomerID, in.Label, in.Number)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusCreated, ph)
+	}
+}
+
+func (s *Server) handleAPIPhoneDelete() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.accounts.DeletePhone(r.Context(), principal(r).CustomerID, r.PathValue("id")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+type addressRequest struct {
+	Label      string `json:"label"`
+	Line1      string `json:"line1"`
+	Line2      string `json:"line2"`
+	City       string `json:"city"`
+	Region     string `json:"region"`
+	PostalCode string `json:"postal_code"`
+	Country    string `json:"country"`
+}
+
+func (a addressRequest) address(id string) resguardo.Address {
+	return resguardo.Address{ID: id, Label: a.Label, Line1: a.Line1, Line2: a.Line2, City: a.City, Region: a.Region, PostalCode: a.PostalCode, Country: a.Country}
+}
+
+func (s *Server) handleAPIAddressAdd() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in addressRequest
+		if err := decodeJSON(r, &in); err != nil {
+			return err
+		}
+		a, err := s.accounts.AddAddress(r.Context(), principal(r).CustomerID, in.address(""))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusCreated, a)
+	}
+}
+
+func (s *Server) handleAPIAddressPut() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in addressRequest
+		if err := decodeJSON(r, &in); err != nil {
+			return err
+		}
+		a, err := s.accounts.UpdateAddress(r.Context(), principal(r).CustomerID, in.address(r.PathValue("id")))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, a)
+	}
+}
+
+func (s *Server) handleAPIAddressDelete() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.accounts.DeleteAddress(r.Context(), principal(r).CustomerID, r.PathValue("id")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}

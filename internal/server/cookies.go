@@ -1,0 +1,83 @@
+package server
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"net/http"
+	"strings"
+
+	"github.com/resguardo/resguardo"
+)
+
+// Cookie names: under HTTPS the __Host- prefix makes the browser refuse any
+// cookie of that name that is not Secure, host-only and Path=/, so a
+// sibling subdomain cannot plant one. Plain HTTP (loopback development)
+// cannot use it.
+func (s *Server) cookieName(base string) string {
+	if s.secureTransport {
+		return "__Host-" + base
+	}
+	return base
+}
+
+const (
+	sessionCookie = "session"
+	guestCookie   = "csrf" // pre-session cookie for the forms of guests
+	formTokenName = "csrf_token"
+)
+
+func (s *Server) sessionToken(r *http.Request) string {
+	c, err := r.Cookie(s.cookieName(sessionCookie))
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+// setSessionCookie hands the browser a session token: HttpOnly (no script
+// reads it), Secure under HTTPS, SameSite=Lax.
+func (s *Server) setSessionCookie(w http.ResponseWriter, token string) {
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(sessionCookie), Value: token, Path: "/",
+		HttpOnly: true, Secure: s.secureTransport, SameSite: http.SameSiteLaxMode}) // #nosec G124 -- Secure under HTTPS; plain HTTP only on loopback
+}
+
+func (s *Server) clearSessionCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(sessionCookie), Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: s.secureTransport, SameSite: http.SameSiteLaxMode}) // #nosec G124 -- as above
+}
+
+// guestToken returns the pre-session form token of this browser, or "".
+func (s *Server) guestToken(r *http.Request) string {
+	c, err := r.Cookie(s.cookieName(guestCookie))
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+// ensureGuestToken returns the browser's pre-session form token, issuing a
+// fresh one (SameSite=Strict, HttpOnly) if it has none.
+func (s *Server) ensureGuestToken(w http.ResponseWriter, r *http.Request) string {
+	if t := s.guestToken(r); len(t) >= 26 {
+		return t
+	}
+	t := rand.Text()
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(guestCookie), Value: t, Path: "/",
+		HttpOnly: true, Secure: s.secureTransport, SameSite: http.SameSiteStrictMode}) // #nosec G124 -- as above
+	return t
+}
+
+var errFormToken = resguardo.Errorf(resguardo.EForbidden, "The form has expired. Reload the page and try again.")
+
+// checkFormToken compares the form's token with the expected one in
+// constant time; an empty expectation never matches.
+func checkFormToken(r *http.Request, expected string) error {
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		return resguardo.Errorf(resguardo.EUnsupportedMedia, "Send the form as application/x-www-form-urlencoded.")
+	}
+	got := r.PostFormValue(formTokenName)
+	if expected == "" || subtle.ConstantTimeCompare([]byte(got), []byte(expected)) != 1 {
+		return errFormToken
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/resguardo/resguardo"
+)
+
+// accountFlashes are the only notices /account?done= can show: the query
+// never carries text of its own.
+var accountFlashes = map[string]string{"saved": "account.saved", "password": "security.changed"}
+
+func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status int, f form, newAddr resguardo.Address) error {
+	c, err := s.accounts.Profile(r.Context(), principal(r).CustomerID)
+	if err != nil {
+		return err
+	}
+	l := s.layoutFor(r, "account.title")
+	l.Form = f
+	return s.render(w, r, status, pageAccount, accountView{layout: l, Customer: c, NewAddress: newAddr, Flash: accountFlashes[r.URL.Query().Get("done")]})
+}
+
+func (s *Server) handleAccount() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		return s.renderAccount(w, r, http.StatusOK, form{}, resguardo.Address{})
+	}
+}
+
+// accountChange runs one change of the account page and answers it: back to
+// the page with a notice, or the page again with what was wrong.
+func (s *Server) accountChange(change func(r *http.Request, customerID string) error) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := change(r, principal(r).CustomerID); err != nil {
+			keys, status, ok := formFailure(err)
+			if !ok {
+				return err // not found (another customer's id) and internal errors
+			}
+			return s.renderAccount(w, r, status, form{Errors: keys}, addressFromForm(r, ""))
+		}
+		http.Redirect(w, r, "/account?done=saved", http.StatusSeeOther)
+		return nil
+	}
+}
+
+func addressFromForm(r *http.Request, id string) resguardo.Address {
+	return resguardo.Address{ID: id, Label: r.PostFormValue("label"), Line1: r.PostFormValue("line1"), Line2: r.PostFormValue("line2"),
+		City: r.PostFormValue("city"), Region: r.PostFormValue("region"), PostalCode: r.PostFormValue("postal_code"), Country: r.PostFormValue("country")}
+}
+
+func (s *Server) handleAccountName() handler {
+	return s.accountChange(func(r *http.Request, id string) error {
+		return s.accounts.UpdateName(r.Context(), id, r.PostFormValue("name"))
+	})
+}
+
+func (s *Server) handleAccountPhoneAdd() handler {
+	return s.accountChange(func(r *http.Request, id string) error {
+		_, err := s.accounts.AddPhone(r.Context(), id, r.PostFormValue("label"), r.PostFormValue("number"))
+		return err
+	})
+}
+
+func (s *Server) handleAccountPhoneDelete() handler {
+	return s.accountChange(func(r *http.Request, id string) error {
+		return s.accounts.DeletePhone(r.Context(), id, r.PathValue("id"))
+	})
+}
+
+func (s *Server) handleAccountAddressAdd() handler {
+	return s.accountChange(func(r *http.Request, id string) error {
+		_, err := s.accounts.AddAddress(r.Context(), id, addressFromForm(r, ""))
+		return err
+	})
+}
+
+func (s *Server) handleAccountAddressUpdate() handler {
+	return s.accountChange(func(r *http.Request, id string) error {
+		_, err := s.accounts.UpdateAddress(r.Context(), id, addressFromForm(r, r.PathValue("id")))
+		return err
+	})
+}
+
+func (s *Server) handleAccountAddressDelete() handler {
+	return s.accountChange(func(r *http.Request, id string) error {
+		return s.accounts.DeleteAddress(r.Context(), id, r.PathValue("id"))
+	})
+}
+
+func (s *Server) handleSecurity() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		return s.render(w, r, http.StatusOK, pageSecurity, securityView{layout: s.layoutFor(r, "security.title"), Flash: accountFlashes[r.URL.Query().Get("done")]})
+	}
+}
+
+// handleChangePassword changes the password, ends every other session, and
+// replaces this session's token too: a privilege change never keeps a
+// token that existed before it.
+func (s *Server) handleChangePassword() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p := principal(r)
+		err := s.accounts.ChangePassword(r.Context(), p, r.PostFormValue("current_password"), r.PostFormValue("new_password"), requestLang(r))
+		if err != nil {
+			keys, status, ok := formFailure(err)
+			if !ok {
+				return err
+			}
+			l := s.layoutFor(r, "security.title")
+			l.Form = form{Errors: keys}
+			return s.render(w, r, status, pageSecurity, securityView{layout: l})
+		}
+		token, _, err := s.accounts.ReplaceWebSession(r.Context(), p, deviceName(r.UserAgent()))
+		if err != nil {
+			return err
+		}
+		s.setSessionCookie(w, token)
+		http.Redirect(w, r, "/account/security?done=password", http.StatusSeeOther)
+		return nil
+	}
+}

@@ -1,0 +1,222 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/account"
+)
+
+// guestLayout is the layout of a guest form page, with this browser's
+// pre-session form token (issued now if it has none).
+func (s *Server) guestLayout(w http.ResponseWriter, r *http.Request, titleKey string) layout {
+	l := s.layoutFor(r, titleKey)
+	l.CSRF = s.ensureGuestToken(w, r)
+	return l
+}
+
+// formFailure turns a client error into the message keys a form shows and
+// its status; ok is false for errors that are not the client's (internal,
+// unavailable), which go to the error adapter instead.
+func formFailure(err error) (keys []string, status int, ok bool) {
+	code := resguardo.ErrorCode(err)
+	switch code {
+	case resguardo.EInvalid, resguardo.EConflict, resguardo.EUnauthenticated, resguardo.ERateLimited:
+	default:
+		return nil, 0, false
+	}
+	for _, f := range resguardo.ErrorFields(err) {
+		key := "error.field." + f.Field
+		if _, known := messages["en"][key]; !known {
+			key = "error.field.generic"
+		}
+		keys = append(keys, key)
+	}
+	if len(keys) == 0 {
+		switch code {
+		case resguardo.ERateLimited:
+			keys = []string{"error.429"}
+		case resguardo.EConflict:
+			keys = []string{"error.conflict"}
+		case resguardo.EUnauthenticated:
+			keys = []string{"login.failed"}
+		default:
+			keys = []string{"error.link"}
+		}
+	}
+	return keys, statusFor(code), true
+}
+
+// formValues keeps the submitted values to put back, never passwords.
+func formValues(r *http.Request, names ...string) map[string]string {
+	v := map[string]string{}
+	for _, n := range names {
+		v[n] = r.PostFormValue(n)
+	}
+	return v
+}
+
+// deviceName summarises a browser for the session list, coarsely: browser
+// family and system, nothing that identifies the machine.
+func deviceName(ua string) string {
+	browser, system := "Browser", ""
+	for _, b := range []struct{ token, name string }{{"Edg/", "Edge"}, {"Firefox/", "Firefox"}, {"Chrome/", "Chrome"}, {"Safari/", "Safari"}} {
+		if strings.Contains(ua, b.token) {
+			browser = b.name
+			break
+		}
+	}
+	for _, o := range []struct{ token, name string }{{"Android", "Android"}, {"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Windows", "Windows"}, {"Mac OS", "macOS"}, {"Linux", "Linux"}} {
+		if strings.Contains(ua, o.token) {
+			system = " on " + o.name
+			break
+		}
+	}
+	return browser + system
+}
+
+func (s *Server) handleRegisterForm() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		return s.render(w, r, http.StatusOK, pageRegister, homeView{s.guestLayout(w, r, "register.title")})
+	}
+}
+
+func (s *Server) handleRegister() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		err := s.accounts.Register(r.Context(), account.RegisterInput{
+			Email: r.PostFormValue("email"), Password: r.PostFormValue("password"), Name: r.PostFormValue("name"), Lang: requestLang(r),
+		})
+		if err != nil {
+			keys, status, ok := formFailure(err)
+			if !ok {
+				return err
+			}
+			l := s.guestLayout(w, r, "register.title")
+			l.Form = form{values: formValues(r, "name", "email"), Errors: keys}
+			return s.render(w, r, status, pageRegister, homeView{l})
+		}
+		return s.render(w, r, http.StatusOK, pageNotice, noticeView{layout: s.layoutFor(r, "register.title"), MessageKey: "register.done"})
+	}
+}
+
+func (s *Server) handleLoginForm() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		next, _ := localPath(r.URL.Query().Get("next"))
+		return s.render(w, r, http.StatusOK, pageLogin, loginView{layout: s.guestLayout(w, r, "login.title"), Next: next})
+	}
+}
+
+func (s *Server) handleLogin() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		ctx := r.Context()
+		id, err := s.accounts.Login(ctx, r.PostFormValue("email"), r.PostFormValue("password"), s.clientIP(r))
+		if err != nil {
+			keys, status, ok := formFailure(err)
+			if !ok {
+				return err
+			}
+			if d := resguardo.RetryAfter(err); d > 0 {
+				w.Header().Set("Retry-After", retryAfterSeconds(d))
+			}
+			next, _ := localPath(r.PostFormValue("next"))
+			l := s.guestLayout(w, r, "login.title")
+			l.Form = form{values: formValues(r, "email"), Errors: keys}
+			return s.render(w, r, status, pageLogin, loginView{layout: l, Next: next})
+		}
+		// A session this browser already had ends: the new sign-in gets a
+		// new token, never an old or planted one.
+		if old, err := s.accounts.WebSession(ctx, s.sessionToken(r)); err == nil {
+			_ = s.accounts.Logout(ctx, old)
+		}
+		token, _, err := s.accounts.StartWebSession(ctx, id, deviceName(r.UserAgent()))
+		if err != nil {
+			return err
+		}
+		s.setSessionCookie(w, token)
+		// #nosec G710 -- afterLogin admits only local paths (localPath, fuzzed)
+		http.Redirect(w, r, afterLogin(r.PostFormValue("next")), http.StatusSeeOther)
+		return nil
+	}
+}
+
+func (s *Server) handleLogout() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.accounts.Logout(r.Context(), principal(r)); err != nil {
+			return err
+		}
+		s.clearSessionCookie(w)
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return nil
+	}
+}
+
+// tokenPage shows a confirmation form for a mailed link: following a link
+// (GET) changes nothing; the button (POST) does.
+func (s *Server) tokenPage(page, titleKey string) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		return s.render(w, r, http.StatusOK, page, tokenFormView{layout: s.guestLayout(w, r, titleKey), Token: r.URL.Query().Get("token")})
+	}
+}
+
+func (s *Server) handleVerifyEmail() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.accounts.VerifyEmail(r.Context(), r.PostFormValue("token")); err != nil {
+			keys, status, ok := formFailure(err)
+			if !ok {
+				return err
+			}
+			l := s.guestLayout(w, r, "verify.title")
+			l.Form = form{Errors: keys}
+			return s.render(w, r, status, pageVerify, tokenFormView{layout: l})
+		}
+		return s.render(w, r, http.StatusOK, pageNotice, noticeView{layout: s.layoutFor(r, "verify.title"), MessageKey: "verify.done", LinkHref: "/account", LinkKey: "nav.account"})
+	}
+}
+
+func (s *Server) handleForgotForm() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		return s.render(w, r, http.StatusOK, pageForgot, homeView{s.guestLayout(w, r, "forgot.title")})
+	}
+}
+
+func (s *Server) handleForgot() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.accounts.ForgotPassword(r.Context(), r.PostFormValue("email"), requestLang(r)); err != nil {
+			keys, status, ok := formFailure(err)
+			if !ok {
+				return err
+			}
+			l := s.guestLayout(w, r, "forgot.title")
+			l.Form = form{values: formValues(r, "email"), Errors: keys}
+			return s.render(w, r, status, pageForgot, homeView{l})
+		}
+		return s.render(w, r, http.StatusOK, pageNotice, noticeView{layout: s.layoutFor(r, "forgot.title"), MessageKey: "forgot.done"})
+	}
+}
+
+func (s *Server) handleReset() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		token := r.PostFormValue("token")
+		if err := s.accounts.ResetPassword(r.Context(), token, r.PostFormValue("password"), requestLang(r)); err != nil {
+			keys, status, ok := formFailure(err)
+			if !ok {
+				return err
+			}
+			l := s.guestLayout(w, r, "reset.title")
+			l.Form = form{Errors: keys}
+			return s.render(w, r, status, pageReset, tokenFormView{layout: l, Token: token})
+		}
+		return s.render(w, r, http.StatusOK, pageNotice, noticeView{layout: s.layoutFor(r, "reset.title"), MessageKey: "reset.done", LinkHref: "/login", LinkKey: "nav.login"})
+	}
+}
+
+// loginRedirect sends a signed-out visitor of a page to sign in and back.
+func loginRedirect(w http.ResponseWriter, r *http.Request) {
+	target := "/login"
+	if p, ok := localPath(r.URL.RequestURI()); ok && p != "/" {
+		target += "?next=" + url.QueryEscape(p)
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
