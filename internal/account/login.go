@@ -68,20 +68,23 @@ func coarseNetwork(a netip.Addr) string {
 	return p.String()
 }
 
-// checkThrottle refuses while any key is in its wait.
-func (s *Service) checkThrottle(ctx context.Context, names ...string) error {
+// checkThrottle refuses while any key is in its wait, and returns the
+// failures each key has on record.
+func (s *Service) checkThrottle(ctx context.Context, names ...string) ([]int, error) {
 	now := s.now().Unix()
-	for _, name := range names {
+	failures := make([]int, len(names))
+	for i, name := range names {
 		t, err := s.db.Conn().Throttle(ctx, name)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if t.BlockedUntil > now {
-			return &resguardo.Error{Code: resguardo.ERateLimited, Message: "Too many attempts. Try again later.",
+			return nil, &resguardo.Error{Code: resguardo.ERateLimited, Message: "Too many attempts. Try again later.",
 				RetryAfter: time.Duration(t.BlockedUntil-now) * time.Second}
 		}
+		failures[i] = t.Failures
 	}
-	return nil
+	return failures, nil
 }
 
 // recordFailure counts a failure against each key and starts its wait.
@@ -119,7 +122,8 @@ func (s *Service) Login(ctx context.Context, emailIn, password string, client ne
 		return "", err
 	}
 	keys := throttleKeys(index, client)
-	if err := s.checkThrottle(ctx, keys...); err != nil {
+	failures, err := s.checkThrottle(ctx, keys...)
+	if err != nil {
 		return "", err
 	}
 	fail := func() (string, error) {
@@ -155,7 +159,10 @@ func (s *Service) Login(ctx context.Context, emailIn, password string, client ne
 	}
 	// The owner got in: forget the account's failures (not the network's,
 	// which an attacker could otherwise reset with an account of their own).
-	for _, k := range keys[:2] {
+	for i, k := range keys[:2] {
+		if failures[i] == 0 {
+			continue // nothing on record: spare the write
+		}
 		if err := s.db.Conn().ClearThrottle(ctx, k); err != nil {
 			return "", err
 		}

@@ -25,7 +25,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 		return err
 	}
 	key := "an:" + p.CustomerID + "/pw"
-	if err := s.checkThrottle(ctx, key); err != nil {
+	if _, err := s.checkThrottle(ctx, key); err != nil {
 		return err
 	}
 	ok, _, err := s.hasher.Verify(ctx, current, row.PasswordHash)

@@ -148,6 +148,11 @@ func isJSONPath(path string) bool {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := resguardo.ErrorCode(err)
 	ri := requestInfoFrom(r.Context())
+	if code == resguardo.EInternal && errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client went away mid-request: nothing failed on our side.
+		s.log.DebugContext(r.Context(), "client gone", "request_id", ri.ID, "route", ri.Route)
+		return
+	}
 	if code == resguardo.EInternal {
 		s.log.ErrorContext(r.Context(), "request failed", "request_id", ri.ID, "route", ri.Route, "err", err)
 	} else {
