@@ -91,27 +91,14 @@ func (s *Server) handleAPIPhoneDelete() handler {
 	}
 }
 
-type addressRequest struct {
-	Label      string `json:"label"`
-	Line1      string `json:"line1"`
-	Line2      string `json:"line2"`
-	City       string `json:"city"`
-	Region     string `json:"region"`
-	PostalCode string `json:"postal_code"`
-	Country    string `json:"country"`
-}
-
-func (a addressRequest) address(id string) resguardo.Address {
-	return resguardo.Address{ID: id, Label: a.Label, Line1: a.Line1, Line2: a.Line2, City: a.City, Region: a.Region, PostalCode: a.PostalCode, Country: a.Country}
-}
-
 func (s *Server) handleAPIAddressAdd() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		var in addressRequest
+		// The document refuses an id in the body (AddressIn has none).
+		var in resguardo.Address
 		if err := decodeJSON(r, &in); err != nil {
 			return err
 		}
-		a, err := s.accounts.AddAddress(r.Context(), principal(r).CustomerID, in.address(""))
+		a, err := s.accounts.AddAddress(r.Context(), principal(r).CustomerID, in)
 		if err != nil {
 			return err
 		}
@@ -121,11 +108,12 @@ func (s *Server) handleAPIAddressAdd() handler {
 
 func (s *Server) handleAPIAddressPut() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		var in addressRequest
+		var in resguardo.Address
 		if err := decodeJSON(r, &in); err != nil {
 			return err
 		}
-		a, err := s.accounts.UpdateAddress(r.Context(), principal(r).CustomerID, in.address(r.PathValue("id")))
+		in.ID = r.PathValue("id")
+		a, err := s.accounts.UpdateAddress(r.Context(), principal(r).CustomerID, in)
 		if err != nil {
 			return err
 		}
