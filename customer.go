@@ -115,10 +115,22 @@ func CleanText(field, s string, minLen, maxLen int) (string, error) {
 		return "", &Error{Code: EInvalid, Message: "A required field is empty.", Fields: []FieldProblem{{Field: field, Detail: "is required"}}}
 	case n < minLen || n > maxLen:
 		return "", &Error{Code: EInvalid, Message: "A field has the wrong length.", Fields: []FieldProblem{{Field: field, Detail: lengthDetail(minLen, maxLen)}}}
-	case strings.ContainsFunc(s, unicode.IsControl):
-		return "", &Error{Code: EInvalid, Message: "A field holds control characters.", Fields: []FieldProblem{{Field: field, Detail: "must not contain control characters"}}}
+	case !utf8.ValidString(s) || strings.ContainsFunc(s, ForbiddenInText):
+		return "", &Error{Code: EInvalid, Message: "A field holds control characters.", Fields: []FieldProblem{{Field: field, Detail: "must not contain control or invisible formatting characters"}}}
 	}
 	return s, nil
+}
+
+// ForbiddenInText reports characters no text field may hold: control
+// characters, and invisible formatting characters (bidirectional overrides,
+// zero-width spaces) that make a name display as something else to staff
+// or in mail. The zero-width joiner and non-joiner stay: some scripts and
+// emoji need them.
+func ForbiddenInText(r rune) bool {
+	if unicode.IsControl(r) {
+		return true
+	}
+	return unicode.Is(unicode.Cf, r) && r != '\u200c' && r != '\u200d'
 }
 
 func lengthDetail(minLen, maxLen int) string {

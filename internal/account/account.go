@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/resguardo/resguardo"
@@ -49,7 +50,23 @@ type Service struct {
 	hasher *auth.Hasher
 	log    *slog.Logger
 	o      Options
+	bg     sync.WaitGroup // work answered before it is done
 }
+
+// background runs fn after the request has been answered, detached from
+// the request's cancellation but bounded in time; failures are logged.
+func (s *Service) background(ctx context.Context, what string, fn func(context.Context) error) {
+	s.bg.Go(func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := fn(ctx); err != nil {
+			s.log.ErrorContext(ctx, "background work failed", "what", what, "err", err)
+		}
+	})
+}
+
+// Wait returns once background work has finished (shutdown, tests).
+func (s *Service) Wait() { s.bg.Wait() }
 
 // New returns the service.
 func New(db *sqlstore.DB, v *vault.Vault, h *auth.Hasher, log *slog.Logger, o Options) *Service {

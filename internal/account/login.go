@@ -10,45 +10,53 @@ import (
 	"github.com/resguardo/resguardo/internal/sqlstore"
 )
 
-// Throttling: after a few failures a key (an account, a client network)
-// must wait before the next attempt, and the wait doubles with each further
-// failure up to a ceiling. It never locks anyone out for good: the wait is
-// bounded, and failures are forgotten after a quiet hour.
+// Throttling: every attempt is counted before the password is checked, so
+// that concurrent attempts cannot all slip in under one old count; after a
+// few, a key must wait before the next attempt, and the wait doubles with
+// each further attempt up to a ceiling. A success clears the account's
+// count. Failures are forgotten after a quiet hour.
 type throttlePolicy struct {
-	free    int           // failures allowed before any wait
+	free    int           // attempts allowed before any wait
 	base    time.Duration // first wait
 	ceiling time.Duration // longest wait
 }
 
-// The strict limit is per account and client network, so one attacker's
-// guesses do not make the owner wait on another network; looser limits per
-// account (a distributed guesser) and per network (one client spraying
-// many accounts) sit behind it.
+// The limit is per account and client network, so one attacker's guesses
+// never make the owner wait on another network: an attacker cannot lock a
+// customer out. A looser limit per network stops one client spraying many
+// accounts. There is deliberately no limit per account alone: whoever could
+// trip it could keep the owner out for good. Guessing from many networks is
+// left to the argon2id cost and the common-password refusal (and, later,
+// the second factor).
 var throttles = map[string]throttlePolicy{
 	"an:": {free: 5, base: 2 * time.Second, ceiling: 15 * time.Minute},
-	"ac:": {free: 100, base: 2 * time.Second, ceiling: 15 * time.Minute},
 	"nt:": {free: 50, base: 2 * time.Second, ceiling: 15 * time.Minute},
+	"pw:": {free: 5, base: 2 * time.Second, ceiling: 15 * time.Minute}, // current password on change
+	"ml:": {free: 3, base: time.Hour, ceiling: time.Hour},              // mail to one address
 }
 
 const forgetAfter = time.Hour
 
-func (p throttlePolicy) wait(failures int) time.Duration {
-	if failures < p.free {
+func (p throttlePolicy) wait(attempts int) time.Duration {
+	if attempts < p.free {
 		return 0
 	}
 	d := p.base
-	for i := p.free; i < failures && d < p.ceiling; i++ {
+	for i := p.free; i < attempts && d < p.ceiling; i++ {
 		d *= 2
 	}
 	return min(d, p.ceiling)
 }
 
-// throttleKeys names what a sign-in attempt counts against. Accounts are
-// named by the address's blind index, so unknown addresses are throttled
-// exactly like known ones and the answer reveals nothing.
+// accountKey names an account in throttle keys by the first half of the
+// address's blind index, so unknown addresses are throttled exactly like
+// known ones and the answer reveals nothing.
+func accountKey(emailIndex []byte) string { return hex.EncodeToString(emailIndex[:16]) }
+
+// throttleKeys names what a sign-in attempt counts against.
 func throttleKeys(emailIndex []byte, client netip.Addr) []string {
-	acct, nw := hex.EncodeToString(emailIndex[:16]), coarseNetwork(client)
-	return []string{"an:" + acct + "/" + nw, "ac:" + acct, "nt:" + nw}
+	nw := coarseNetwork(client)
+	return []string{"an:" + accountKey(emailIndex) + "/" + nw, "nt:" + nw}
 }
 
 // coarseNetwork is the /24 (IPv4) or /48 (IPv6) of an address: one client
@@ -68,41 +76,36 @@ func coarseNetwork(a netip.Addr) string {
 	return p.String()
 }
 
-// checkThrottle refuses while any key is in its wait, and returns the
-// failures each key has on record.
-func (s *Service) checkThrottle(ctx context.Context, names ...string) ([]int, error) {
-	now := s.now().Unix()
-	failures := make([]int, len(names))
-	for i, name := range names {
-		t, err := s.db.Conn().Throttle(ctx, name)
-		if err != nil {
-			return nil, err
-		}
-		if t.BlockedUntil > now {
-			return nil, &resguardo.Error{Code: resguardo.ERateLimited, Message: "Too many attempts. Try again later.",
-				RetryAfter: time.Duration(t.BlockedUntil-now) * time.Second}
-		}
-		failures[i] = t.Failures
-	}
-	return failures, nil
-}
-
-// recordFailure counts a failure against each key and starts its wait.
-func (s *Service) recordFailure(ctx context.Context, names ...string) error {
+// claimAttempt counts one attempt against each key, or refuses with 429
+// and Retry-After while any key waits (counting nothing then). The keys
+// are locked for the count, so concurrent attempts queue on it.
+func (s *Service) claimAttempt(ctx context.Context, names ...string) error {
 	now := s.now()
+	for _, name := range names {
+		if err := s.db.Conn().EnsureThrottle(ctx, name); err != nil {
+			return err
+		}
+	}
 	return s.db.Tx(ctx, func(c sqlstore.Conn) error {
-		for _, name := range names {
-			t, err := c.Throttle(ctx, name)
+		rows := make([]sqlstore.ThrottleRow, len(names))
+		for i, name := range names {
+			t, err := c.LockThrottle(ctx, name)
 			if err != nil {
 				return err
 			}
+			if t.BlockedUntil > now.Unix() {
+				return &resguardo.Error{Code: resguardo.ERateLimited, Message: "Too many attempts. Try again later.",
+					RetryAfter: time.Duration(t.BlockedUntil-now.Unix()) * time.Second}
+			}
+			rows[i] = t
+		}
+		for _, t := range rows {
 			if now.Unix()-t.LastFailureAt > int64(forgetAfter.Seconds()) {
 				t.Failures = 0
 			}
 			t.Failures++
 			t.LastFailureAt = now.Unix()
-			p := throttles[name[:3]]
-			t.BlockedUntil = now.Add(p.wait(t.Failures)).Unix()
+			t.BlockedUntil = now.Add(throttles[t.Name[:3]].wait(t.Failures)).Unix()
 			if err := c.SaveThrottle(ctx, t); err != nil {
 				return err
 			}
@@ -122,16 +125,10 @@ func (s *Service) Login(ctx context.Context, emailIn, password string, client ne
 		return "", err
 	}
 	keys := throttleKeys(index, client)
-	failures, err := s.checkThrottle(ctx, keys...)
-	if err != nil {
+	if err := s.claimAttempt(ctx, keys...); err != nil {
 		return "", err
 	}
-	fail := func() (string, error) {
-		if err := s.recordFailure(ctx, keys...); err != nil {
-			return "", err
-		}
-		return "", errUnauthenticated
-	}
+	fail := func() (string, error) { return "", errUnauthenticated } // already counted
 	// The dummy hash fails (busy) exactly when a real one would, so a 503
 	// says nothing about whether the address has an account.
 	if emailErr != nil {
@@ -157,15 +154,14 @@ func (s *Service) Login(ctx context.Context, emailIn, password string, client ne
 	if !ok {
 		return fail()
 	}
-	// The owner got in: forget the account's failures (not the network's,
-	// which an attacker could otherwise reset with an account of their own).
-	for i, k := range keys[:2] {
-		if failures[i] == 0 {
-			continue // nothing on record: spare the write
-		}
-		if err := s.db.Conn().ClearThrottle(ctx, k); err != nil {
-			return "", err
-		}
+	// The owner got in: forget this account's attempts from this network,
+	// and take this attempt back from the network's count (not the rest:
+	// an attacker could otherwise reset it with an account of their own).
+	if err := s.db.Conn().ClearThrottle(ctx, keys[0]); err != nil {
+		return "", err
+	}
+	if err := s.db.Conn().UncountAttempt(ctx, keys[1]); err != nil {
+		return "", err
 	}
 	if rehash {
 		// Parameters grew or the pepper rotated: upgrade while we hold the

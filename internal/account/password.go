@@ -24,8 +24,8 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	if err != nil {
 		return err
 	}
-	key := "an:" + p.CustomerID + "/pw"
-	if _, err := s.checkThrottle(ctx, key); err != nil {
+	key := "pw:" + p.CustomerID
+	if err := s.claimAttempt(ctx, key); err != nil {
 		return err
 	}
 	ok, _, err := s.hasher.Verify(ctx, current, row.PasswordHash)
@@ -33,21 +33,22 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 		return err
 	}
 	if !ok {
-		if err := s.recordFailure(ctx, key); err != nil {
-			return err
-		}
 		return errWrongPassword
+	}
+	if err := s.db.Conn().ClearThrottle(ctx, key); err != nil {
+		return err
 	}
 	hash, err := s.hasher.Hash(ctx, next)
 	if err != nil {
 		return err
 	}
-	return s.setPassword(ctx, row, hash, &p, lang)
+	return s.setPassword(ctx, row, hash, &p, lang, nil)
 }
 
 // setPassword stores a new hash, revokes sessions (all, or all but keep's)
-// and notifies the owner, in one transaction.
-func (s *Service) setPassword(ctx context.Context, row sqlstore.CustomerRow, hash string, keep *Principal, lang string) error {
+// and notifies the owner, in one transaction, after before (if any) has run
+// in it.
+func (s *Service) setPassword(ctx context.Context, row sqlstore.CustomerRow, hash string, keep *Principal, lang string, before func(sqlstore.Conn) error) error {
 	dk, err := s.dataKey(row)
 	if err != nil {
 		return err
@@ -61,6 +62,11 @@ func (s *Service) setPassword(ctx context.Context, row sqlstore.CustomerRow, has
 		return err
 	}
 	return s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		if before != nil {
+			if err := before(c); err != nil {
+				return err
+			}
+		}
 		if err := c.SetPasswordHash(ctx, row.ID, hash, s.now().Unix()); err != nil {
 			return err
 		}
@@ -78,13 +84,19 @@ func (s *Service) setPassword(ctx context.Context, row sqlstore.CustomerRow, has
 	})
 }
 
-// ForgotPassword mails a reset link if the address has an account. The
-// answer is the same either way.
+// ForgotPassword mails a reset link if the address has an account. It
+// answers at once and does the work in the background, so neither the
+// answer nor its timing tells whether the address has an account.
 func (s *Service) ForgotPassword(ctx context.Context, emailIn, lang string) error {
 	email, err := resguardo.ParseEmail(emailIn)
 	if err != nil {
 		return err
 	}
+	s.background(ctx, "password reset mail", func(ctx context.Context) error { return s.sendReset(ctx, email, lang) })
+	return nil
+}
+
+func (s *Service) sendReset(ctx context.Context, email resguardo.Email, lang string) error {
 	index, err := s.vault.BlindIndex(indexEmail, string(email))
 	if err != nil {
 		return err
@@ -95,6 +107,9 @@ func (s *Service) ForgotPassword(ctx context.Context, emailIn, lang string) erro
 	}
 	if err != nil {
 		return err
+	}
+	if !s.mayMail(ctx, row.EmailIndex) {
+		return nil
 	}
 	dk, err := s.dataKey(row)
 	if err != nil {
@@ -108,6 +123,10 @@ func (s *Service) ForgotPassword(ctx context.Context, emailIn, lang string) erro
 		return err
 	}
 	return s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		// One outstanding link at a time: a new request voids the older.
+		if err := c.DeleteEmailTokens(ctx, row.ID, purposeReset); err != nil {
+			return err
+		}
 		err := c.InsertEmailToken(ctx, sqlstore.EmailTokenRow{TokenHash: hash, CustomerID: row.ID, Purpose: purposeReset,
 			EmailIndex: row.EmailIndex, ExpiresAt: s.now().Add(s.o.ResetTTL).Unix()})
 		if err != nil {
@@ -117,37 +136,61 @@ func (s *Service) ForgotPassword(ctx context.Context, emailIn, lang string) erro
 	})
 }
 
+// mayMail counts one unsolicited mail (reset link, "someone tried to
+// register") to an address, and says no past three an hour, so that nobody
+// can flood a customer's inbox through us.
+func (s *Service) mayMail(ctx context.Context, emailIndex []byte) bool {
+	err := s.claimAttempt(ctx, "ml:"+accountKey(emailIndex))
+	if err != nil && resguardo.ErrorCode(err) != resguardo.ERateLimited {
+		s.log.WarnContext(ctx, "mail limit", "err", err)
+	}
+	return err == nil
+}
+
 // ResetPassword consumes a reset link and sets a new password; every
-// session and app sign-in of the account ends. Following the link proves
-// control of the address, so it also counts as verifying it.
+// session and app sign-in of the account ends, and the account's sign-in
+// throttles are cleared. The link is consumed in the same transaction as
+// the change, so a failure (say, busy hashing) leaves it usable. Following
+// the link proves control of the address, so it also verifies it.
 func (s *Service) ResetPassword(ctx context.Context, token, next, lang string) error {
 	if err := auth.CheckPassword(next); err != nil {
 		return err
 	}
-	var t sqlstore.EmailTokenRow
-	err := s.db.Tx(ctx, func(c sqlstore.Conn) error {
-		var err error
-		t, err = c.UseEmailToken(ctx, auth.TokenHash(token), purposeReset, s.now().Unix())
-		return err
-	})
-	if err != nil {
-		return errBadLink
-	}
-	row, err := s.db.Conn().CustomerByID(ctx, t.CustomerID)
+	row, err := s.resetTarget(ctx, token)
 	if err != nil {
 		return err
-	}
-	if string(row.EmailIndex) != string(t.EmailIndex) {
-		return errBadLink // the address changed since the link was sent
 	}
 	hash, err := s.hasher.Hash(ctx, next)
 	if err != nil {
 		return err
 	}
-	if err := s.setPassword(ctx, row, hash, nil, lang); err != nil {
-		return err
+	consume := func(c sqlstore.Conn) error {
+		t, err := c.UseEmailToken(ctx, auth.TokenHash(token), purposeReset, s.now().Unix())
+		if err != nil || t.CustomerID != row.ID {
+			return errBadLink
+		}
+		if err := c.MarkEmailVerified(ctx, row.ID, row.EmailIndex, s.now().Unix()); err != nil {
+			return err
+		}
+		return c.ClearThrottlePrefix(ctx, "an:"+accountKey(row.EmailIndex)+"/")
 	}
-	return s.db.Conn().MarkEmailVerified(ctx, row.ID, row.EmailIndex, s.now().Unix())
+	return s.setPassword(ctx, row, hash, nil, lang, consume)
+}
+
+// resetTarget finds the customer of a live reset link, without consuming it.
+func (s *Service) resetTarget(ctx context.Context, token string) (sqlstore.CustomerRow, error) {
+	t, err := s.db.Conn().EmailToken(ctx, auth.TokenHash(token), purposeReset, s.now().Unix())
+	if err != nil {
+		return sqlstore.CustomerRow{}, errBadLink
+	}
+	row, err := s.db.Conn().CustomerByID(ctx, t.CustomerID)
+	if err != nil {
+		return row, err
+	}
+	if string(row.EmailIndex) != string(t.EmailIndex) {
+		return row, errBadLink // the address changed since the link was sent
+	}
+	return row, nil
 }
 
 // ReplaceWebSession rotates the principal's web session token after a

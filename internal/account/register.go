@@ -95,6 +95,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) error {
 
 // notifyExisting tells an address's owner that someone tried to register it.
 func (s *Service) notifyExisting(ctx context.Context, row sqlstore.CustomerRow, email resguardo.Email, lang string) error {
+	if !s.mayMail(ctx, row.EmailIndex) {
+		return nil
+	}
 	dk, err := s.dataKey(row)
 	if err != nil {
 		return err

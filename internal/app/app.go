@@ -94,6 +94,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	accounts := account.New(db, keys, auth.NewHasher(auth.DefaultParams, keys, cfg.HashConcurrency), log, accountOpts)
 	mailCtx, stopMail := context.WithCancel(ctx)
 	defer stopMail()
+	defer accounts.Wait() // work answered before it was done finishes first
 	go accounts.RunMail(mailCtx, sender, 2*time.Second)
 
 	srv, err := server.New(server.Options{

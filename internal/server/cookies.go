@@ -20,6 +20,10 @@ func (s *Server) cookieName(base string) string {
 	return base
 }
 
+// guestTokenLen is the length of the pre-session tokens we issue
+// (rand.Text: 128 bits); anything shorter was not made here.
+const guestTokenLen = 26
+
 const (
 	sessionCookie = "session"
 	guestCookie   = "csrf" // pre-session cookie for the forms of guests
@@ -58,7 +62,7 @@ func (s *Server) guestToken(r *http.Request) string {
 // ensureGuestToken returns the browser's pre-session form token, issuing a
 // fresh one (SameSite=Strict, HttpOnly) if it has none.
 func (s *Server) ensureGuestToken(w http.ResponseWriter, r *http.Request) string {
-	if t := s.guestToken(r); len(t) >= 26 {
+	if t := s.guestToken(r); len(t) >= guestTokenLen {
 		return t
 	}
 	t := rand.Text()

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
-	"unicode"
 
 	"github.com/resguardo/resguardo"
 	"golang.org/x/text/unicode/norm"
@@ -144,8 +143,8 @@ func cleanStrings(v reflect.Value, path string) []resguardo.FieldProblem {
 		return out
 	case reflect.String:
 		s := v.String()
-		if strings.ContainsFunc(s, unicode.IsControl) {
-			return []resguardo.FieldProblem{{Field: path, Detail: "must not contain control characters"}}
+		if strings.ContainsFunc(s, resguardo.ForbiddenInText) {
+			return []resguardo.FieldProblem{{Field: path, Detail: "must not contain control or invisible formatting characters"}}
 		}
 		if v.CanSet() {
 			v.SetString(norm.NFC.String(s))

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -26,6 +27,15 @@ type testOption func(*Options, *[]byte, *[]route)
 
 func withSecureTransport() testOption {
 	return func(o *Options, _ *[]byte, _ *[]route) { o.SecureTransport = true }
+}
+
+// withTrustedProxies makes the server take the client address from
+// X-Forwarded-For when the peer is in cidr, so tests can act from several
+// networks.
+func withTrustedProxies(cidr string) testOption {
+	return func(o *Options, _ *[]byte, _ *[]route) {
+		o.TrustedProxies = append(o.TrustedProxies, netip.MustParsePrefix(cidr))
+	}
 }
 
 // withRoutes adds routes to the table and, for /api/v1 routes, the paths

@@ -47,7 +47,11 @@ var Guest Policy = guestPolicy{}
 
 func (guestPolicy) authorize(s *Server, r *http.Request) (*http.Request, error) {
 	if !isJSONPath(r.URL.Path) && !safeMethod(r.Method) {
-		if err := checkFormToken(r, s.guestToken(r)); err != nil {
+		expected := s.guestToken(r)
+		if len(expected) < guestTokenLen {
+			expected = "" // not one we issued: never matches
+		}
+		if err := checkFormToken(r, expected); err != nil {
 			return nil, err
 		}
 	}

@@ -57,7 +57,8 @@ func (c Conn) DeleteEmailTokens(ctx context.Context, customerID, purpose string)
 	return nil
 }
 
-// ThrottleRow is the failure record of one key (an account, a network).
+// ThrottleRow is the attempt record of one key (an account on a network,
+// a network, an address that receives mail).
 type ThrottleRow struct {
 	Name          string
 	Failures      int
@@ -65,43 +66,74 @@ type ThrottleRow struct {
 	BlockedUntil  int64
 }
 
-// Throttle reads a key's record; a key never seen has a zero record.
-func (c Conn) Throttle(ctx context.Context, name string) (ThrottleRow, error) {
+// LockThrottle reads a key's record (made by EnsureThrottle) inside a
+// transaction and holds it until the transaction ends, so that concurrent
+// attempts on one key are counted one after the other, never all against
+// the same old count.
+func (c Conn) LockThrottle(ctx context.Context, name string) (ThrottleRow, error) {
 	t := ThrottleRow{Name: name}
-	err := c.queryRow(ctx, `SELECT failures, last_failure_at, blocked_until FROM throttles WHERE name = ?`, name).
-		Scan(&t.Failures, &t.LastFailureAt, &t.BlockedUntil)
-	if errors.Is(err, sql.ErrNoRows) {
-		return t, nil
-	}
-	if err != nil {
+	q := `SELECT failures, last_failure_at, blocked_until FROM throttles WHERE name = ?`
+	if c.dialect == MySQL {
+		q = `SELECT failures, last_failure_at, blocked_until FROM throttles WHERE name = ? FOR UPDATE`
+	} // SQLite: the transaction already holds the database's write lock (BEGIN IMMEDIATE).
+	if err := c.queryRow(ctx, q, name).Scan(&t.Failures, &t.LastFailureAt, &t.BlockedUntil); err != nil {
 		return t, fmt.Errorf("read throttle: %w", err)
 	}
 	return t, nil
 }
 
-// SaveThrottle writes a key's record.
-func (c Conn) SaveThrottle(ctx context.Context, t ThrottleRow) error {
+// EnsureThrottle creates a zero record for a key if it has none. Run it
+// outside the transaction that locks the key: inside, InnoDB's shared lock
+// from the duplicate check would deadlock against the exclusive one.
+func (c Conn) EnsureThrottle(ctx context.Context, name string) error {
 	var err error
 	if c.dialect == MySQL {
-		_, err = c.exec(ctx, `INSERT INTO throttles (name, failures, last_failure_at, blocked_until) VALUES (?, ?, ?, ?)
-			ON DUPLICATE KEY UPDATE failures = VALUES(failures), last_failure_at = VALUES(last_failure_at), blocked_until = VALUES(blocked_until)`,
-			t.Name, t.Failures, t.LastFailureAt, t.BlockedUntil)
+		_, err = c.exec(ctx, `INSERT IGNORE INTO throttles (name, failures, last_failure_at, blocked_until) VALUES (?, 0, 0, 0)`, name)
 	} else {
-		_, err = c.exec(ctx, `INSERT INTO throttles (name, failures, last_failure_at, blocked_until) VALUES (?, ?, ?, ?)
-			ON CONFLICT (name) DO UPDATE SET failures = excluded.failures, last_failure_at = excluded.last_failure_at, blocked_until = excluded.blocked_until`,
-			t.Name, t.Failures, t.LastFailureAt, t.BlockedUntil)
+		_, err = c.exec(ctx, `INSERT INTO throttles (name, failures, last_failure_at, blocked_until) VALUES (?, 0, 0, 0) ON CONFLICT (name) DO NOTHING`, name)
 	}
+	if err != nil {
+		return fmt.Errorf("create throttle: %w", err)
+	}
+	return nil
+}
+
+// SaveThrottle writes a key's record (after LockThrottle).
+func (c Conn) SaveThrottle(ctx context.Context, t ThrottleRow) error {
+	_, err := c.exec(ctx, `UPDATE throttles SET failures = ?, last_failure_at = ?, blocked_until = ? WHERE name = ?`,
+		t.Failures, t.LastFailureAt, t.BlockedUntil, t.Name)
 	if err != nil {
 		return fmt.Errorf("save throttle: %w", err)
 	}
 	return nil
 }
 
-// ClearThrottle forgets a key's failures (after a success).
+// ClearThrottle forgets a key's record (after a success).
 func (c Conn) ClearThrottle(ctx context.Context, name string) error {
 	_, err := c.exec(ctx, `DELETE FROM throttles WHERE name = ?`, name)
 	if err != nil {
 		return fmt.Errorf("clear throttle: %w", err)
+	}
+	return nil
+}
+
+// ClearThrottlePrefix forgets every key that starts with prefix: all the
+// per-network records of one account, after a password reset. The prefix
+// is made of letters, digits and separators only, never of input.
+func (c Conn) ClearThrottlePrefix(ctx context.Context, prefix string) error {
+	_, err := c.exec(ctx, `DELETE FROM throttles WHERE name LIKE ?`, prefix+"%")
+	if err != nil {
+		return fmt.Errorf("clear throttles: %w", err)
+	}
+	return nil
+}
+
+// UncountAttempt takes back one counted attempt of a key (a success that
+// should not count against a shared network).
+func (c Conn) UncountAttempt(ctx context.Context, name string) error {
+	_, err := c.exec(ctx, `UPDATE throttles SET failures = failures - 1 WHERE name = ? AND failures > 0`, name)
+	if err != nil {
+		return fmt.Errorf("uncount attempt: %w", err)
 	}
 	return nil
 }
@@ -160,4 +192,19 @@ func (c Conn) RetryOutbox(ctx context.Context, id string, next int64) error {
 		return fmt.Errorf("retry outbox row: %w", err)
 	}
 	return nil
+}
+
+// EmailToken reads a live (unused, unexpired) token without consuming it.
+func (c Conn) EmailToken(ctx context.Context, hash []byte, purpose string, now int64) (EmailTokenRow, error) {
+	var t EmailTokenRow
+	err := c.queryRow(ctx, `SELECT token_hash, customer_id, purpose, email_index, expires_at FROM email_tokens
+		WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?`, hash, purpose, now).
+		Scan(&t.TokenHash, &t.CustomerID, &t.Purpose, &t.EmailIndex, &t.ExpiresAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, errNotFound("link")
+	}
+	if err != nil {
+		return t, fmt.Errorf("read e-mail token: %w", err)
+	}
+	return t, nil
 }

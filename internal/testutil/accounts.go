@@ -100,6 +100,7 @@ type Mail struct {
 // so far to the maildir, oldest first.
 func (e *Env) DeliverMail(t testing.TB) []Mail {
 	t.Helper()
+	e.Accounts.Wait() // mail queued after the answer (password reset)
 	if _, err := e.Accounts.SendMail(t.Context(), e.Sender, 1000); err != nil {
 		t.Fatalf("send mail: %v", err)
 	}

@@ -1,0 +1,120 @@
+package server
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/resguardo/resguardo/internal/testutil"
+)
+
+// loginFrom signs in from a client address (through the trusted proxy).
+func (ts *testServer) loginFrom(t *testing.T, ip, email, password string) int {
+	t.Helper()
+	body := `{"email":"` + email + `","password":"` + password + `"}`
+	return ts.do(t, ts.site, "POST", "/api/v1/auth/login", strings.NewReader(body), "Content-Type", "application/json", "X-Forwarded-For", ip).StatusCode
+}
+
+// Concurrent guesses are each counted before any password is checked: a
+// burst gets no more guesses than a sequence would.
+func TestConcurrentGuessesAreCountedOneByOne(t *testing.T) {
+	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
+		ts := newTestServerOn(t, b)
+		ts.signUp(t, "burst@example.com", "Burst")
+		var mu sync.Mutex
+		codes := map[int]int{}
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Go(func() {
+				req, _ := http.NewRequest("POST", ts.site.URL+"/api/v1/auth/login", strings.NewReader(`{"email":"burst@example.com","password":"guess guess guess"}`))
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+				mu.Lock()
+				codes[resp.StatusCode]++
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if codes[401] > 5 || codes[401]+codes[429] != 20 {
+			t.Errorf("20 concurrent guesses: %v; want at most 5 checked (401), the rest 429", codes)
+		}
+	})
+}
+
+// An attacker guessing from one network cannot keep the owner, on another
+// network, out; the owner's own wait ends with a password reset.
+func TestAttackerCannotLockTheOwnerOut(t *testing.T) {
+	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
+		ts := newTestServerOn(t, b, withTrustedProxies("127.0.0.0/8"))
+		ts.signUp(t, "owner@example.com", "Owner")
+		for range 30 {
+			ts.loginFrom(t, "203.0.113.7", "owner@example.com", "guess guess guess")
+		}
+		if code := ts.loginFrom(t, "203.0.113.7", "owner@example.com", testPassword); code != 429 {
+			t.Fatalf("attacker's network after 30 guesses: %d, want 429", code)
+		}
+		if code := ts.loginFrom(t, "198.51.100.20", "owner@example.com", testPassword); code != 200 {
+			t.Errorf("owner on another network: %d, want 200", code)
+		}
+		// The owner mistypes from home until made to wait, then resets.
+		for range 6 {
+			ts.loginFrom(t, "192.0.2.10", "owner@example.com", "mistyped password")
+		}
+		if code := ts.loginFrom(t, "192.0.2.10", "owner@example.com", testPassword); code != 429 {
+			t.Fatalf("owner's network after 6 failures: %d, want 429", code)
+		}
+		ts.apiCall(t, "POST", "/api/v1/auth/password/forgot", "", map[string]string{"email": "owner@example.com"}, nil)
+		token := ts.env.LinkToken(t, "owner@example.com", "/password/reset")
+		newPw := "the owner's new long passphrase"
+		if r := ts.apiCall(t, "POST", "/api/v1/auth/password/reset", "", map[string]string{"token": token, "password": newPw}, nil); r.StatusCode != 204 {
+			t.Fatalf("reset: %d %s", r.StatusCode, r.body)
+		}
+		if code := ts.loginFrom(t, "192.0.2.10", "owner@example.com", newPw); code != 200 {
+			t.Errorf("owner after the reset: %d, want 200", code)
+		}
+	})
+}
+
+// Nobody can flood a customer's inbox through the reset or registration
+// forms: at most three unsolicited mails an hour, and only the newest
+// reset link works.
+func TestUnsolicitedMailIsLimited(t *testing.T) {
+	ts := newTestServer(t)
+	ts.signUp(t, "inbox@example.com", "Inbox")
+	ts.env.DeliverMail(t) // the verification mail
+	before := len(ts.env.DeliverMail(t))
+	for range 5 {
+		if r := ts.apiCall(t, "POST", "/api/v1/auth/password/forgot", "", map[string]string{"email": "inbox@example.com"}, nil); r.StatusCode != 202 {
+			t.Fatalf("forgot: %d", r.StatusCode)
+		}
+	}
+	for range 5 {
+		ts.apiCall(t, "POST", "/api/v1/auth/register", "", map[string]string{"email": "inbox@example.com", "password": testPassword, "name": "X"}, nil)
+	}
+	msgs := ts.env.DeliverMail(t)
+	if sent := len(msgs) - before; sent != 3 {
+		t.Errorf("10 requests sent %d mails, want 3", sent)
+	}
+	var links []string
+	for _, m := range msgs {
+		if sub := resetLinkRe.FindStringSubmatch(m.Body); sub != nil {
+			links = append(links, sub[1])
+		}
+	}
+	if len(links) < 2 {
+		t.Fatalf("%d reset links mailed", len(links))
+	}
+	old := ts.apiCall(t, "POST", "/api/v1/auth/password/reset", "", map[string]string{"token": links[0], "password": "an older link's passphrase"}, nil)
+	if old.StatusCode != 400 {
+		t.Errorf("an older reset link still works: %d", old.StatusCode)
+	}
+}
+
+var resetLinkRe = regexp.MustCompile(`/password/reset\?token=([A-Za-z0-9_-]+)`)
