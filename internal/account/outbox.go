@@ -42,13 +42,27 @@ func (s *Service) SendMail(ctx context.Context, sender mail.Sender, limit int) (
 	return sent, nil
 }
 
-// RunMail sends due mail every interval until ctx ends.
+// Housekeep deletes records that have no use left (see DeleteStale).
+func (s *Service) Housekeep(ctx context.Context) error {
+	now := s.now()
+	return s.db.Conn().DeleteStale(ctx, now.Unix(), now.Add(-forgetAfter).Unix())
+}
+
+// RunMail sends due mail every interval, and keeps house every minute,
+// until ctx ends.
 func (s *Service) RunMail(ctx context.Context, sender mail.Sender, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var lastHousekeeping time.Time
 	for {
 		if _, err := s.SendMail(ctx, sender, 100); err != nil && ctx.Err() == nil {
 			s.log.ErrorContext(ctx, "outbox", "err", err)
+		}
+		if time.Since(lastHousekeeping) >= time.Minute {
+			lastHousekeeping = time.Now()
+			if err := s.Housekeep(ctx); err != nil && ctx.Err() == nil {
+				s.log.ErrorContext(ctx, "housekeeping", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():

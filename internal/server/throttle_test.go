@@ -6,7 +6,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/resguardo/resguardo/internal/sqlstore"
 	"github.com/resguardo/resguardo/internal/testutil"
 )
 
@@ -118,3 +120,37 @@ func TestUnsolicitedMailIsLimited(t *testing.T) {
 }
 
 var resetLinkRe = regexp.MustCompile(`/password/reset\?token=([A-Za-z0-9_-]+)`)
+
+// Housekeeping forgets throttle records once they have been quiet for an
+// hour, so the table does not keep who tried to sign in from where.
+func TestHousekeepingForgetsQuietThrottles(t *testing.T) {
+	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
+		ts := newTestServerOn(t, b)
+		ts.signUp(t, "hk@example.com", "Hk")
+		ts.apiCall(t, "POST", "/api/v1/auth/login", "", map[string]string{"email": "hk@example.com", "password": "wrong wrong wrong"}, nil)
+		count := func() int {
+			var n int
+			if err := ts.env.DB.Tx(t.Context(), func(c sqlstore.Conn) error {
+				var err error
+				n, err = c.CountRows(t.Context(), "throttles")
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if count() == 0 {
+			t.Fatal("no throttle record after a failure")
+		}
+		if err := ts.env.Accounts.Housekeep(t.Context()); err != nil || count() == 0 {
+			t.Fatalf("a fresh record was removed (%v)", err)
+		}
+		ts.env.Clock.Advance(61 * time.Minute)
+		if err := ts.env.Accounts.Housekeep(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(); n != 0 {
+			t.Errorf("%d throttle records after a quiet hour, want 0", n)
+		}
+	})
+}

@@ -204,12 +204,3 @@ func (c Conn) DeleteTokenFamiliesExcept(ctx context.Context, customerID, keepID 
 	}
 	return nil
 }
-
-// DeleteExpiredAppTokens removes tokens past their expiry, for housekeeping.
-func (c Conn) DeleteExpiredAppTokens(ctx context.Context, now int64) error {
-	_, err := c.exec(ctx, `DELETE FROM app_tokens WHERE expires_at < ?`, now)
-	if err != nil {
-		return fmt.Errorf("delete expired tokens: %w", err)
-	}
-	return nil
-}

@@ -50,3 +50,27 @@ func (c Conn) Setting(ctx context.Context, name string) (string, error) {
 	}
 	return v, err
 }
+
+// countQueries holds one constant statement per table that may be counted:
+// a table name cannot be a placeholder, and no SQL is ever built from input.
+var countQueries = map[string]string{ // #nosec G101 -- table names and SQL, not credentials
+	"customers":    `SELECT COUNT(*) FROM customers`,
+	"throttles":    `SELECT COUNT(*) FROM throttles`,
+	"web_sessions": `SELECT COUNT(*) FROM web_sessions`,
+	"app_tokens":   `SELECT COUNT(*) FROM app_tokens`,
+	"email_tokens": `SELECT COUNT(*) FROM email_tokens`,
+	"outbox":       `SELECT COUNT(*) FROM outbox`,
+}
+
+// CountRows counts the rows of one of the tables above.
+func (c Conn) CountRows(ctx context.Context, table string) (int, error) {
+	q, ok := countQueries[table]
+	if !ok {
+		return 0, fmt.Errorf("count rows: table %q is not countable", table)
+	}
+	var n int
+	if err := c.queryRow(ctx, q).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s: %w", table, err)
+	}
+	return n, nil
+}
