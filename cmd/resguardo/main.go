@@ -30,6 +30,10 @@ const usage = `resguardo: the customer-data backend.
 Usage:
   resguardo serve    [flags]   run the customer site and the staff console
   resguardo migrate  [flags]   apply database migrations
+  resguardo audit verify [--from-checkpoint SEQ:MAC] [flags]
+                               check the audit trail; exit 1 naming the first bad entry
+  resguardo audit export [flags]
+                               write the audit trail as JSON lines
   resguardo version            print the version
 
 Run 'resguardo COMMAND -h' for the flags of a command.
@@ -51,6 +55,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 		_, err := io.WriteString(stdout, usage)
 		return err
 	case "serve", "migrate":
+	case "audit":
+		if len(rest) == 0 || (rest[0] != "verify" && rest[0] != "export") {
+			_, _ = io.WriteString(stderr, usage)
+			return fmt.Errorf("audit needs verify or export")
+		}
+		cmd, rest = "audit "+rest[0], rest[1:]
 	default:
 		_, _ = io.WriteString(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
@@ -63,6 +73,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 	switch cmd {
 	case "serve":
 		return app.Serve(ctx, cfg, log, nil)
+	case "audit verify":
+		return app.AuditVerify(ctx, cfg, log, stdout)
+	case "audit export":
+		return app.AuditExport(ctx, cfg, log, stdout)
 	default:
 		return app.Migrate(ctx, cfg, log, stdout)
 	}

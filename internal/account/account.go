@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/audit"
 	"github.com/resguardo/resguardo/internal/auth"
 	"github.com/resguardo/resguardo/internal/mail"
 	"github.com/resguardo/resguardo/internal/sqlstore"
@@ -50,7 +51,39 @@ type Service struct {
 	hasher *auth.Hasher
 	log    *slog.Logger
 	o      Options
+	audit  *audit.Log
 	bg     sync.WaitGroup // work answered before it is done
+}
+
+// event is an audit entry about a customer's own account, done by the
+// customer (or, with actor set to anonymous, by someone unknown).
+func event(action, customerID, outcome string, fields ...string) resguardo.AuditEvent {
+	return resguardo.AuditEvent{ActorKind: resguardo.ActorCustomer, ActorID: customerID, Action: action,
+		TargetKind: resguardo.TargetCustomer, TargetID: customerID, Outcome: outcome, Fields: fields}
+}
+
+// anonymous is an event by someone not (yet) known to be the customer.
+func anonymous(action, customerID, outcome string) resguardo.AuditEvent {
+	ev := event(action, customerID, outcome)
+	ev.ActorKind, ev.ActorID = resguardo.ActorAnonymous, ""
+	if customerID == "" {
+		ev.TargetKind = ""
+	}
+	return ev
+}
+
+// AccessLog lists the audit entries about a customer, newest first, before
+// the seq cursor (0 for the newest), at most limit.
+func (s *Service) AccessLog(ctx context.Context, customerID string, before int64, limit int) ([]resguardo.AuditEvent, error) {
+	rows, err := s.db.Conn().AuditForTarget(ctx, resguardo.TargetCustomer, customerID, before, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]resguardo.AuditEvent, len(rows))
+	for i, r := range rows {
+		out[i] = r.AuditEvent
+	}
+	return out, nil
 }
 
 // background runs fn after the request has been answered, detached from
@@ -69,11 +102,11 @@ func (s *Service) background(ctx context.Context, what string, fn func(context.C
 func (s *Service) Wait() { s.bg.Wait() }
 
 // New returns the service.
-func New(db *sqlstore.DB, v *vault.Vault, h *auth.Hasher, log *slog.Logger, o Options) *Service {
+func New(db *sqlstore.DB, v *vault.Vault, h *auth.Hasher, a *audit.Log, log *slog.Logger, o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{db: db, vault: v, hasher: h, log: log, o: o}
+	return &Service{db: db, vault: v, hasher: h, audit: a, log: log, o: o}
 }
 
 func (s *Service) now() time.Time { return s.o.Now() }

@@ -126,9 +126,15 @@ func (s *Service) Login(ctx context.Context, emailIn, password string, client ne
 	}
 	keys := throttleKeys(index, client)
 	if err := s.claimAttempt(ctx, keys...); err != nil {
+		if resguardo.ErrorCode(err) == resguardo.ERateLimited {
+			s.recordAbout(ctx, index, resguardo.ActSignInThrottled)
+		}
 		return "", err
 	}
-	fail := func() (string, error) { return "", errUnauthenticated } // already counted
+	fail := func() (string, error) { // the attempt is counted already
+		s.recordAbout(ctx, index, resguardo.ActSignInFailed)
+		return "", errUnauthenticated
+	}
 	// The dummy hash fails (busy) exactly when a real one would, so a 503
 	// says nothing about whether the address has an account.
 	if emailErr != nil {
@@ -163,6 +169,9 @@ func (s *Service) Login(ctx context.Context, emailIn, password string, client ne
 	if err := s.db.Conn().UncountAttempt(ctx, keys[1]); err != nil {
 		return "", err
 	}
+	if err := s.audit.Record(ctx, event(resguardo.ActSignIn, row.ID, resguardo.OutcomeSuccess)); err != nil {
+		return "", err
+	}
 	if rehash {
 		// Parameters grew or the pepper rotated: upgrade while we hold the
 		// password. A failure here must not fail the sign-in.
@@ -173,4 +182,16 @@ func (s *Service) Login(ctx context.Context, emailIn, password string, client ne
 		}
 	}
 	return row.ID, nil
+}
+
+// recordAbout audits a refused sign-in against the account of the address,
+// if it has one (so the owner sees it), or against nobody.
+func (s *Service) recordAbout(ctx context.Context, emailIndex []byte, action string) {
+	target := ""
+	if row, err := s.db.Conn().CustomerByEmailIndex(ctx, emailIndex); err == nil {
+		target = row.ID
+	}
+	if err := s.audit.Record(ctx, anonymous(action, target, resguardo.OutcomeFailure)); err != nil {
+		s.log.ErrorContext(ctx, "audit", "action", action, "err", err)
+	}
 }

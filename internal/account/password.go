@@ -42,13 +42,13 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	if err != nil {
 		return err
 	}
-	return s.setPassword(ctx, row, hash, &p, lang, nil)
+	return s.setPassword(ctx, row, hash, &p, lang, resguardo.ActPasswordChanged, nil)
 }
 
 // setPassword stores a new hash, revokes sessions (all, or all but keep's)
 // and notifies the owner, in one transaction, after before (if any) has run
 // in it.
-func (s *Service) setPassword(ctx context.Context, row sqlstore.CustomerRow, hash string, keep *Principal, lang string, before func(sqlstore.Conn) error) error {
+func (s *Service) setPassword(ctx context.Context, row sqlstore.CustomerRow, hash string, keep *Principal, lang, action string, before func(sqlstore.Conn) error) error {
 	dk, err := s.dataKey(row)
 	if err != nil {
 		return err
@@ -75,6 +75,12 @@ func (s *Service) setPassword(ctx context.Context, row sqlstore.CustomerRow, has
 			except = *keep
 		}
 		if err := revokeOthers(ctx, c, except); err != nil {
+			return err
+		}
+		if err := s.audit.Append(ctx, c, event(action, row.ID, resguardo.OutcomeSuccess, "password")); err != nil {
+			return err
+		}
+		if err := s.audit.Append(ctx, c, event(resguardo.ActSessionsRevoked, row.ID, resguardo.OutcomeSuccess)); err != nil {
 			return err
 		}
 		if err := c.DeleteEmailTokens(ctx, row.ID, purposeReset); err != nil {
@@ -174,7 +180,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, next, lang string) e
 		}
 		return c.ClearThrottlePrefix(ctx, "an:"+accountKey(row.EmailIndex)+"/")
 	}
-	return s.setPassword(ctx, row, hash, nil, lang, consume)
+	return s.setPassword(ctx, row, hash, nil, lang, resguardo.ActPasswordReset, consume)
 }
 
 // resetTarget finds the customer of a live reset link, without consuming it.

@@ -74,7 +74,20 @@ func (s *Service) UpdateName(ctx context.Context, customerID, nameIn string) err
 	if err != nil {
 		return err
 	}
-	return s.db.Conn().SetName(ctx, customerID, sealed, s.now().Unix())
+	return s.change(ctx, customerID, resguardo.ActProfileChanged, []string{"name"}, func(c sqlstore.Conn) error {
+		return c.SetName(ctx, customerID, sealed, s.now().Unix())
+	})
+}
+
+// change runs one change of a customer's data and its audit entry in one
+// transaction.
+func (s *Service) change(ctx context.Context, customerID, action string, fields []string, fn func(sqlstore.Conn) error) error {
+	return s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		if err := fn(c); err != nil {
+			return err
+		}
+		return s.audit.Append(ctx, c, event(action, customerID, resguardo.OutcomeSuccess, fields...))
+	})
 }
 
 // AddPhone adds a phone number given with its country code.
@@ -100,13 +113,17 @@ func (s *Service) AddPhone(ctx context.Context, customerID, labelIn, numberIn st
 	if err != nil {
 		return resguardo.Phone{}, err
 	}
-	err = s.db.Conn().InsertPhone(ctx, sqlstore.PhoneRow{ID: ph.ID, CustomerID: customerID, NumberIndex: index, Sealed: sealed, CreatedAt: s.now().Unix()})
+	err = s.change(ctx, customerID, resguardo.ActPhoneAdded, []string{"phone"}, func(c sqlstore.Conn) error {
+		return c.InsertPhone(ctx, sqlstore.PhoneRow{ID: ph.ID, CustomerID: customerID, NumberIndex: index, Sealed: sealed, CreatedAt: s.now().Unix()})
+	})
 	return ph, err
 }
 
 // DeletePhone removes one of the customer's numbers.
 func (s *Service) DeletePhone(ctx context.Context, customerID, id string) error {
-	return s.db.Conn().DeletePhone(ctx, customerID, id)
+	return s.change(ctx, customerID, resguardo.ActPhoneRemoved, []string{"phone"}, func(c sqlstore.Conn) error {
+		return c.DeletePhone(ctx, customerID, id)
+	})
 }
 
 // AddAddress adds a postal address.
@@ -136,12 +153,18 @@ func (s *Service) saveAddress(ctx context.Context, customerID string, a *resguar
 	}
 	now := s.now().Unix()
 	if insert {
-		return s.db.Conn().InsertAddress(ctx, sqlstore.AddressRow{ID: a.ID, CustomerID: customerID, Sealed: sealed, CreatedAt: now, UpdatedAt: now})
+		return s.change(ctx, customerID, resguardo.ActAddressAdded, []string{"address"}, func(c sqlstore.Conn) error {
+			return c.InsertAddress(ctx, sqlstore.AddressRow{ID: a.ID, CustomerID: customerID, Sealed: sealed, CreatedAt: now, UpdatedAt: now})
+		})
 	}
-	return s.db.Conn().UpdateAddress(ctx, customerID, a.ID, sealed, now)
+	return s.change(ctx, customerID, resguardo.ActAddressChanged, []string{"address"}, func(c sqlstore.Conn) error {
+		return c.UpdateAddress(ctx, customerID, a.ID, sealed, now)
+	})
 }
 
 // DeleteAddress removes one of the customer's addresses.
 func (s *Service) DeleteAddress(ctx context.Context, customerID, id string) error {
-	return s.db.Conn().DeleteAddress(ctx, customerID, id)
+	return s.change(ctx, customerID, resguardo.ActAddressRemoved, []string{"address"}, func(c sqlstore.Conn) error {
+		return c.DeleteAddress(ctx, customerID, id)
+	})
 }

@@ -76,6 +76,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) error {
 		if err := c.InsertCustomer(ctx, row); err != nil {
 			return err
 		}
+		if err := s.audit.Append(ctx, c, event(resguardo.ActSignUp, id, resguardo.OutcomeSuccess)); err != nil {
+			return err
+		}
 		return s.sendVerification(ctx, c, row, dk, email, in.Lang)
 	})
 	if errors.Is(err, sqlstore.ErrEmailTaken) {
@@ -106,7 +109,13 @@ func (s *Service) notifyExisting(ctx context.Context, row sqlstore.CustomerRow, 
 	if err != nil {
 		return err
 	}
-	return s.db.Tx(ctx, func(c sqlstore.Conn) error { return s.queueMail(ctx, c, row.ID, dk, m) })
+	return s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		// The owner sees in their access log that someone tried.
+		if err := s.audit.Append(ctx, c, anonymous(resguardo.ActSignUp, row.ID, resguardo.OutcomeDenied)); err != nil {
+			return err
+		}
+		return s.queueMail(ctx, c, row.ID, dk, m)
+	})
 }
 
 // sendVerification issues a verification link for the current address.
@@ -145,7 +154,7 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) error {
 			// The address changed since the link was sent.
 			return errBadLink
 		}
-		return nil
+		return s.audit.Append(ctx, c, event(resguardo.ActEmailVerified, t.CustomerID, resguardo.OutcomeSuccess))
 	})
 }
 

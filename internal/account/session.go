@@ -187,10 +187,16 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (Tokens, error) {
 		if !fresh {
 			reused = true
 			// Commit the revocation; the error is answered after.
+			if err := s.audit.Append(ctx, c, anonymous(resguardo.ActRefreshReused, fam.CustomerID, resguardo.OutcomeDenied)); err != nil {
+				return err
+			}
 			return c.DeleteTokenFamily(ctx, fam.CustomerID, fam.ID)
 		}
 		if s.now().Unix() >= t.ExpiresAt {
 			return errRefreshInvalid
+		}
+		if err := s.audit.Append(ctx, c, event(resguardo.ActTokenRefreshed, fam.CustomerID, resguardo.OutcomeSuccess)); err != nil {
+			return err
 		}
 		out, err = s.newTokenPair(ctx, c, fam.ID)
 		return err
@@ -208,10 +214,18 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (Tokens, error) {
 // Logout ends what the principal signed in with: the web session, or the
 // app's whole token family.
 func (s *Service) Logout(ctx context.Context, p Principal) error {
-	if p.Kind == KindWeb {
-		return s.db.Conn().DeleteWebSession(ctx, p.CustomerID, p.SessionID)
-	}
-	return s.db.Conn().DeleteTokenFamily(ctx, p.CustomerID, p.SessionID)
+	return s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		var err error
+		if p.Kind == KindWeb {
+			err = c.DeleteWebSession(ctx, p.CustomerID, p.SessionID)
+		} else {
+			err = c.DeleteTokenFamily(ctx, p.CustomerID, p.SessionID)
+		}
+		if err != nil {
+			return err
+		}
+		return s.audit.Append(ctx, c, event(resguardo.ActSignOut, p.CustomerID, resguardo.OutcomeSuccess))
+	})
 }
 
 // revokeOthers ends every session and token family of the customer except

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/resguardo/resguardo/internal/account"
+	"github.com/resguardo/resguardo/internal/audit"
 	"github.com/resguardo/resguardo/internal/auth"
 	"github.com/resguardo/resguardo/internal/config"
 	"github.com/resguardo/resguardo/internal/mail"
@@ -91,11 +92,19 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	}
 	accountOpts := account.DefaultOptions(cfg.SiteURL())
 	accountOpts.SessionIdle, accountOpts.SessionAbsolute = cfg.SessionIdle, cfg.SessionAbsolute
-	accounts := account.New(db, keys, auth.NewHasher(auth.DefaultParams, keys, cfg.HashConcurrency), log, accountOpts)
+	trail := audit.New(db, keys, log, audit.DefaultCheckpointEvery, nil)
+	accounts := account.New(db, keys, auth.NewHasher(auth.DefaultParams, keys, cfg.HashConcurrency), trail, log, accountOpts)
 	mailCtx, stopMail := context.WithCancel(ctx)
 	defer stopMail()
 	defer accounts.Wait() // work answered before it was done finishes first
 	go accounts.RunMail(mailCtx, sender, 2*time.Second)
+	go checkpoints(mailCtx, trail, log)
+	// Last: a checkpoint of everything appended before shutdown.
+	defer func() {
+		if _, err := trail.Checkpoint(context.WithoutCancel(ctx), true); err != nil {
+			log.Error("audit checkpoint at shutdown", "err", err)
+		}
+	}()
 
 	srv, err := server.New(server.Options{
 		Logger: log, DB: db, Accounts: accounts,
@@ -154,6 +163,23 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		}
 	}
 	return serveErr
+}
+
+// checkpoints writes an audit checkpoint whenever enough entries have been
+// appended since the last one, until ctx ends.
+func checkpoints(ctx context.Context, trail *audit.Log, log *slog.Logger) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := trail.Checkpoint(ctx, false); err != nil && ctx.Err() == nil {
+				log.Error("audit checkpoint", "err", err)
+			}
+		}
+	}
 }
 
 // newSender is the SMTP relay when one is configured, else the development

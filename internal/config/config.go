@@ -67,6 +67,10 @@ type Config struct {
 	// sign-in flood queues instead of exhausting memory.
 	HashConcurrency int
 
+	// FromCheckpoint is a checkpoint kept outside the database ("SEQ:MAC"
+	// from the log stream) for audit verify.
+	FromCheckpoint string
+
 	Migrate  bool // run migrations at start (serve)
 	LogLevel slog.Level
 
@@ -105,6 +109,7 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.DurationVar(&c.SessionIdle, "session-idle", envDuration(getenv, "SESSION_IDLE", 30*time.Minute), "customer web session idle timeout (RESGUARDO_SESSION_IDLE)")
 	fs.DurationVar(&c.SessionAbsolute, "session-absolute", envDuration(getenv, "SESSION_ABSOLUTE", 12*time.Hour), "customer web session absolute timeout (RESGUARDO_SESSION_ABSOLUTE)")
 	fs.IntVar(&c.HashConcurrency, "hash-concurrency", runtime.NumCPU(), "password hashes computed at once")
+	fs.StringVar(&c.FromCheckpoint, "from-checkpoint", "", "audit verify: a checkpoint kept outside the database, SEQ:MAC as the log printed it")
 	fs.BoolVar(&c.Migrate, "migrate", env("MIGRATE", "") == "true", "run database migrations at start (RESGUARDO_MIGRATE=true)")
 	fs.StringVar(&logLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (RESGUARDO_LOG_LEVEL)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to let requests finish on shutdown")

@@ -21,7 +21,7 @@ func benchServer(b *testing.B, bk testutil.Backend) (*Server, *testutil.Env) {
 	b.Helper()
 	env := testutil.NewEnv(b, bk, io.Discard)
 	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError}))
-	accounts := account.New(env.DB, env.Vault, auth.NewHasher(auth.DefaultParams, env.Vault, 2), log, account.DefaultOptions("http://127.0.0.1:8080"))
+	accounts := account.New(env.DB, env.Vault, auth.NewHasher(auth.DefaultParams, env.Vault, 2), env.Audit, log, account.DefaultOptions("http://127.0.0.1:8080"))
 	s, err := New(Options{Logger: log, DB: env.DB, Accounts: accounts})
 	if err != nil {
 		b.Fatal(err)

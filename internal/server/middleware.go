@@ -12,6 +12,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/resguardo/resguardo/internal/audit"
 )
 
 // requestInfo travels in the context of every request. It is a pointer so
@@ -66,7 +68,11 @@ func (s *Server) withRequest(surface string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ri := &requestInfo{ID: rand.Text(), Nonce: newNonce(), Surface: surface}
-		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, ri))
+		ctx := context.WithValue(r.Context(), requestInfoKey{}, ri)
+		// Audit entries written for this request carry its id and a coarse
+		// description of the client: network prefix and browser family.
+		ctx = audit.WithMeta(ctx, audit.Meta{RequestID: ri.ID, Client: coarseClient(s.clientIP(r)) + " " + deviceName(r.UserAgent())})
+		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
 		sw.Header().Set("X-Request-Id", ri.ID)
 		defer func() {

@@ -81,6 +81,7 @@ func (s *Server) routes() []route {
 		{site, "PUT /api/v1/me/addresses/{id}", Customer, s.handleAPIAddressPut()},
 		{site, "DELETE /api/v1/me/addresses/{id}", Customer, s.handleAPIAddressDelete()},
 		{site, "POST /api/v1/me/password", Customer, s.handleAPIChangePassword()},
+		{site, "GET /api/v1/me/access-log", Customer, s.handleAPIAccessLog()},
 
 		// Staff console.
 		{staff, "GET /{$}", Public, s.handleStaffRoot()},

@@ -86,6 +86,7 @@ type accountView struct {
 	Customer   resguardo.Customer
 	NewAddress resguardo.Address
 	Flash      string
+	AccessLog  []accessLogEntry
 }
 
 type securityView struct {

@@ -15,9 +15,14 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 	if err != nil {
 		return err
 	}
+	log, err := s.accessLog(r, 0, 20)
+	if err != nil {
+		return err
+	}
 	l := s.layoutFor(r, "account.title")
 	l.Form = f
-	return s.render(w, r, status, pageAccount, accountView{layout: l, Customer: c, NewAddress: newAddr, Flash: accountFlashes[r.URL.Query().Get("done")]})
+	return s.render(w, r, status, pageAccount, accountView{layout: l, Customer: c, NewAddress: newAddr,
+		Flash: accountFlashes[r.URL.Query().Get("done")], AccessLog: log.Entries})
 }
 
 func (s *Server) handleAccount() handler {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/resguardo/resguardo/internal/account"
+	"github.com/resguardo/resguardo/internal/audit"
 	"github.com/resguardo/resguardo/internal/auth"
 	resmail "github.com/resguardo/resguardo/internal/mail"
 	"github.com/resguardo/resguardo/internal/sqlstore"
@@ -59,6 +60,7 @@ type Env struct {
 	DataDir  string
 	Vault    *vault.Vault
 	Accounts *account.Service
+	Audit    *audit.Log
 	Clock    *Clock
 	MailDir  string
 	Sender   resmail.Sender
@@ -85,8 +87,9 @@ func NewEnv(t testing.TB, b Backend, logTo io.Writer) *Env {
 	if err != nil {
 		t.Fatalf("maildir: %v", err)
 	}
-	return &Env{DB: db, DSN: dsn, DataDir: dir, Vault: v, Clock: clock, MailDir: mailDir, Sender: sender, Log: log,
-		Accounts: account.New(db, v, auth.NewHasher(FastParams, v, 4), log, opts)}
+	trail := audit.New(db, v, log, audit.DefaultCheckpointEvery, clock.Now)
+	return &Env{DB: db, DSN: dsn, DataDir: dir, Vault: v, Clock: clock, MailDir: mailDir, Sender: sender, Log: log, Audit: trail,
+		Accounts: account.New(db, v, auth.NewHasher(FastParams, v, 4), trail, log, opts)}
 }
 
 var linkRe = regexp.MustCompile(`https?://\S+[?&]token=([A-Za-z0-9_%-]+)`)

@@ -1,0 +1,61 @@
+package resguardo
+
+import "time"
+
+// AuditEvent is one entry of the audit trail: who did what to whom, when,
+// with what outcome, and (for changes) which fields; never the values.
+type AuditEvent struct {
+	Seq        int64     `json:"seq"`
+	At         time.Time `json:"at"`
+	ActorKind  string    `json:"actor_kind"` // ActorCustomer, ActorStaff, ActorSystem, ActorAnonymous
+	ActorID    string    `json:"actor_id"`
+	ActorRole  string    `json:"actor_role"` // the staff role, shown to customers instead of the person
+	Action     string    `json:"action"`
+	TargetKind string    `json:"target_kind"` // "customer" for events about a customer's account or data
+	TargetID   string    `json:"target_id"`
+	Outcome    string    `json:"outcome"` // OutcomeSuccess, OutcomeFailure, OutcomeDenied
+	RequestID  string    `json:"request_id"`
+	Client     string    `json:"client"` // coarse: network prefix and device family
+	Fields     []string  `json:"fields"`
+	Reason     string    `json:"reason"` // the reason a staff member gave
+}
+
+// Actor kinds.
+const (
+	ActorCustomer  = "customer"
+	ActorStaff     = "staff"
+	ActorSystem    = "system"
+	ActorAnonymous = "anonymous"
+)
+
+// Outcomes.
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailure = "failure"
+	OutcomeDenied  = "denied"
+)
+
+// Audited actions. Names are stable: they are part of the chain.
+const (
+	ActSignUp          = "account.sign_up"
+	ActEmailVerified   = "account.email_verified"
+	ActSignIn          = "session.sign_in"
+	ActSignInFailed    = "session.sign_in_failed"
+	ActSignInThrottled = "session.sign_in_throttled"
+	ActSignOut         = "session.sign_out"
+	ActTokenRefreshed  = "session.token_refreshed"
+	ActRefreshReused   = "session.refresh_token_reused"
+	ActSessionsRevoked = "session.others_revoked"
+	ActPasswordChanged = "account.password_changed"
+	ActPasswordReset   = "account.password_reset"
+	ActProfileChanged  = "profile.changed"
+	ActPhoneAdded      = "profile.phone_added"
+	ActPhoneRemoved    = "profile.phone_removed"
+	ActAddressAdded    = "profile.address_added"
+	ActAddressChanged  = "profile.address_changed"
+	ActAddressRemoved  = "profile.address_removed"
+	ActAuditCheckpoint = "audit.checkpoint"
+)
+
+// TargetCustomer is the target kind of events about a customer.
+const TargetCustomer = "customer"
