@@ -221,19 +221,30 @@ func (l *Log) Verify(ctx context.Context, external *External) (Report, error) {
 	if external != nil {
 		want[external.Seq] = external.MAC
 	}
+	// The head is read before the walk and again after it, so entries
+	// appended meanwhile by a live server are not mistaken for tampering:
+	// the chain must reach the first head, and nothing may lie beyond the
+	// second.
+	headSeq, headMAC, err := conn.AuditHead(ctx)
+	if err != nil {
+		return rep, err
+	}
 	var prev []byte
 	seen := map[int64]bool{}
-	broken := false
+	gap, altered := false, false // report the first place of each kind
 	err = conn.EachAudit(ctx, 0, func(r sqlstore.AuditRow) error {
 		rep.Entries++
-		if !broken && r.Seq != rep.LastSeq+1 {
+		if !gap && r.Seq != rep.LastSeq+1 {
 			rep.Problems = append(rep.Problems, Problem{rep.LastSeq + 1, fmt.Sprintf("entry missing (next entry is %d)", r.Seq)})
-			broken = true
+			gap = true
 		}
 		mac, err := l.keys.AuditMACWith(r.KeyID, encodeEntry(r.AuditEvent, prev))
-		if !broken && (err != nil || !hmac.Equal(mac, r.MAC)) {
+		if !altered && (err != nil || !hmac.Equal(mac, r.MAC)) {
 			rep.Problems = append(rep.Problems, Problem{r.Seq, "entry altered, reordered or not chained to the one before"})
-			broken = true
+			altered = true
+		}
+		if r.Seq == headSeq && !hmac.Equal(r.MAC, headMAC) {
+			rep.Problems = append(rep.Problems, Problem{r.Seq, "entry differs from the chain head"})
 		}
 		if w, ok := want[r.Seq]; ok {
 			seen[r.Seq] = true
@@ -247,12 +258,15 @@ func (l *Log) Verify(ctx context.Context, external *External) (Report, error) {
 	if err != nil {
 		return rep, err
 	}
-	headSeq, headMAC, err := conn.AuditHead(ctx)
+	if rep.LastSeq < headSeq {
+		rep.Problems = append(rep.Problems, Problem{rep.LastSeq + 1, fmt.Sprintf("chain head is at %d, the last entry is %d: entries cut off", headSeq, rep.LastSeq)})
+	}
+	headAfter, _, err := conn.AuditHead(ctx)
 	if err != nil {
 		return rep, err
 	}
-	if headSeq != rep.LastSeq || !hmac.Equal(headMAC, prev) {
-		rep.Problems = append(rep.Problems, Problem{rep.LastSeq + 1, fmt.Sprintf("chain head is at %d, the last entry is %d: entries cut off or added", headSeq, rep.LastSeq)})
+	if rep.LastSeq > headAfter {
+		rep.Problems = append(rep.Problems, Problem{headAfter + 1, fmt.Sprintf("entries after the chain head (%d) were added without it", headAfter)})
 	}
 	for seq := range want {
 		if !seen[seq] && seq > rep.LastSeq {
