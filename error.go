@@ -13,17 +13,18 @@ import (
 // Error codes. Each one maps to exactly one HTTP status in the server package;
 // the set is small on purpose so that clients can act on it.
 const (
-	EInvalid          = "invalid"            // input failed validation
-	EUnauthenticated  = "unauthenticated"    // no or bad credentials
-	EForbidden        = "forbidden"          // authenticated but not allowed
-	ENotFound         = "not_found"          // no such object (or not yours)
-	EMethodNotAllowed = "method_not_allowed" // route exists, method does not
-	EConflict         = "conflict"           // state does not allow the change
-	ETooLarge         = "too_large"          // request body over its limit
-	EUnsupportedMedia = "unsupported_media"  // wrong Content-Type
-	ERateLimited      = "rate_limited"       // slow down
-	EUnavailable      = "unavailable"        // a dependency is down; try later
-	EInternal         = "internal"           // anything unexpected
+	EInvalid          = "invalid"                   // input failed validation
+	EUnauthenticated  = "unauthenticated"           // no or bad credentials
+	EReauthRequired   = "reauthentication_required" // signed in, not recently enough (step-up)
+	EForbidden        = "forbidden"                 // authenticated but not allowed
+	ENotFound         = "not_found"                 // no such object (or not yours)
+	EMethodNotAllowed = "method_not_allowed"        // route exists, method does not
+	EConflict         = "conflict"                  // state does not allow the change
+	ETooLarge         = "too_large"                 // request body over its limit
+	EUnsupportedMedia = "unsupported_media"         // wrong Content-Type
+	ERateLimited      = "rate_limited"              // slow down
+	EUnavailable      = "unavailable"               // a dependency is down; try later
+	EInternal         = "internal"                  // anything unexpected
 )
 
 // FieldProblem names one invalid input field and why it is invalid. Detail is

@@ -147,7 +147,7 @@ func (p StaffPolicy) String() string {
 const recentAuthWindow = 5 * time.Minute
 
 // errReauthRequired asks for step-up.
-var errReauthRequired = resguardo.Errorf(resguardo.EUnauthenticated, "Confirm your password to continue.")
+var errReauthRequired = resguardo.Errorf(resguardo.EReauthRequired, "Confirm your password to continue (POST /api/v1/auth/reauth).")
 
 type principalKey struct{}
 

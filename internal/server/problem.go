@@ -12,7 +12,7 @@ func statusFor(code string) int {
 	switch code {
 	case resguardo.EInvalid:
 		return http.StatusBadRequest
-	case resguardo.EUnauthenticated:
+	case resguardo.EUnauthenticated, resguardo.EReauthRequired:
 		return http.StatusUnauthorized
 	case resguardo.EForbidden:
 		return http.StatusForbidden

@@ -63,7 +63,11 @@ func (s *Server) routes() []route {
 		{site, "POST /account/addresses/{id}", Customer, s.handleAccountAddressUpdate()},
 		{site, "POST /account/addresses/{id}/delete", Customer, s.handleAccountAddressDelete()},
 		{site, "GET /account/security", Customer, s.handleSecurity()},
-		{site, "POST /account/password", Customer, s.handleChangePassword()},
+		{site, "POST /account/password", Customer.Recent(), s.handleChangePassword()},
+		{site, "GET /account/reauth", Customer, s.handleReauthForm()},
+		{site, "POST /account/reauth", Customer, s.handleReauth()},
+		{site, "POST /account/sessions/{id}/revoke", Customer, s.handleSessionRevoke()},
+		{site, "POST /account/sessions/revoke-others", Customer, s.handleSessionsRevokeOthers()},
 
 		// Customer API (bearer tokens; cookies are never honoured here).
 		{site, "POST /api/v1/auth/register", Guest, s.handleAPIRegister()},
@@ -80,7 +84,11 @@ func (s *Server) routes() []route {
 		{site, "POST /api/v1/me/addresses", Customer, s.handleAPIAddressAdd()},
 		{site, "PUT /api/v1/me/addresses/{id}", Customer, s.handleAPIAddressPut()},
 		{site, "DELETE /api/v1/me/addresses/{id}", Customer, s.handleAPIAddressDelete()},
-		{site, "POST /api/v1/me/password", Customer, s.handleAPIChangePassword()},
+		{site, "POST /api/v1/auth/reauth", Customer, s.handleAPIReauth()},
+		{site, "POST /api/v1/me/password", Customer.Recent(), s.handleAPIChangePassword()},
+		{site, "GET /api/v1/me/sessions", Customer, s.handleAPISessions()},
+		{site, "DELETE /api/v1/me/sessions", Customer, s.handleAPISessionsRevokeOthers()},
+		{site, "DELETE /api/v1/me/sessions/{id}", Customer, s.handleAPISessionRevoke()},
 		{site, "GET /api/v1/me/access-log", Customer, s.handleAPIAccessLog()},
 
 		// Staff console.

@@ -171,6 +171,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		loginRedirect(w, r)
 		return
 	}
+	if code == resguardo.EReauthRequired && ri.Surface == string(site) {
+		reauthRedirect(w, r)
+		return
+	}
 	s.renderError(w, r, statusFor(code))
 }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/account"
 )
 
 //go:embed templates
@@ -33,10 +34,11 @@ const (
 	pageReset      = "reset"
 	pageAccount    = "account"
 	pageSecurity   = "security"
+	pageReauth     = "reauth"
 )
 
 var pageNames = []string{pageHome, pageError, pageStaffLogin, pageRegister, pageLogin, pageNotice,
-	pageVerify, pageForgot, pageReset, pageAccount, pageSecurity}
+	pageVerify, pageForgot, pageReset, pageAccount, pageSecurity, pageReauth}
 
 // layout is what every view embeds: what the shared frame needs.
 type layout struct {
@@ -91,7 +93,8 @@ type accountView struct {
 
 type securityView struct {
 	layout
-	Flash string
+	Flash    string
+	Sessions []account.SessionInfo
 }
 
 // addressFormView is one address form's fields; P prefixes element ids so

@@ -8,7 +8,7 @@ import (
 
 // accountFlashes are the only notices /account?done= can show: the query
 // never carries text of its own.
-var accountFlashes = map[string]string{"saved": "account.saved", "password": "security.changed"}
+var accountFlashes = map[string]string{"saved": "account.saved", "password": "security.changed", "revoked": "security.revoked"}
 
 func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status int, f form, newAddr resguardo.Address) error {
 	c, err := s.accounts.Profile(r.Context(), principal(r).CustomerID)
@@ -93,7 +93,7 @@ func (s *Server) handleAccountAddressDelete() handler {
 
 func (s *Server) handleSecurity() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		return s.render(w, r, http.StatusOK, pageSecurity, securityView{layout: s.layoutFor(r, "security.title"), Flash: accountFlashes[r.URL.Query().Get("done")]})
+		return s.renderSecurity(w, r, http.StatusOK, form{})
 	}
 }
 
@@ -109,9 +109,7 @@ func (s *Server) handleChangePassword() handler {
 			if !ok {
 				return err
 			}
-			l := s.layoutFor(r, "security.title")
-			l.Form = form{Errors: keys}
-			return s.render(w, r, status, pageSecurity, securityView{layout: l})
+			return s.renderSecurity(w, r, status, form{Errors: keys})
 		}
 		token, _, err := s.accounts.ReplaceWebSession(r.Context(), p, deviceName(r.UserAgent()))
 		if err != nil {
@@ -121,4 +119,14 @@ func (s *Server) handleChangePassword() handler {
 		http.Redirect(w, r, "/account/security?done=password", http.StatusSeeOther)
 		return nil
 	}
+}
+
+func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, status int, f form) error {
+	sessions, err := s.accounts.Sessions(r.Context(), principal(r))
+	if err != nil {
+		return err
+	}
+	l := s.layoutFor(r, "security.title")
+	l.Form = f
+	return s.render(w, r, status, pageSecurity, securityView{layout: l, Flash: accountFlashes[r.URL.Query().Get("done")], Sessions: sessions})
 }

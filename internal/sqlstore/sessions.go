@@ -204,3 +204,14 @@ func (c Conn) DeleteTokenFamiliesExcept(ctx context.Context, customerID, keepID 
 	}
 	return nil
 }
+
+// MarkRecentAuth records a fresh password or second-factor check on a web
+// session (web=true) or an app token family.
+func (c Conn) MarkRecentAuth(ctx context.Context, customerID, id string, web bool, now int64) error {
+	q := `UPDATE token_families SET recent_auth_at = ? WHERE id = ? AND customer_id = ?`
+	if web {
+		q = `UPDATE web_sessions SET recent_auth_at = ? WHERE id = ? AND customer_id = ?`
+	}
+	res, err := c.exec(ctx, q, now, id, customerID)
+	return affectedOne(res, err, "session")
+}

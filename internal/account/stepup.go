@@ -1,0 +1,121 @@
+package account
+
+import (
+	"context"
+	"time"
+
+	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/sqlstore"
+)
+
+var errReauthFailed = &resguardo.Error{Code: resguardo.EInvalid, Message: "The password is not correct.",
+	Fields: []resguardo.FieldProblem{{Field: "password", Detail: "is not correct"}}}
+
+// Reauthenticate checks the principal's password again and marks the
+// session or app sign-in as recently authenticated (step-up). Wrong
+// passwords count against the account like failed sign-ins.
+func (s *Service) Reauthenticate(ctx context.Context, p Principal, password string) error {
+	row, err := s.db.Conn().CustomerByID(ctx, p.CustomerID)
+	if err != nil {
+		return err
+	}
+	key := "pw:" + p.CustomerID
+	if err := s.claimAttempt(ctx, key); err != nil {
+		return err
+	}
+	ok, _, err := s.hasher.Verify(ctx, password, row.PasswordHash)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if err := s.audit.Record(ctx, event(resguardo.ActReauthFailed, p.CustomerID, resguardo.OutcomeFailure)); err != nil {
+			return err
+		}
+		return errReauthFailed
+	}
+	return s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		if err := c.ClearThrottle(ctx, key); err != nil {
+			return err
+		}
+		if err := c.MarkRecentAuth(ctx, p.CustomerID, p.SessionID, p.Kind == KindWeb, s.now().Unix()); err != nil {
+			return err
+		}
+		return s.audit.Append(ctx, c, event(resguardo.ActReauth, p.CustomerID, resguardo.OutcomeSuccess))
+	})
+}
+
+// SessionInfo is one web session or app sign-in, as its owner sees it.
+type SessionInfo struct {
+	ID         string    `json:"id"`
+	Kind       string    `json:"kind"`
+	DeviceName string    `json:"device_name"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	Current    bool      `json:"current"`
+}
+
+// Sessions lists the customer's web sessions and app sign-ins, the one the
+// principal uses marked current. Expired web sessions are left out.
+func (s *Service) Sessions(ctx context.Context, p Principal) ([]SessionInfo, error) {
+	conn := s.db.Conn()
+	dk, err := s.customerKey(ctx, p.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	out := []SessionInfo{}
+	web, err := conn.WebSessions(ctx, p.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	for _, w := range web {
+		if now.Unix() >= w.ExpiresAt || now.Sub(time.Unix(w.LastSeenAt, 0)) >= s.o.SessionIdle {
+			continue
+		}
+		device, err := s.openString(dk, w.DeviceSealed, tSessions, "device_sealed", w.ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, SessionInfo{ID: w.ID, Kind: KindWeb, DeviceName: device, CreatedAt: time.Unix(w.CreatedAt, 0).UTC(),
+			LastSeenAt: time.Unix(w.LastSeenAt, 0).UTC(), Current: p.Kind == KindWeb && p.SessionID == w.ID})
+	}
+	fams, err := conn.TokenFamilies(ctx, p.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range fams {
+		device, err := s.openString(dk, f.DeviceSealed, tFamilies, "device_sealed", f.ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, SessionInfo{ID: f.ID, Kind: KindApp, DeviceName: device, CreatedAt: time.Unix(f.CreatedAt, 0).UTC(),
+			LastSeenAt: time.Unix(f.LastSeenAt, 0).UTC(), Current: p.Kind == KindApp && p.SessionID == f.ID})
+	}
+	return out, nil
+}
+
+// RevokeSession ends one of the customer's web sessions or app sign-ins at
+// once; an id that is not theirs is not found.
+func (s *Service) RevokeSession(ctx context.Context, p Principal, id string) error {
+	return s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		err := c.DeleteWebSession(ctx, p.CustomerID, id)
+		if resguardo.ErrorCode(err) == resguardo.ENotFound {
+			err = c.DeleteTokenFamily(ctx, p.CustomerID, id)
+		}
+		if err != nil {
+			return err
+		}
+		return s.audit.Append(ctx, c, event(resguardo.ActSessionRevoked, p.CustomerID, resguardo.OutcomeSuccess))
+	})
+}
+
+// RevokeOtherSessions ends every session and app sign-in but the
+// principal's own.
+func (s *Service) RevokeOtherSessions(ctx context.Context, p Principal) error {
+	return s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		if err := revokeOthers(ctx, c, p); err != nil {
+			return err
+		}
+		return s.audit.Append(ctx, c, event(resguardo.ActSessionsRevoked, p.CustomerID, resguardo.OutcomeSuccess))
+	})
+}

@@ -1,0 +1,50 @@
+package server
+
+import "net/http"
+
+func (s *Server) handleAPIReauth() handler {
+	type request struct {
+		Password string `json:"password"`
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in request
+		if err := decodeJSON(r, &in); err != nil {
+			return err
+		}
+		if err := s.accounts.Reauthenticate(r.Context(), principal(r), in.Password); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+func (s *Server) handleAPISessions() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		list, err := s.accounts.Sessions(r.Context(), principal(r))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, list)
+	}
+}
+
+func (s *Server) handleAPISessionRevoke() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.accounts.RevokeSession(r.Context(), principal(r), r.PathValue("id")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+func (s *Server) handleAPISessionsRevokeOthers() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.accounts.RevokeOtherSessions(r.Context(), principal(r)); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}

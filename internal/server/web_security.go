@@ -1,0 +1,81 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/resguardo/resguardo/internal/account"
+)
+
+// reauthRedirect sends a page request that needs step-up to the password
+// confirmation page, and back afterwards: a GET to where it was going, a
+// form post to the security page it came from.
+func reauthRedirect(w http.ResponseWriter, r *http.Request) {
+	next := "/account/security"
+	if r.Method == http.MethodGet {
+		if p, ok := localPath(r.URL.RequestURI()); ok {
+			next = p
+		}
+	}
+	http.Redirect(w, r, "/account/reauth?next="+url.QueryEscape(next), http.StatusSeeOther)
+}
+
+type reauthView struct {
+	layout
+	Next string
+}
+
+func (s *Server) handleReauthForm() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		next, _ := localPath(r.URL.Query().Get("next"))
+		return s.render(w, r, http.StatusOK, pageReauth, reauthView{layout: s.layoutFor(r, "reauth.title"), Next: next})
+	}
+}
+
+func (s *Server) handleReauth() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		next, ok := localPath(r.PostFormValue("next"))
+		if !ok {
+			next = "/account/security"
+		}
+		if err := s.accounts.Reauthenticate(r.Context(), principal(r), r.PostFormValue("password")); err != nil {
+			keys, status, ok := formFailure(err)
+			if !ok {
+				return err
+			}
+			l := s.layoutFor(r, "reauth.title")
+			l.Form = form{Errors: keys}
+			return s.render(w, r, status, pageReauth, reauthView{layout: l, Next: next})
+		}
+		// #nosec G710 -- next passed localPath above
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return nil
+	}
+}
+
+func (s *Server) handleSessionRevoke() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p := principal(r)
+		id := r.PathValue("id")
+		if err := s.accounts.RevokeSession(r.Context(), p, id); err != nil {
+			return err
+		}
+		if p.Kind == account.KindWeb && id == p.SessionID {
+			s.clearSessionCookie(w)
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return nil
+		}
+		http.Redirect(w, r, "/account/security?done=revoked", http.StatusSeeOther)
+		return nil
+	}
+}
+
+func (s *Server) handleSessionsRevokeOthers() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.accounts.RevokeOtherSessions(r.Context(), principal(r)); err != nil {
+			return err
+		}
+		http.Redirect(w, r, "/account/security?done=revoked", http.StatusSeeOther)
+		return nil
+	}
+}
