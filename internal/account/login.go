@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"encoding/hex"
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -32,6 +33,7 @@ var throttles = map[string]throttlePolicy{
 	"an:": {free: 5, base: 2 * time.Second, ceiling: 15 * time.Minute},
 	"nt:": {free: 50, base: 2 * time.Second, ceiling: 15 * time.Minute},
 	"pw:": {free: 5, base: 2 * time.Second, ceiling: 15 * time.Minute}, // current password on change
+	"mf:": {free: 5, base: 2 * time.Second, ceiling: 15 * time.Minute}, // second-factor codes
 	"ml:": {free: 3, base: time.Hour, ceiling: time.Hour},              // mail to one address
 }
 
@@ -82,6 +84,9 @@ func coarseNetwork(a netip.Addr) string {
 func (s *Service) claimAttempt(ctx context.Context, names ...string) error {
 	now := s.now()
 	for _, name := range names {
+		if _, known := throttles[name[:3]]; !known {
+			return fmt.Errorf("throttle key %q has no policy", name) // a programming error: fail closed
+		}
 		if err := s.db.Conn().EnsureThrottle(ctx, name); err != nil {
 			return err
 		}
@@ -118,44 +123,44 @@ func (s *Service) claimAttempt(ctx context.Context, names ...string) error {
 // the same work (a real or a dummy password hash), and counts against the
 // account and the client's network; while either waits, the answer is 429
 // with Retry-After and the password is not even checked.
-func (s *Service) Login(ctx context.Context, emailIn, password string, client netip.Addr) (customerID string, err error) {
+func (s *Service) Login(ctx context.Context, emailIn, password string, client netip.Addr) (customerID string, mfa bool, err error) {
 	email, emailErr := resguardo.ParseEmail(emailIn)
 	index, err := s.vault.BlindIndex(indexEmail, string(email))
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	keys := throttleKeys(index, client)
 	if err := s.claimAttempt(ctx, keys...); err != nil {
 		if resguardo.ErrorCode(err) == resguardo.ERateLimited {
 			s.recordAbout(ctx, index, resguardo.ActSignInThrottled)
 		}
-		return "", err
+		return "", false, err
 	}
-	fail := func() (string, error) { // the attempt is counted already
+	fail := func() (string, bool, error) { // the attempt is counted already
 		s.recordAbout(ctx, index, resguardo.ActSignInFailed)
-		return "", errUnauthenticated
+		return "", false, errUnauthenticated
 	}
 	// The dummy hash fails (busy) exactly when a real one would, so a 503
 	// says nothing about whether the address has an account.
 	if emailErr != nil {
 		if err := s.hasher.DummyVerify(ctx, password); err != nil {
-			return "", err
+			return "", false, err
 		}
 		return fail()
 	}
 	row, err := s.db.Conn().CustomerByEmailIndex(ctx, index)
 	if resguardo.ErrorCode(err) == resguardo.ENotFound {
 		if err := s.hasher.DummyVerify(ctx, password); err != nil {
-			return "", err
+			return "", false, err
 		}
 		return fail()
 	}
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	ok, rehash, err := s.hasher.Verify(ctx, password, row.PasswordHash)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	if !ok {
 		return fail()
@@ -164,13 +169,19 @@ func (s *Service) Login(ctx context.Context, emailIn, password string, client ne
 	// and take this attempt back from the network's count (not the rest:
 	// an attacker could otherwise reset it with an account of their own).
 	if err := s.db.Conn().ClearThrottle(ctx, keys[0]); err != nil {
-		return "", err
+		return "", false, err
 	}
 	if err := s.db.Conn().UncountAttempt(ctx, keys[1]); err != nil {
-		return "", err
+		return "", false, err
 	}
-	if err := s.audit.Record(ctx, event(resguardo.ActSignIn, row.ID, resguardo.OutcomeSuccess)); err != nil {
-		return "", err
+	mfa, err = s.totpEnabled(ctx, s.db.Conn(), row.ID)
+	if err != nil {
+		return "", false, err
+	}
+	if !mfa { // with a second factor, the sign-in is audited once it is given
+		if err := s.audit.Record(ctx, event(resguardo.ActSignIn, row.ID, resguardo.OutcomeSuccess)); err != nil {
+			return "", false, err
+		}
 	}
 	if rehash {
 		// Parameters grew or the pepper rotated: upgrade while we hold the
@@ -181,7 +192,7 @@ func (s *Service) Login(ctx context.Context, emailIn, password string, client ne
 			}
 		}
 	}
-	return row.ID, nil
+	return row.ID, mfa, nil
 }
 
 // recordAbout audits a refused sign-in against the account of the address,

@@ -20,12 +20,13 @@ const (
 	KindPasswordChanged Kind = "password_changed" // notice: password changed, other sessions signed out; if not you, reset
 	KindEmailChanged    Kind = "email_changed"    // notice to the OLD address
 	KindNewSignIn       Kind = "new_sign_in"      // notice: sign-in from a new device (device name only)
+	KindTwoFactor       Kind = "two_factor"       // notice: second factor turned on or off, other sessions signed out
 )
 
 // Kinds lists every Kind, in a fixed order.
 func Kinds() []Kind {
 	return []Kind{KindVerifyEmail, KindAccountExists, KindPasswordReset,
-		KindPasswordChanged, KindEmailChanged, KindNewSignIn}
+		KindPasswordChanged, KindEmailChanged, KindNewSignIn, KindTwoFactor}
 }
 
 // Languages lists the languages Compose renders; the first is the default.

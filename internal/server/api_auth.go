@@ -50,9 +50,18 @@ func (s *Server) handleAPILogin() handler {
 		if device == "" {
 			device = "App"
 		}
-		id, err := s.accounts.Login(r.Context(), in.Email, in.Password, s.clientIP(r))
+		id, mfa, err := s.accounts.Login(r.Context(), in.Email, in.Password, s.clientIP(r))
 		if err != nil {
 			return err
+		}
+		if mfa {
+			// Nothing is issued until the second factor: only a short,
+			// single-use challenge that carries the device name along.
+			challenge, err := s.accounts.StartMFA(r.Context(), id)
+			if err != nil {
+				return err
+			}
+			return writeJSON(w, http.StatusOK, mfaRequired{MFARequired: true, MFAToken: challenge})
 		}
 		tokens, err := s.accounts.IssueTokens(r.Context(), id, device)
 		if err != nil {
@@ -162,3 +171,38 @@ func (s *Server) handleAPIChangePassword() handler {
 
 // requestLang is the language negotiated for this request, for mail.
 func requestLang(r *http.Request) string { return requestInfoFrom(r.Context()).Lang }
+
+type mfaRequired struct {
+	MFARequired bool   `json:"mfa_required"`
+	MFAToken    string `json:"mfa_token"`
+}
+
+func (s *Server) handleAPIMFA() handler {
+	type request struct {
+		MFAToken   string `json:"mfa_token"`
+		Code       string `json:"code"`
+		DeviceName string `json:"device_name"`
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in request
+		if err := decodeJSON(r, &in); err != nil {
+			return err
+		}
+		device, err := resguardo.CleanText("device_name", in.DeviceName, 0, 100)
+		if err != nil {
+			return err
+		}
+		if device == "" {
+			device = "App"
+		}
+		id, err := s.accounts.CompleteMFA(r.Context(), in.MFAToken, in.Code)
+		if err != nil {
+			return err
+		}
+		tokens, err := s.accounts.IssueTokens(r.Context(), id, device)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, tokens)
+	}
+}

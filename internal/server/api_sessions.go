@@ -5,13 +5,20 @@ import "net/http"
 func (s *Server) handleAPIReauth() handler {
 	type request struct {
 		Password string `json:"password"`
+		Code     string `json:"code"`
 	}
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var in request
 		if err := decodeJSON(r, &in); err != nil {
 			return err
 		}
-		if err := s.accounts.Reauthenticate(r.Context(), principal(r), in.Password); err != nil {
+		var err error
+		if in.Code != "" {
+			err = s.accounts.ReauthenticateCode(r.Context(), principal(r), in.Code)
+		} else {
+			err = s.accounts.Reauthenticate(r.Context(), principal(r), in.Password)
+		}
+		if err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)

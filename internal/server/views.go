@@ -35,10 +35,13 @@ const (
 	pageAccount    = "account"
 	pageSecurity   = "security"
 	pageReauth     = "reauth"
+	pageMFA        = "mfa"
+	pageTOTPSetup  = "totp_setup"
+	pageRecovery   = "recovery_codes"
 )
 
 var pageNames = []string{pageHome, pageError, pageStaffLogin, pageRegister, pageLogin, pageNotice,
-	pageVerify, pageForgot, pageReset, pageAccount, pageSecurity, pageReauth}
+	pageVerify, pageForgot, pageReset, pageAccount, pageSecurity, pageReauth, pageMFA, pageTOTPSetup, pageRecovery}
 
 // layout is what every view embeds: what the shared frame needs.
 type layout struct {
@@ -95,6 +98,17 @@ type securityView struct {
 	layout
 	Flash    string
 	Sessions []account.SessionInfo
+	TOTP     bool
+}
+
+type totpSetupView struct {
+	layout
+	Secret string
+}
+
+type recoveryView struct {
+	layout
+	Codes []string
 }
 
 // addressFormView is one address form's fields; P prefixes element ids so

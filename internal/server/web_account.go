@@ -8,7 +8,7 @@ import (
 
 // accountFlashes are the only notices /account?done= can show: the query
 // never carries text of its own.
-var accountFlashes = map[string]string{"saved": "account.saved", "password": "security.changed", "revoked": "security.revoked"}
+var accountFlashes = map[string]string{"saved": "account.saved", "password": "security.changed", "revoked": "security.revoked", "totp_off": "totp.removed"}
 
 func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status int, f form, newAddr resguardo.Address) error {
 	c, err := s.accounts.Profile(r.Context(), principal(r).CustomerID)
@@ -128,5 +128,9 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, status i
 	}
 	l := s.layoutFor(r, "security.title")
 	l.Form = f
-	return s.render(w, r, status, pageSecurity, securityView{layout: l, Flash: accountFlashes[r.URL.Query().Get("done")], Sessions: sessions})
+	c, err := s.accounts.Profile(r.Context(), principal(r).CustomerID)
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, status, pageSecurity, securityView{layout: l, Flash: accountFlashes[r.URL.Query().Get("done")], Sessions: sessions, TOTP: c.TOTPEnabled})
 }

@@ -111,7 +111,7 @@ func (s *Server) handleLoginForm() handler {
 func (s *Server) handleLogin() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		ctx := r.Context()
-		id, err := s.accounts.Login(ctx, r.PostFormValue("email"), r.PostFormValue("password"), s.clientIP(r))
+		id, mfa, err := s.accounts.Login(ctx, r.PostFormValue("email"), r.PostFormValue("password"), s.clientIP(r))
 		if err != nil {
 			keys, status, ok := formFailure(err)
 			if !ok {
@@ -125,19 +125,78 @@ func (s *Server) handleLogin() handler {
 			l.Form = form{values: formValues(r, "email"), Errors: keys}
 			return s.render(w, r, status, pageLogin, loginView{layout: l, Next: next})
 		}
-		// A session this browser already had ends: the new sign-in gets a
-		// new token, never an old or planted one.
-		if old, err := s.accounts.WebSession(ctx, s.sessionToken(r)); err == nil {
-			_ = s.accounts.Logout(ctx, old)
+		if mfa {
+			// The password was right; the session starts only after the
+			// second factor. Until then the browser holds a short,
+			// single-use challenge in a cookie of its own.
+			challenge, err := s.accounts.StartMFA(ctx, id)
+			if err != nil {
+				return err
+			}
+			http.SetCookie(w, &http.Cookie{Name: s.cookieName(mfaCookie), Value: challenge, Path: "/", MaxAge: 300,
+				HttpOnly: true, Secure: s.secureTransport, SameSite: http.SameSiteStrictMode}) // #nosec G124 -- Secure under HTTPS; plain HTTP only on loopback
+			target := "/login/mfa"
+			if next, ok := localPath(r.PostFormValue("next")); ok {
+				target += "?next=" + url.QueryEscape(next)
+			}
+			http.Redirect(w, r, target, http.StatusSeeOther)
+			return nil
 		}
-		token, _, err := s.accounts.StartWebSession(ctx, id, deviceName(r.UserAgent()))
+		return s.beginWebSession(w, r, id, r.PostFormValue("next"))
+	}
+}
+
+// beginWebSession signs a browser in after every factor was given: a
+// session this browser already had ends, and the new sign-in gets a new
+// token, never an old or planted one.
+func (s *Server) beginWebSession(w http.ResponseWriter, r *http.Request, customerID, next string) error {
+	ctx := r.Context()
+	if old, err := s.accounts.WebSession(ctx, s.sessionToken(r)); err == nil {
+		_ = s.accounts.Logout(ctx, old)
+	}
+	token, _, err := s.accounts.StartWebSession(ctx, customerID, deviceName(r.UserAgent()))
+	if err != nil {
+		return err
+	}
+	s.setSessionCookie(w, token)
+	// #nosec G710 -- afterLogin admits only local paths (localPath, fuzzed)
+	http.Redirect(w, r, afterLogin(next), http.StatusSeeOther)
+	return nil
+}
+
+// mfaCookie holds the sign-in challenge between password and code.
+const mfaCookie = "mfa"
+
+func (s *Server) handleMFAForm() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		next, _ := localPath(r.URL.Query().Get("next"))
+		return s.render(w, r, http.StatusOK, pageMFA, loginView{layout: s.guestLayout(w, r, "mfa.title"), Next: next})
+	}
+}
+
+func (s *Server) handleMFA() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		challenge := ""
+		if c, err := r.Cookie(s.cookieName(mfaCookie)); err == nil {
+			challenge = c.Value
+		}
+		id, err := s.accounts.CompleteMFA(r.Context(), challenge, r.PostFormValue("code"))
 		if err != nil {
-			return err
+			keys, status, ok := formFailure(err)
+			if !ok {
+				return err
+			}
+			if resguardo.ErrorCode(err) == resguardo.EUnauthenticated {
+				keys = []string{"mfa.expired"}
+			}
+			next, _ := localPath(r.PostFormValue("next"))
+			l := s.guestLayout(w, r, "mfa.title")
+			l.Form = form{Errors: keys}
+			return s.render(w, r, status, pageMFA, loginView{layout: l, Next: next})
 		}
-		s.setSessionCookie(w, token)
-		// #nosec G710 -- afterLogin admits only local paths (localPath, fuzzed)
-		http.Redirect(w, r, afterLogin(r.PostFormValue("next")), http.StatusSeeOther)
-		return nil
+		http.SetCookie(w, &http.Cookie{Name: s.cookieName(mfaCookie), Value: "", Path: "/", MaxAge: -1,
+			HttpOnly: true, Secure: s.secureTransport, SameSite: http.SameSiteStrictMode}) // #nosec G124 -- as above
+		return s.beginWebSession(w, r, id, r.PostFormValue("next"))
 	}
 }
 

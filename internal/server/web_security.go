@@ -38,7 +38,13 @@ func (s *Server) handleReauth() handler {
 		if !ok {
 			next = "/account/security"
 		}
-		if err := s.accounts.Reauthenticate(r.Context(), principal(r), r.PostFormValue("password")); err != nil {
+		var err error
+		if code := r.PostFormValue("code"); code != "" {
+			err = s.accounts.ReauthenticateCode(r.Context(), principal(r), code)
+		} else {
+			err = s.accounts.Reauthenticate(r.Context(), principal(r), r.PostFormValue("password"))
+		}
+		if err != nil {
 			keys, status, ok := formFailure(err)
 			if !ok {
 				return err

@@ -174,3 +174,6 @@ func (c Conn) Contacts(ctx context.Context, customerID string) ([]PhoneRow, []Ad
 	}
 	return phones, addrs, rows.Err()
 }
+
+// ErrTOTPEnabled is returned when enrolling while a second factor is on.
+var ErrTOTPEnabled = resguardo.Errorf(resguardo.EConflict, "Two-step verification is already on. Remove it first to set it up again.")

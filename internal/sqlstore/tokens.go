@@ -222,6 +222,7 @@ func (c Conn) DeleteStale(ctx context.Context, now, cutoff int64) error {
 		{`DELETE FROM app_tokens WHERE expires_at < ?`, []any{now}},
 		{`DELETE FROM email_tokens WHERE used_at IS NOT NULL OR expires_at < ?`, []any{now}},
 		{`DELETE FROM web_sessions WHERE expires_at < ?`, []any{now}},
+		{`DELETE FROM mfa_challenges WHERE used_at IS NOT NULL OR expires_at < ?`, []any{now}},
 	} {
 		if _, err := c.exec(ctx, st.q, st.args...); err != nil {
 			return fmt.Errorf("housekeeping: %w", err)

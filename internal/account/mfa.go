@@ -1,0 +1,285 @@
+package account
+
+import (
+	"context"
+	"net/url"
+	"time"
+
+	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/auth"
+	"github.com/resguardo/resguardo/internal/mail"
+	"github.com/resguardo/resguardo/internal/sqlstore"
+)
+
+// mfaChallengeTTL is how long a sign-in waits for its second factor.
+const mfaChallengeTTL = 5 * time.Minute
+
+const tTOTP = "customer_totp"
+
+var errCodeWrong = &resguardo.Error{Code: resguardo.EInvalid, Message: "The code is not correct.",
+	Fields: []resguardo.FieldProblem{{Field: "code", Detail: "is not correct"}}}
+
+var errChallengeInvalid = resguardo.Errorf(resguardo.EUnauthenticated, "The sign-in has expired. Sign in again.")
+
+// totpEnabled reports whether the customer has a confirmed second factor.
+func (s *Service) totpEnabled(ctx context.Context, c sqlstore.Conn, customerID string) (bool, error) {
+	t, err := c.TOTP(ctx, customerID)
+	if resguardo.ErrorCode(err) == resguardo.ENotFound {
+		return false, nil
+	}
+	return err == nil && t.Enabled, err
+}
+
+// StartMFA issues the short-lived, single-use challenge that stands for "the
+// password was right" until the second factor is given. Nothing else is
+// issued before that.
+func (s *Service) StartMFA(ctx context.Context, customerID string) (string, error) {
+	token, hash := auth.NewToken()
+	if err := s.db.Conn().InsertMFAChallenge(ctx, hash, customerID, s.now().Add(mfaChallengeTTL).Unix()); err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// CompleteMFA checks the second factor (a TOTP code, or a recovery code)
+// for a challenge and consumes both; wrong codes are throttled like
+// passwords.
+func (s *Service) CompleteMFA(ctx context.Context, challenge, code string) (string, error) {
+	hash := auth.TokenHash(challenge)
+	customerID, err := s.db.Conn().MFAChallenge(ctx, hash, s.now().Unix())
+	if err != nil {
+		return "", errChallengeInvalid
+	}
+	if err := s.claimAttempt(ctx, "mf:"+customerID); err != nil {
+		return "", err
+	}
+	err = s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		if err := s.checkSecondFactor(ctx, c, customerID, code); err != nil {
+			return err
+		}
+		if err := c.UseMFAChallenge(ctx, hash, s.now().Unix()); err != nil {
+			return errChallengeInvalid
+		}
+		if err := c.ClearThrottle(ctx, "mf:"+customerID); err != nil {
+			return err
+		}
+		return s.audit.Append(ctx, c, event(resguardo.ActSignIn, customerID, resguardo.OutcomeSuccess))
+	})
+	if err == errCodeWrong {
+		s.recordFailedCode(ctx, customerID)
+	}
+	return customerID, err
+}
+
+func (s *Service) recordFailedCode(ctx context.Context, customerID string) {
+	if err := s.audit.Record(ctx, anonymous(resguardo.ActMFAFailed, customerID, resguardo.OutcomeFailure)); err != nil {
+		s.log.ErrorContext(ctx, "audit", "err", err)
+	}
+}
+
+// checkSecondFactor accepts a TOTP code not used before, or an unused
+// recovery code (then consumed and audited), inside the caller's
+// transaction.
+func (s *Service) checkSecondFactor(ctx context.Context, c sqlstore.Conn, customerID, code string) error {
+	t, err := c.TOTP(ctx, customerID)
+	if err != nil || !t.Enabled {
+		return errCodeWrong
+	}
+	dk, err := s.customerKey(ctx, customerID)
+	if err != nil {
+		return err
+	}
+	secret, err := s.openString(dk, t.SecretSealed, tTOTP, "secret_sealed", customerID)
+	if err != nil {
+		return err
+	}
+	if step, ok := auth.TOTPStep(secret, code, s.now(), t.LastStep); ok {
+		fresh, err := c.UseTOTPStep(ctx, customerID, step)
+		if err != nil {
+			return err
+		}
+		if fresh {
+			return nil
+		}
+		return errCodeWrong // used meanwhile by a concurrent request
+	}
+	used, err := c.UseRecoveryCode(ctx, customerID, auth.RecoveryCodeHash(code), s.now().Unix())
+	if err != nil {
+		return err
+	}
+	if !used {
+		return errCodeWrong
+	}
+	return s.audit.Append(ctx, c, event(resguardo.ActRecoveryUsed, customerID, resguardo.OutcomeSuccess))
+}
+
+// TOTPEnrolment is what a customer needs to add the secret to an app.
+type TOTPEnrolment = auth.TOTPEnrolment
+
+// BeginTOTP makes a new pending secret (replacing a pending one); it does
+// nothing until confirmed with a code.
+func (s *Service) BeginTOTP(ctx context.Context, p Principal) (TOTPEnrolment, error) {
+	c, err := s.Profile(ctx, p.CustomerID)
+	if err != nil {
+		return TOTPEnrolment{}, err
+	}
+	if c.TOTPEnabled {
+		return TOTPEnrolment{}, sqlstore.ErrTOTPEnabled
+	}
+	en, err := auth.NewTOTP("resguardo", string(c.Email))
+	if err != nil {
+		return TOTPEnrolment{}, err
+	}
+	dk, err := s.customerKey(ctx, p.CustomerID)
+	if err != nil {
+		return TOTPEnrolment{}, err
+	}
+	sealed, err := dk.Seal([]byte(en.Secret), tTOTP, "secret_sealed", p.CustomerID)
+	if err != nil {
+		return TOTPEnrolment{}, err
+	}
+	err = s.change(ctx, p.CustomerID, resguardo.ActTOTPEnrolment, nil, func(c sqlstore.Conn) error {
+		return c.PutPendingTOTP(ctx, sqlstore.TOTPRow{CustomerID: p.CustomerID, SecretSealed: sealed, CreatedAt: s.now().Unix()})
+	})
+	return en, err
+}
+
+// ConfirmTOTP turns the pending secret on with a first code, and returns
+// ten recovery codes to show once. Every other session and app sign-in
+// ends, and the customer is told by mail.
+func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, code, lang string) ([]string, error) {
+	t, err := s.db.Conn().TOTP(ctx, p.CustomerID)
+	if err != nil || t.Enabled {
+		return nil, resguardo.Errorf(resguardo.EConflict, "There is no two-step verification set-up to confirm.")
+	}
+	dk, err := s.customerKey(ctx, p.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := s.openString(dk, t.SecretSealed, tTOTP, "secret_sealed", p.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	step, ok := auth.TOTPStep(secret, code, s.now(), 0)
+	if !ok {
+		return nil, errCodeWrong
+	}
+	codes, hashes := auth.NewRecoveryCodes(auth.RecoveryCodes)
+	err = s.secondFactorChanged(ctx, p, lang, resguardo.ActTOTPEnabled, func(c sqlstore.Conn) error {
+		if err := c.EnableTOTP(ctx, p.CustomerID, step); err != nil {
+			return err
+		}
+		return c.ReplaceRecoveryCodes(ctx, p.CustomerID, hashes)
+	})
+	return codes, err
+}
+
+// RemoveTOTP turns the second factor off, given a current code or a
+// recovery code (the route also demands recent authentication).
+func (s *Service) RemoveTOTP(ctx context.Context, p Principal, code, lang string) error {
+	if err := s.claimAttempt(ctx, "mf:"+p.CustomerID); err != nil {
+		return err
+	}
+	err := s.secondFactorChanged(ctx, p, lang, resguardo.ActTOTPRemoved, func(c sqlstore.Conn) error {
+		if err := s.checkSecondFactor(ctx, c, p.CustomerID, code); err != nil {
+			return err
+		}
+		return c.DeleteTOTP(ctx, p.CustomerID)
+	})
+	if err == errCodeWrong {
+		s.recordFailedCode(ctx, p.CustomerID)
+	}
+	return err
+}
+
+// RenewRecoveryCodes replaces the recovery codes (recent authentication).
+func (s *Service) RenewRecoveryCodes(ctx context.Context, p Principal) ([]string, error) {
+	codes, hashes := auth.NewRecoveryCodes(auth.RecoveryCodes)
+	err := s.change(ctx, p.CustomerID, resguardo.ActRecoveryRenewed, nil, func(c sqlstore.Conn) error {
+		on, err := s.totpEnabled(ctx, c, p.CustomerID)
+		if err != nil {
+			return err
+		}
+		if !on {
+			return resguardo.Errorf(resguardo.EConflict, "Two-step verification is off.")
+		}
+		return c.ReplaceRecoveryCodes(ctx, p.CustomerID, hashes)
+	})
+	return codes, err
+}
+
+// secondFactorChanged runs a change of the second factor with its audit
+// entry, ends the other sessions, and mails the owner, in one transaction.
+func (s *Service) secondFactorChanged(ctx context.Context, p Principal, lang, action string, fn func(sqlstore.Conn) error) error {
+	row, err := s.db.Conn().CustomerByID(ctx, p.CustomerID)
+	if err != nil {
+		return err
+	}
+	dk, err := s.dataKey(row)
+	if err != nil {
+		return err
+	}
+	email, err := s.openString(dk, row.EmailSealed, tCustomers, "email_sealed", row.ID)
+	if err != nil {
+		return err
+	}
+	m, err := compose(mail.KindTwoFactor, lang, resguardo.Email(email), mail.Data{Link: s.o.BaseURL + "/password/forgot"})
+	if err != nil {
+		return err
+	}
+	return s.change(ctx, p.CustomerID, action, []string{"totp"}, func(c sqlstore.Conn) error {
+		if err := fn(c); err != nil {
+			return err
+		}
+		if err := revokeOthers(ctx, c, p); err != nil {
+			return err
+		}
+		return s.queueMail(ctx, c, row.ID, dk, m)
+	})
+}
+
+// ReauthenticateCode is step-up with the second factor instead of the
+// password.
+func (s *Service) ReauthenticateCode(ctx context.Context, p Principal, code string) error {
+	if err := s.claimAttempt(ctx, "mf:"+p.CustomerID); err != nil {
+		return err
+	}
+	err := s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		if err := s.checkSecondFactor(ctx, c, p.CustomerID, code); err != nil {
+			return err
+		}
+		if err := c.MarkRecentAuth(ctx, p.CustomerID, p.SessionID, p.Kind == KindWeb, s.now().Unix()); err != nil {
+			return err
+		}
+		return s.audit.Append(ctx, c, event(resguardo.ActReauth, p.CustomerID, resguardo.OutcomeSuccess))
+	})
+	if err == errCodeWrong {
+		s.recordFailedCode(ctx, p.CustomerID)
+	}
+	return err
+}
+
+// PendingTOTP returns the enrolment of a secret not yet confirmed (to show
+// its QR code again).
+func (s *Service) PendingTOTP(ctx context.Context, p Principal) (TOTPEnrolment, error) {
+	t, err := s.db.Conn().TOTP(ctx, p.CustomerID)
+	if err != nil || t.Enabled {
+		return TOTPEnrolment{}, resguardo.Errorf(resguardo.ENotFound, "There is no two-step verification set-up in progress.")
+	}
+	c, err := s.Profile(ctx, p.CustomerID)
+	if err != nil {
+		return TOTPEnrolment{}, err
+	}
+	dk, err := s.customerKey(ctx, p.CustomerID)
+	if err != nil {
+		return TOTPEnrolment{}, err
+	}
+	secret, err := s.openString(dk, t.SecretSealed, tTOTP, "secret_sealed", p.CustomerID)
+	if err != nil {
+		return TOTPEnrolment{}, err
+	}
+	uri := (&url.URL{Scheme: "otpauth", Host: "totp", Path: "/resguardo:" + string(c.Email),
+		RawQuery: url.Values{"secret": {secret}, "issuer": {"resguardo"}, "period": {"30"}, "digits": {"6"}, "algorithm": {"SHA1"}}.Encode()}).String()
+	qr, err := auth.QRPNG(uri)
+	return TOTPEnrolment{Secret: secret, URI: uri, QRPNG: qr}, err
+}

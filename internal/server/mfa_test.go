@@ -1,0 +1,167 @@
+package server
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+	"github.com/resguardo/resguardo/internal/testutil"
+)
+
+// enrolTOTP turns TOTP on for the token's customer and returns the secret
+// and the recovery codes.
+func (ts *testServer) enrolTOTP(t *testing.T, access string) (string, []string) {
+	t.Helper()
+	var en totpEnrolment
+	if r := ts.apiCall(t, "POST", "/api/v1/me/mfa/totp", access, nil, &en); r.StatusCode != 201 || en.Secret == "" || !strings.HasPrefix(en.OtpauthURI, "otpauth://totp/") || en.QRPNG == "" {
+		t.Fatalf("begin totp: %d %s", r.StatusCode, r.body)
+	}
+	code, _ := totp.GenerateCode(en.Secret, ts.env.Clock.Now())
+	var rc recoveryCodes
+	if r := ts.apiCall(t, "POST", "/api/v1/me/mfa/totp/confirm", access, codeRequest{code}, &rc); r.StatusCode != 200 || len(rc.RecoveryCodes) != 10 {
+		t.Fatalf("confirm totp: %d %s", r.StatusCode, r.body)
+	}
+	return en.Secret, rc.RecoveryCodes
+}
+
+func (ts *testServer) passwordStep(t *testing.T, email string) string {
+	t.Helper()
+	var m mfaRequired
+	r := ts.apiCall(t, "POST", "/api/v1/auth/login", "", map[string]string{"email": email, "password": testPassword}, &m)
+	if r.StatusCode != 200 || !m.MFARequired || m.MFAToken == "" || strings.Contains(string(r.body), "access_token") {
+		t.Fatalf("password step: %d %s", r.StatusCode, r.body)
+	}
+	return m.MFAToken
+}
+
+func TestTOTPSignInReplayAndRecoveryCodes(t *testing.T) {
+	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
+		ts := newTestServerOn(t, b)
+		tk := ts.signUp(t, "totp@example.com", "Totp")
+		secret, recovery := ts.enrolTOTP(t, tk.AccessToken)
+		var me me
+		ts.apiCall(t, "GET", "/api/v1/me", tk.AccessToken, nil, &me)
+		if !me.MFA.TOTP {
+			t.Error("/me does not show TOTP on")
+		}
+		// The code used to confirm cannot be used again in its window.
+		ts.env.Clock.Advance(5 * time.Second)
+		challenge := ts.passwordStep(t, "totp@example.com")
+		confirmCode, _ := totp.GenerateCode(secret, ts.env.Clock.Now().Add(-5*time.Second))
+		if r := ts.apiCall(t, "POST", "/api/v1/auth/mfa", "", map[string]string{"mfa_token": challenge, "code": confirmCode}, nil); r.StatusCode != 400 {
+			t.Fatalf("replayed confirmation code: %d, want 400", r.StatusCode)
+		}
+		ts.env.Clock.Advance(30 * time.Second)
+		code, _ := totp.GenerateCode(secret, ts.env.Clock.Now())
+		var got tokens
+		if r := ts.apiCall(t, "POST", "/api/v1/auth/mfa", "", map[string]string{"mfa_token": challenge, "code": code}, &got); r.StatusCode != 200 || got.AccessToken == "" {
+			t.Fatalf("valid code: %d %s", r.StatusCode, r.body)
+		}
+		// The challenge is single-use, and so is the code.
+		if r := ts.apiCall(t, "POST", "/api/v1/auth/mfa", "", map[string]string{"mfa_token": challenge, "code": code}, nil); r.StatusCode != 401 {
+			t.Errorf("challenge used twice: %d, want 401", r.StatusCode)
+		}
+		again := ts.passwordStep(t, "totp@example.com")
+		if r := ts.apiCall(t, "POST", "/api/v1/auth/mfa", "", map[string]string{"mfa_token": again, "code": code}, nil); r.StatusCode != 400 {
+			t.Errorf("replayed code: %d, want 400", r.StatusCode)
+		}
+		// Each recovery code works once.
+		if r := ts.apiCall(t, "POST", "/api/v1/auth/mfa", "", map[string]string{"mfa_token": again, "code": strings.ToLower(recovery[3])}, nil); r.StatusCode != 200 {
+			t.Fatalf("recovery code: %d %s", r.StatusCode, r.body)
+		}
+		third := ts.passwordStep(t, "totp@example.com")
+		if r := ts.apiCall(t, "POST", "/api/v1/auth/mfa", "", map[string]string{"mfa_token": third, "code": recovery[3]}, nil); r.StatusCode != 400 {
+			t.Errorf("recovery code used twice: %d, want 400", r.StatusCode)
+		}
+		// A challenge expires after 5 minutes.
+		ts.env.Clock.Advance(6 * time.Minute)
+		late, _ := totp.GenerateCode(secret, ts.env.Clock.Now())
+		if r := ts.apiCall(t, "POST", "/api/v1/auth/mfa", "", map[string]string{"mfa_token": third, "code": late}, nil); r.StatusCode != 401 {
+			t.Errorf("expired challenge: %d, want 401", r.StatusCode)
+		}
+	})
+}
+
+// Wrong codes are throttled like passwords.
+func TestWrongCodesAreThrottled(t *testing.T) {
+	ts := newTestServer(t)
+	tk := ts.signUp(t, "guess@example.com", "Guess")
+	ts.enrolTOTP(t, tk.AccessToken)
+	challenge := ts.passwordStep(t, "guess@example.com")
+	var last response
+	for range 6 {
+		last = ts.apiCall(t, "POST", "/api/v1/auth/mfa", "", map[string]string{"mfa_token": challenge, "code": "000000"}, nil)
+	}
+	if last.StatusCode != 429 || last.Header.Get("Retry-After") == "" {
+		t.Errorf("sixth wrong code: %d, want 429 with Retry-After", last.StatusCode)
+	}
+}
+
+// Removing TOTP needs recent authentication and a code; changes end the
+// other sign-ins and mail the customer.
+func TestTOTPRemovalNeedsStepUpAndCode(t *testing.T) {
+	ts := newTestServer(t)
+	tk := ts.signUp(t, "rm@example.com", "Rm")
+	other := ts.login(t, "rm@example.com", testPassword)
+	secret, _ := ts.enrolTOTP(t, tk.AccessToken)
+	if r := ts.apiCall(t, "GET", "/api/v1/me", other.AccessToken, nil, nil); r.StatusCode != 401 {
+		t.Errorf("another sign-in survived turning TOTP on: %d", r.StatusCode)
+	}
+	ts.env.Clock.Advance(6 * time.Minute)
+	code, _ := totp.GenerateCode(secret, ts.env.Clock.Now())
+	if r := ts.apiCall(t, "DELETE", "/api/v1/me/mfa/totp", tk.AccessToken, codeRequest{code}, nil); r.StatusCode != 401 {
+		t.Fatalf("removal without step-up: %d, want 401", r.StatusCode)
+	}
+	if r := ts.apiCall(t, "POST", "/api/v1/auth/reauth", tk.AccessToken, map[string]string{"code": code}, nil); r.StatusCode != 204 {
+		t.Fatalf("reauth with a code: %d %s", r.StatusCode, r.body)
+	}
+	ts.env.Clock.Advance(30 * time.Second)
+	if r := ts.apiCall(t, "DELETE", "/api/v1/me/mfa/totp", tk.AccessToken, codeRequest{"123456"}, nil); r.StatusCode != 400 {
+		t.Fatalf("removal with a wrong code: %d, want 400", r.StatusCode)
+	}
+	code, _ = totp.GenerateCode(secret, ts.env.Clock.Now())
+	if r := ts.apiCall(t, "DELETE", "/api/v1/me/mfa/totp", tk.AccessToken, codeRequest{code}, nil); r.StatusCode != 204 {
+		t.Fatalf("removal: %d %s", r.StatusCode, r.body)
+	}
+	mails := 0
+	for _, m := range ts.env.DeliverMail(t) {
+		if strings.Contains(m.Subject, "two-step") {
+			mails++
+		}
+	}
+	if mails != 2 {
+		t.Errorf("%d two-step notices mailed, want 2 (on, off)", mails)
+	}
+	ts.login(t, "rm@example.com", testPassword) // no second step any more
+}
+
+// On the web, the password step issues no session; the session cookie is
+// set only after the code, and it is a new one.
+func TestWebSignInWithTOTP(t *testing.T) {
+	ts := newTestServer(t)
+	tk := ts.signUp(t, "web2@example.com", "Web Two")
+	secret, _ := ts.enrolTOTP(t, tk.AccessToken)
+	ts.env.Clock.Advance(30 * time.Second)
+	b := ts.browser(t)
+	resp := b.signIn("web2@example.com", testPassword, "/account/security")
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/login/mfa?next=%2Faccount%2Fsecurity" {
+		t.Fatalf("password step: %d → %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if b.cookie(sessionCookie) != "" {
+		t.Fatal("a session cookie was set before the second factor")
+	}
+	if code, _, _ := b.get("/account"); code != 303 {
+		t.Fatalf("account before the code: %d", code)
+	}
+	_, _, tok := b.get("/login/mfa?next=%2Faccount%2Fsecurity")
+	code, _ := totp.GenerateCode(secret, ts.env.Clock.Now())
+	resp = b.post("/login/mfa", url.Values{"csrf_token": {tok}, "code": {code}, "next": {"/account/security"}})
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/account/security" || b.cookie(sessionCookie) == "" {
+		t.Fatalf("code step: %d → %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if status, body, _ := b.get("/account/security"); status != 200 || !strings.Contains(body, "totp/remove") {
+		t.Errorf("security page after sign-in: %d", status)
+	}
+}
