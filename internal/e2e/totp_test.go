@@ -48,8 +48,13 @@ func TestTOTPEnrolmentAndSignIn(t *testing.T) {
 		t.Fatalf("secret on the page: %q %v", secret, err)
 	}
 	// The QR code really is shown (an image the CSP lets through).
-	qrWidth, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelector('img[src="/account/totp/qr.png"]').naturalWidth`))
-	if err != nil || qrWidth < 100 {
+	var qrWidth int
+	err = eventually(ctx, func() (bool, error) {
+		var err error
+		qrWidth, err = chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelector('img[src="/account/totp/qr.png"]').naturalWidth`))
+		return qrWidth >= 100, err
+	})
+	if err != nil {
 		t.Fatalf("QR image width %d (%v)", qrWidth, err)
 	}
 	code, _ := totp.GenerateCode(strings.TrimSpace(secret), time.Now())
