@@ -50,7 +50,13 @@ func (s *Service) StartWebSession(ctx context.Context, customerID, device string
 	if sess.DeviceSealed, err = dk.Seal([]byte(device), tSessions, "device_sealed", sess.ID); err != nil {
 		return "", Principal{}, err
 	}
-	if err := s.db.Conn().InsertWebSession(ctx, sess); err != nil {
+	err = s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		if err := s.notifyIfNewDevice(ctx, c, row, device); err != nil {
+			return err
+		}
+		return c.InsertWebSession(ctx, sess)
+	})
+	if err != nil {
 		return "", Principal{}, err
 	}
 	return token, Principal{CustomerID: customerID, Kind: KindWeb, SessionID: sess.ID, CSRFToken: csrf, RecentAuthAt: now}, nil
@@ -108,6 +114,9 @@ func (s *Service) IssueTokens(ctx context.Context, customerID, device string) (T
 	}
 	var out Tokens
 	err = s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		if err := s.notifyIfNewDevice(ctx, c, row, device); err != nil {
+			return err
+		}
 		if err := c.InsertTokenFamily(ctx, fam); err != nil {
 			return err
 		}

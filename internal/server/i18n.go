@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 
+	"github.com/resguardo/resguardo/internal/account"
 	"golang.org/x/text/language"
 )
 
@@ -46,7 +47,7 @@ func (s *Server) withLanguage(next http.Handler) http.Handler {
 			_, i, _ := langMatcher.Match(tags...)
 			ri.Lang = []string{"en", "es"}[i]
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(account.WithLang(r.Context(), ri.Lang)))
 	})
 }
 

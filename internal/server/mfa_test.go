@@ -165,3 +165,38 @@ func TestWebSignInWithTOTP(t *testing.T) {
 		t.Errorf("security page after sign-in: %d", status)
 	}
 }
+
+// A sign-in from a device none of the current sessions has is mailed to
+// the customer; a known device is not.
+func TestNewDeviceSignInIsNotified(t *testing.T) {
+	ts := newTestServer(t)
+	ts.signUp(t, "dev@example.com", "Dev") // a new account's first sign-ins are expected
+	ts.env.Clock.Advance(11 * time.Minute)
+	count := func() int {
+		n := 0
+		for _, m := range ts.env.DeliverMail(t) {
+			if strings.Contains(m.Body, "Tablet B") || strings.Contains(m.Body, "Phone A") {
+				n++
+			}
+		}
+		return n
+	}
+	loginAs := func(device string) {
+		r := ts.apiCall(t, "POST", "/api/v1/auth/login", "", map[string]string{"email": "dev@example.com", "password": testPassword, "device_name": device}, nil)
+		if r.StatusCode != 200 {
+			t.Fatalf("login: %d", r.StatusCode)
+		}
+	}
+	loginAs("Phone A")
+	if n := count(); n != 1 {
+		t.Fatalf("%d notices after a new device, want 1", n)
+	}
+	loginAs("Phone A")
+	if n := count(); n != 1 {
+		t.Errorf("%d notices after a known device, want still 1", n)
+	}
+	loginAs("Tablet B")
+	if n := count(); n != 2 {
+		t.Errorf("%d notices after a second new device, want 2", n)
+	}
+}

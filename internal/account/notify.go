@@ -1,0 +1,68 @@
+package account
+
+import (
+	"context"
+	"time"
+
+	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/mail"
+	"github.com/resguardo/resguardo/internal/sqlstore"
+)
+
+type langKey struct{}
+
+// WithLang records the language negotiated for a request, for the mail it
+// causes.
+func WithLang(ctx context.Context, lang string) context.Context {
+	return context.WithValue(ctx, langKey{}, lang)
+}
+
+func langFrom(ctx context.Context) string {
+	l, _ := ctx.Value(langKey{}).(string)
+	return l
+}
+
+// newAccountGrace is how old an account must be before its sign-ins from
+// new devices are mailed about: the first sign-ins after registering are
+// expected.
+const newAccountGrace = 10 * time.Minute
+
+// notifyIfNewDevice mails the customer when a sign-in comes from a device
+// name none of their current sessions or app sign-ins has, inside the
+// transaction that starts the session.
+func (s *Service) notifyIfNewDevice(ctx context.Context, c sqlstore.Conn, row sqlstore.CustomerRow, device string) error {
+	if s.now().Sub(time.Unix(row.CreatedAt, 0)) < newAccountGrace {
+		return nil
+	}
+	dk, err := s.dataKey(row)
+	if err != nil {
+		return err
+	}
+	web, err := c.WebSessions(ctx, row.ID)
+	if err != nil {
+		return err
+	}
+	for _, w := range web {
+		if d, err := s.openString(dk, w.DeviceSealed, tSessions, "device_sealed", w.ID); err == nil && d == device {
+			return nil
+		}
+	}
+	fams, err := c.TokenFamilies(ctx, row.ID)
+	if err != nil {
+		return err
+	}
+	for _, f := range fams {
+		if d, err := s.openString(dk, f.DeviceSealed, tFamilies, "device_sealed", f.ID); err == nil && d == device {
+			return nil
+		}
+	}
+	email, err := s.openString(dk, row.EmailSealed, tCustomers, "email_sealed", row.ID)
+	if err != nil {
+		return err
+	}
+	m, err := compose(mail.KindNewSignIn, langFrom(ctx), resguardo.Email(email), mail.Data{Device: device, Link: s.o.BaseURL + "/account/security"})
+	if err != nil {
+		return err
+	}
+	return s.queueMail(ctx, c, row.ID, dk, m)
+}
