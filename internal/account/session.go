@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/audit"
 	"github.com/resguardo/resguardo/internal/auth"
 	"github.com/resguardo/resguardo/internal/sqlstore"
 )
@@ -46,6 +47,7 @@ func (s *Service) StartWebSession(ctx context.Context, customerID, device string
 	sess := sqlstore.WebSessionRow{
 		ID: newID(), TokenHash: hash, CustomerID: customerID, CSRFToken: csrf,
 		CreatedAt: now.Unix(), LastSeenAt: now.Unix(), ExpiresAt: now.Add(s.o.SessionAbsolute).Unix(), RecentAuthAt: now.Unix(),
+		Client: audit.MetaFrom(ctx).Client,
 	}
 	if sess.DeviceSealed, err = dk.Seal([]byte(device), tSessions, "device_sealed", sess.ID); err != nil {
 		return "", Principal{}, err
@@ -108,7 +110,8 @@ func (s *Service) IssueTokens(ctx context.Context, customerID, device string) (T
 		return Tokens{}, err
 	}
 	now := s.now()
-	fam := sqlstore.TokenFamilyRow{ID: newID(), CustomerID: customerID, CreatedAt: now.Unix(), LastSeenAt: now.Unix(), RecentAuthAt: now.Unix()}
+	fam := sqlstore.TokenFamilyRow{ID: newID(), CustomerID: customerID, CreatedAt: now.Unix(), LastSeenAt: now.Unix(), RecentAuthAt: now.Unix(),
+		Client: audit.MetaFrom(ctx).Client}
 	if fam.DeviceSealed, err = dk.Seal([]byte(device), tFamilies, "device_sealed", fam.ID); err != nil {
 		return Tokens{}, err
 	}

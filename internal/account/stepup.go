@@ -51,6 +51,7 @@ type SessionInfo struct {
 	DeviceName string    `json:"device_name"`
 	CreatedAt  time.Time `json:"created_at"`
 	LastSeenAt time.Time `json:"last_seen_at"`
+	Client     string    `json:"client"` // network prefix and browser family
 	Current    bool      `json:"current"`
 }
 
@@ -77,7 +78,7 @@ func (s *Service) Sessions(ctx context.Context, p Principal) ([]SessionInfo, err
 			return nil, err
 		}
 		out = append(out, SessionInfo{ID: w.ID, Kind: KindWeb, DeviceName: device, CreatedAt: time.Unix(w.CreatedAt, 0).UTC(),
-			LastSeenAt: time.Unix(w.LastSeenAt, 0).UTC(), Current: p.Kind == KindWeb && p.SessionID == w.ID})
+			LastSeenAt: time.Unix(w.LastSeenAt, 0).UTC(), Client: w.Client, Current: p.Kind == KindWeb && p.SessionID == w.ID})
 	}
 	fams, err := conn.TokenFamilies(ctx, p.CustomerID)
 	if err != nil {
@@ -89,7 +90,7 @@ func (s *Service) Sessions(ctx context.Context, p Principal) ([]SessionInfo, err
 			return nil, err
 		}
 		out = append(out, SessionInfo{ID: f.ID, Kind: KindApp, DeviceName: device, CreatedAt: time.Unix(f.CreatedAt, 0).UTC(),
-			LastSeenAt: time.Unix(f.LastSeenAt, 0).UTC(), Current: p.Kind == KindApp && p.SessionID == f.ID})
+			LastSeenAt: time.Unix(f.LastSeenAt, 0).UTC(), Client: f.Client, Current: p.Kind == KindApp && p.SessionID == f.ID})
 	}
 	return out, nil
 }

@@ -68,7 +68,8 @@ func WithMeta(ctx context.Context, m Meta) context.Context {
 	return context.WithValue(ctx, metaKey{}, m)
 }
 
-func metaFrom(ctx context.Context) Meta {
+// MetaFrom returns the request metadata attached with WithMeta.
+func MetaFrom(ctx context.Context) Meta {
 	m, _ := ctx.Value(metaKey{}).(Meta)
 	return m
 }
@@ -81,7 +82,7 @@ func (l *Log) Append(ctx context.Context, c sqlstore.Conn, ev resguardo.AuditEve
 	if err != nil {
 		return err
 	}
-	m := metaFrom(ctx)
+	m := MetaFrom(ctx)
 	if ev.RequestID == "" {
 		ev.RequestID = m.RequestID
 	}

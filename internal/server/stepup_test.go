@@ -89,8 +89,8 @@ func TestSessionsListAndRevoke(t *testing.T) {
 			if s.Kind == "web" {
 				webID = s.ID
 			}
-			if s.DeviceName == "" {
-				t.Errorf("session %s has no device name", s.ID)
+			if s.DeviceName == "" || !strings.HasPrefix(s.Client, "127.0.0.0/24") {
+				t.Errorf("session %s: device %q, client %q", s.ID, s.DeviceName, s.Client)
 			}
 		}
 		if len(list) != 3 || current != 1 || webID == "" || tabletID == "" {

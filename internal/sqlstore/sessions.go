@@ -19,13 +19,14 @@ type WebSessionRow struct {
 	LastSeenAt   int64
 	ExpiresAt    int64 // absolute limit
 	RecentAuthAt int64
+	Client       string // coarse: network prefix and browser family
 }
 
-const webSessionColumns = `id, token_hash, customer_id, csrf_token, device_sealed, created_at, last_seen_at, expires_at, recent_auth_at`
+const webSessionColumns = `id, token_hash, customer_id, csrf_token, device_sealed, created_at, last_seen_at, expires_at, recent_auth_at, client`
 
 func scanWebSession(row interface{ Scan(...any) error }) (WebSessionRow, error) {
 	var s WebSessionRow
-	err := row.Scan(&s.ID, &s.TokenHash, &s.CustomerID, &s.CSRFToken, &s.DeviceSealed, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &s.RecentAuthAt)
+	err := row.Scan(&s.ID, &s.TokenHash, &s.CustomerID, &s.CSRFToken, &s.DeviceSealed, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &s.RecentAuthAt, &s.Client)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, errNotFound("session")
 	}
@@ -37,8 +38,8 @@ func scanWebSession(row interface{ Scan(...any) error }) (WebSessionRow, error) 
 
 // InsertWebSession stores a new session.
 func (c Conn) InsertWebSession(ctx context.Context, s WebSessionRow) error {
-	_, err := c.exec(ctx, `INSERT INTO web_sessions (`+webSessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		s.ID, s.TokenHash, s.CustomerID, s.CSRFToken, s.DeviceSealed, s.CreatedAt, s.LastSeenAt, s.ExpiresAt, s.RecentAuthAt)
+	_, err := c.exec(ctx, `INSERT INTO web_sessions (`+webSessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.ID, s.TokenHash, s.CustomerID, s.CSRFToken, s.DeviceSealed, s.CreatedAt, s.LastSeenAt, s.ExpiresAt, s.RecentAuthAt, s.Client)
 	if err != nil {
 		return fmt.Errorf("insert session: %w", err)
 	}
@@ -102,6 +103,7 @@ type TokenFamilyRow struct {
 	CreatedAt    int64
 	LastSeenAt   int64
 	RecentAuthAt int64
+	Client       string
 }
 
 // AppTokenRow is one access or refresh token, by hash.
@@ -115,8 +117,8 @@ type AppTokenRow struct {
 
 // InsertTokenFamily starts a family.
 func (c Conn) InsertTokenFamily(ctx context.Context, f TokenFamilyRow) error {
-	_, err := c.exec(ctx, `INSERT INTO token_families (id, customer_id, device_sealed, created_at, last_seen_at, recent_auth_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		f.ID, f.CustomerID, f.DeviceSealed, f.CreatedAt, f.LastSeenAt, f.RecentAuthAt)
+	_, err := c.exec(ctx, `INSERT INTO token_families (id, customer_id, device_sealed, created_at, last_seen_at, recent_auth_at, client) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		f.ID, f.CustomerID, f.DeviceSealed, f.CreatedAt, f.LastSeenAt, f.RecentAuthAt, f.Client)
 	if err != nil {
 		return fmt.Errorf("insert token family: %w", err)
 	}
@@ -174,7 +176,7 @@ func (c Conn) TouchTokenFamily(ctx context.Context, id string, now int64) error 
 
 // TokenFamilies lists a customer's app sign-ins.
 func (c Conn) TokenFamilies(ctx context.Context, customerID string) ([]TokenFamilyRow, error) {
-	rows, err := c.query(ctx, `SELECT id, customer_id, device_sealed, created_at, last_seen_at, recent_auth_at FROM token_families WHERE customer_id = ? ORDER BY created_at, id`, customerID)
+	rows, err := c.query(ctx, `SELECT id, customer_id, device_sealed, created_at, last_seen_at, recent_auth_at, client FROM token_families WHERE customer_id = ? ORDER BY created_at, id`, customerID)
 	if err != nil {
 		return nil, fmt.Errorf("list token families: %w", err)
 	}
@@ -182,7 +184,7 @@ func (c Conn) TokenFamilies(ctx context.Context, customerID string) ([]TokenFami
 	var out []TokenFamilyRow
 	for rows.Next() {
 		var f TokenFamilyRow
-		if err := rows.Scan(&f.ID, &f.CustomerID, &f.DeviceSealed, &f.CreatedAt, &f.LastSeenAt, &f.RecentAuthAt); err != nil {
+		if err := rows.Scan(&f.ID, &f.CustomerID, &f.DeviceSealed, &f.CreatedAt, &f.LastSeenAt, &f.RecentAuthAt, &f.Client); err != nil {
 			return nil, fmt.Errorf("read token family: %w", err)
 		}
 		out = append(out, f)
