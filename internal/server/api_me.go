@@ -130,3 +130,19 @@ func (s *Server) handleAPIAddressDelete() handler {
 		return nil
 	}
 }
+
+func (s *Server) handleAPIEmailChange() handler {
+	type request struct {
+		Email string `json:"email"`
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in request
+		if err := decodeJSON(r, &in); err != nil {
+			return err
+		}
+		if err := s.accounts.RequestEmailChange(r.Context(), principal(r), in.Email); err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusAccepted, accepted{"If the address can be used, we have sent it a link: the change happens when it is followed."})
+	}
+}

@@ -56,6 +56,12 @@ func (s *Server) withLanguage(next http.Handler) http.Handler {
 // The catalogs mention passwords; they hold page texts, not credentials.
 var messages = map[string]map[string]string{
 	"en": { // #nosec G101 -- page texts, not credentials
+		"security.email":                      "E-mail address",
+		"security.email_new":                  "New e-mail address",
+		"security.email_submit":               "Send confirmation link",
+		"security.email_sent":                 "If the address can be used, we sent it a link. Your address changes when you open it.",
+		"act.account.email_change_requested":  "E-mail change requested",
+		"act.account.email_changed":           "E-mail address changed",
 		"mfa.title":                           "Two-step verification",
 		"mfa.lead":                            "Enter the 6-digit code from your authenticator app.",
 		"mfa.submit":                          "Verify",
@@ -228,6 +234,12 @@ var messages = map[string]map[string]string{
 		"error.link":                          "This link is not valid or has expired. Ask for a new one.",
 	},
 	"es": { // #nosec G101 -- page texts, not credentials
+		"security.email":                      "Correo electrónico",
+		"security.email_new":                  "Nuevo correo electrónico",
+		"security.email_submit":               "Enviar enlace de confirmación",
+		"security.email_sent":                 "Si la dirección se puede usar, le hemos enviado un enlace. Tu dirección cambia cuando lo abras.",
+		"act.account.email_change_requested":  "Cambio de correo solicitado",
+		"act.account.email_changed":           "Correo electrónico cambiado",
 		"mfa.title":                           "Verificación en dos pasos",
 		"mfa.lead":                            "Escribe el código de 6 cifras de tu aplicación de autenticación.",
 		"mfa.submit":                          "Verificar",

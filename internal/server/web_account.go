@@ -8,7 +8,7 @@ import (
 
 // accountFlashes are the only notices /account?done= can show: the query
 // never carries text of its own.
-var accountFlashes = map[string]string{"saved": "account.saved", "password": "security.changed", "revoked": "security.revoked", "totp_off": "totp.removed"}
+var accountFlashes = map[string]string{"saved": "account.saved", "password": "security.changed", "revoked": "security.revoked", "totp_off": "totp.removed", "email_sent": "security.email_sent"}
 
 func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status int, f form, newAddr resguardo.Address) error {
 	c, err := s.accounts.Profile(r.Context(), principal(r).CustomerID)

@@ -85,3 +85,17 @@ func (s *Server) handleSessionsRevokeOthers() handler {
 		return nil
 	}
 }
+
+func (s *Server) handleEmailChange() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.accounts.RequestEmailChange(r.Context(), principal(r), r.PostFormValue("email")); err != nil {
+			keys, status, ok := formFailure(err)
+			if !ok {
+				return err
+			}
+			return s.renderSecurity(w, r, status, form{Errors: keys})
+		}
+		http.Redirect(w, r, "/account/security?done=email_sent", http.StatusSeeOther)
+		return nil
+	}
+}

@@ -177,3 +177,42 @@ func (c Conn) Contacts(ctx context.Context, customerID string) ([]PhoneRow, []Ad
 
 // ErrTOTPEnabled is returned when enrolling while a second factor is on.
 var ErrTOTPEnabled = resguardo.Errorf(resguardo.EConflict, "Two-step verification is already on. Remove it first to set it up again.")
+
+// PutPendingEmail stores a new address awaiting confirmation (one per
+// customer: a newer request replaces it).
+func (c Conn) PutPendingEmail(ctx context.Context, customerID string, index, sealed []byte, now int64) error {
+	if _, err := c.exec(ctx, `DELETE FROM pending_emails WHERE customer_id = ?`, customerID); err != nil {
+		return fmt.Errorf("replace pending e-mail: %w", err)
+	}
+	_, err := c.exec(ctx, `INSERT INTO pending_emails (customer_id, email_index, email_sealed, created_at) VALUES (?, ?, ?, ?)`, customerID, index, sealed, now)
+	if err != nil {
+		return fmt.Errorf("store pending e-mail: %w", err)
+	}
+	return nil
+}
+
+// TakePendingEmail reads and removes the pending address with that index.
+func (c Conn) TakePendingEmail(ctx context.Context, customerID string, index []byte) ([]byte, error) {
+	var sealed []byte
+	err := c.queryRow(ctx, `SELECT email_sealed FROM pending_emails WHERE customer_id = ? AND email_index = ?`, customerID, index).Scan(&sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errNotFound("pending e-mail")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read pending e-mail: %w", err)
+	}
+	if _, err := c.exec(ctx, `DELETE FROM pending_emails WHERE customer_id = ?`, customerID); err != nil {
+		return nil, fmt.Errorf("delete pending e-mail: %w", err)
+	}
+	return sealed, nil
+}
+
+// SetEmail replaces a customer's address (verified); ErrEmailTaken if
+// another account has it.
+func (c Conn) SetEmail(ctx context.Context, id string, index, sealed []byte, now int64) error {
+	res, err := c.exec(ctx, `UPDATE customers SET email_index = ?, email_sealed = ?, email_verified = 1, updated_at = ? WHERE id = ?`, index, sealed, now, id)
+	if isUniqueViolation(err) {
+		return ErrEmailTaken
+	}
+	return affectedOne(res, err, "customer")
+}
