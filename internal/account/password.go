@@ -20,22 +20,8 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	if err := auth.CheckPassword(next); err != nil {
 		return err
 	}
-	row, err := s.db.Conn().CustomerByID(ctx, p.CustomerID)
+	row, err := s.checkCurrentPassword(ctx, p.CustomerID, current, errWrongPassword)
 	if err != nil {
-		return err
-	}
-	key := "pw:" + p.CustomerID
-	if err := s.claimAttempt(ctx, key); err != nil {
-		return err
-	}
-	ok, _, err := s.hasher.Verify(ctx, current, row.PasswordHash)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return errWrongPassword
-	}
-	if err := s.db.Conn().ClearThrottle(ctx, key); err != nil {
 		return err
 	}
 	hash, err := s.hasher.Hash(ctx, next)

@@ -15,33 +15,42 @@ var errReauthFailed = &resguardo.Error{Code: resguardo.EInvalid, Message: "The p
 // session or app sign-in as recently authenticated (step-up). Wrong
 // passwords count against the account like failed sign-ins.
 func (s *Service) Reauthenticate(ctx context.Context, p Principal, password string) error {
-	row, err := s.db.Conn().CustomerByID(ctx, p.CustomerID)
-	if err != nil {
-		return err
-	}
-	key := "pw:" + p.CustomerID
-	if err := s.claimAttempt(ctx, key); err != nil {
-		return err
-	}
-	ok, _, err := s.hasher.Verify(ctx, password, row.PasswordHash)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		if err := s.audit.Record(ctx, event(resguardo.ActReauthFailed, p.CustomerID, resguardo.OutcomeFailure)); err != nil {
-			return err
+	if _, err := s.checkCurrentPassword(ctx, p.CustomerID, password, errReauthFailed); err != nil {
+		if err == errReauthFailed {
+			if aerr := s.audit.Record(ctx, event(resguardo.ActReauthFailed, p.CustomerID, resguardo.OutcomeFailure)); aerr != nil {
+				return aerr
+			}
 		}
-		return errReauthFailed
+		return err
 	}
 	return s.db.Tx(ctx, func(c sqlstore.Conn) error {
-		if err := c.ClearThrottle(ctx, key); err != nil {
-			return err
-		}
 		if err := c.MarkRecentAuth(ctx, p.CustomerID, p.SessionID, p.Kind == KindWeb, s.now().Unix()); err != nil {
 			return err
 		}
 		return s.audit.Append(ctx, c, event(resguardo.ActReauth, p.CustomerID, resguardo.OutcomeSuccess))
 	})
+}
+
+// checkCurrentPassword verifies a signed-in customer's password, counted
+// like a sign-in attempt (so it cannot be guessed through this door
+// either); wrong is the error answered on a mismatch.
+func (s *Service) checkCurrentPassword(ctx context.Context, customerID, password string, wrong error) (sqlstore.CustomerRow, error) {
+	row, err := s.db.Conn().CustomerByID(ctx, customerID)
+	if err != nil {
+		return row, err
+	}
+	key := "pw:" + customerID
+	if err := s.claimAttempt(ctx, key); err != nil {
+		return row, err
+	}
+	ok, _, err := s.hasher.Verify(ctx, password, row.PasswordHash)
+	if err != nil {
+		return row, err
+	}
+	if !ok {
+		return row, wrong
+	}
+	return row, s.db.Conn().ClearThrottle(ctx, key)
 }
 
 // SessionInfo is one web session or app sign-in, as its owner sees it.

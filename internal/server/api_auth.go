@@ -43,12 +43,9 @@ func (s *Server) handleAPILogin() handler {
 		if err := decodeJSON(r, &in); err != nil {
 			return err
 		}
-		device, err := resguardo.CleanText("device_name", in.DeviceName, 0, 100)
+		device, err := appDevice(in.DeviceName)
 		if err != nil {
 			return err
-		}
-		if device == "" {
-			device = "App"
 		}
 		id, mfa, err := s.accounts.Login(r.Context(), in.Email, in.Password, s.clientIP(r))
 		if err != nil {
@@ -188,12 +185,9 @@ func (s *Server) handleAPIMFA() handler {
 		if err := decodeJSON(r, &in); err != nil {
 			return err
 		}
-		device, err := resguardo.CleanText("device_name", in.DeviceName, 0, 100)
+		device, err := appDevice(in.DeviceName)
 		if err != nil {
 			return err
-		}
-		if device == "" {
-			device = "App"
 		}
 		id, err := s.accounts.CompleteMFA(r.Context(), in.MFAToken, in.Code)
 		if err != nil {
@@ -205,4 +199,13 @@ func (s *Server) handleAPIMFA() handler {
 		}
 		return writeJSON(w, http.StatusOK, tokens)
 	}
+}
+
+// appDevice is the device name an app gave, cleaned, or "App".
+func appDevice(name string) (string, error) {
+	device, err := resguardo.CleanText("device_name", name, 0, 100)
+	if device == "" && err == nil {
+		device = "App"
+	}
+	return device, err
 }
