@@ -126,3 +126,26 @@ func TestSessionsListAndRevoke(t *testing.T) {
 		}
 	})
 }
+
+// Every operation SPEC §3 puts behind step-up answers 401
+// reauthentication_required to a token whose last password or code check
+// is older than 5 minutes — including starting and confirming TOTP
+// enrolment, so a stolen session cannot bind the attacker's authenticator.
+func TestStepUpGuardsEverySensitiveAPIRoute(t *testing.T) {
+	ts := newTestServer(t)
+	tk := ts.signUp(t, "stale@example.com", "Stale")
+	ts.env.Clock.Advance(6 * time.Minute)
+	for _, rt := range []struct{ method, path string }{
+		{"POST", "/api/v1/me/mfa/totp"},
+		{"POST", "/api/v1/me/mfa/totp/confirm"},
+		{"DELETE", "/api/v1/me/mfa/totp"},
+		{"POST", "/api/v1/me/mfa/recovery-codes"},
+		{"POST", "/api/v1/me/password"},
+		{"POST", "/api/v1/me/email"},
+	} {
+		r := ts.apiCall(t, rt.method, rt.path, tk.AccessToken, map[string]string{}, nil)
+		if r.StatusCode != 401 || r.problem(t).Type != problemTypeBase+"reauthentication_required" {
+			t.Errorf("%s %s with a stale session: %d %s, want 401 reauthentication_required", rt.method, rt.path, r.StatusCode, r.body)
+		}
+	}
+}
