@@ -164,3 +164,22 @@ func (a *Address) Clean() error {
 	}
 	return nil
 }
+
+// MaxDeviceName is the longest device name a client may give. The name is
+// shown in session lists and in the new-sign-in mail, whose composer
+// enforces the same rule.
+const MaxDeviceName = 64
+
+// ParseDeviceName cleans a device name chosen by the client (an app): one
+// short line of text that cannot carry a link into the mail that quotes it.
+func ParseDeviceName(s string) (string, error) {
+	d, err := CleanText("device_name", s, 0, MaxDeviceName)
+	if err != nil {
+		return "", err
+	}
+	if strings.Contains(d, "://") {
+		return "", &Error{Code: EInvalid, Message: "A device name cannot hold a link.",
+			Fields: []FieldProblem{{Field: "device_name", Detail: "must not contain a link"}}}
+	}
+	return d, nil
+}

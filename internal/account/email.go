@@ -15,8 +15,10 @@ const purposeChange = "change_email"
 
 // RequestEmailChange mails a confirmation link to a new address (the route
 // demands recent authentication). Nothing changes until the link is
-// followed. An address another account has gets the same answer and no
-// mail, so the answer does not tell whether it is registered.
+// followed. An address another account has gets the same answer, the same
+// work and the same access-log entry, but no mail and no link, so neither
+// the answer, its time nor the customer's own log tells whether it is
+// registered.
 func (s *Service) RequestEmailChange(ctx context.Context, p Principal, emailIn string) error {
 	email, err := resguardo.ParseEmail(emailIn)
 	if err != nil {
@@ -26,14 +28,13 @@ func (s *Service) RequestEmailChange(ctx context.Context, p Principal, emailIn s
 	if err != nil {
 		return err
 	}
+	taken := false
 	if _, err := s.db.Conn().CustomerByEmailIndex(ctx, index); err == nil {
-		return nil // taken (perhaps by this very account)
+		taken = true // perhaps by this very account
 	} else if resguardo.ErrorCode(err) != resguardo.ENotFound {
 		return err
 	}
-	if !s.mayMail(ctx, index) {
-		return nil
-	}
+	send := s.mayMail(ctx, index) && !taken
 	dk, err := s.customerKey(ctx, p.CustomerID)
 	if err != nil {
 		return err
@@ -52,6 +53,9 @@ func (s *Service) RequestEmailChange(ctx context.Context, p Principal, emailIn s
 	return s.change(ctx, p.CustomerID, resguardo.ActEmailChangeAsked, []string{"email"}, func(c sqlstore.Conn) error {
 		if err := c.DeleteEmailTokens(ctx, p.CustomerID, purposeChange); err != nil {
 			return err
+		}
+		if !send {
+			return nil
 		}
 		if err := c.PutPendingEmail(ctx, p.CustomerID, index, sealed, s.now().Unix()); err != nil {
 			return err

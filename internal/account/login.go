@@ -33,7 +33,8 @@ var throttles = map[string]throttlePolicy{
 	"an:": {free: 5, base: 2 * time.Second, ceiling: 15 * time.Minute},
 	"nt:": {free: 50, base: 2 * time.Second, ceiling: 15 * time.Minute},
 	"pw:": {free: 5, base: 2 * time.Second, ceiling: 15 * time.Minute}, // current password on change
-	"mf:": {free: 5, base: 2 * time.Second, ceiling: 15 * time.Minute}, // second-factor codes
+	"mf:": {free: 5, base: 2 * time.Second, ceiling: 15 * time.Minute}, // second-factor codes, account+network
+	"mc:": {free: 20, base: time.Minute, ceiling: time.Hour},           // second-factor codes, account
 	"ml:": {free: 3, base: time.Hour, ceiling: time.Hour},              // mail to one address
 }
 
@@ -57,13 +58,13 @@ func accountKey(emailIndex []byte) string { return hex.EncodeToString(emailIndex
 
 // throttleKeys names what a sign-in attempt counts against.
 func throttleKeys(emailIndex []byte, client netip.Addr) []string {
-	nw := coarseNetwork(client)
+	nw := CoarseNetwork(client)
 	return []string{"an:" + accountKey(emailIndex) + "/" + nw, "nt:" + nw}
 }
 
-// coarseNetwork is the /24 (IPv4) or /48 (IPv6) of an address: one client
+// CoarseNetwork is the /24 (IPv4) or /48 (IPv6) of an address: one client
 // hopping within its network still counts as one.
-func coarseNetwork(a netip.Addr) string {
+func CoarseNetwork(a netip.Addr) string {
 	if !a.IsValid() {
 		return "unknown"
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/audit"
 	"github.com/resguardo/resguardo/internal/auth"
 	"github.com/resguardo/resguardo/internal/mail"
 	"github.com/resguardo/resguardo/internal/sqlstore"
@@ -50,7 +51,8 @@ func (s *Service) CompleteMFA(ctx context.Context, challenge, code string) (stri
 	if err != nil {
 		return "", errChallengeInvalid
 	}
-	if err := s.claimAttempt(ctx, "mf:"+customerID); err != nil {
+	keys := codeThrottleKeys(ctx, customerID)
+	if err := s.claimAttempt(ctx, keys...); err != nil {
 		return "", err
 	}
 	err = s.db.Tx(ctx, func(c sqlstore.Conn) error {
@@ -60,7 +62,7 @@ func (s *Service) CompleteMFA(ctx context.Context, challenge, code string) (stri
 		if err := c.UseMFAChallenge(ctx, hash, s.now().Unix()); err != nil {
 			return errChallengeInvalid
 		}
-		if err := c.ClearThrottle(ctx, "mf:"+customerID); err != nil {
+		if err := clearThrottles(ctx, c, keys); err != nil {
 			return err
 		}
 		return s.audit.Append(ctx, c, event(resguardo.ActSignIn, customerID, resguardo.OutcomeSuccess))
@@ -69,6 +71,24 @@ func (s *Service) CompleteMFA(ctx context.Context, challenge, code string) (stri
 		s.recordFailedCode(ctx, customerID)
 	}
 	return customerID, err
+}
+
+// codeThrottleKeys names what a second-factor attempt counts against: the
+// account from this client's network (tight), and the account alone
+// (looser, so guessing from many networks still meets a ceiling). Only
+// someone who already has the password or a session can make attempts, so
+// the account-wide limit cannot be used by strangers to keep the owner out.
+func codeThrottleKeys(ctx context.Context, customerID string) []string {
+	return []string{"mf:" + customerID + "/" + audit.MetaFrom(ctx).Network, "mc:" + customerID}
+}
+
+func clearThrottles(ctx context.Context, c sqlstore.Conn, keys []string) error {
+	for _, k := range keys {
+		if err := c.ClearThrottle(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Service) recordFailedCode(ctx context.Context, customerID string) {
@@ -166,7 +186,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, code, lang strin
 	}
 	codes, hashes := auth.NewRecoveryCodes(auth.RecoveryCodes)
 	err = s.secondFactorChanged(ctx, p, lang, resguardo.ActTOTPEnabled, func(c sqlstore.Conn) error {
-		if err := c.EnableTOTP(ctx, p.CustomerID, step); err != nil {
+		if err := c.EnableTOTP(ctx, p.CustomerID, t.SecretSealed, step); err != nil {
 			return err
 		}
 		return c.ReplaceRecoveryCodes(ctx, p.CustomerID, hashes)
@@ -177,11 +197,15 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, code, lang strin
 // RemoveTOTP turns the second factor off, given a current code or a
 // recovery code (the route also demands recent authentication).
 func (s *Service) RemoveTOTP(ctx context.Context, p Principal, code, lang string) error {
-	if err := s.claimAttempt(ctx, "mf:"+p.CustomerID); err != nil {
+	keys := codeThrottleKeys(ctx, p.CustomerID)
+	if err := s.claimAttempt(ctx, keys...); err != nil {
 		return err
 	}
 	err := s.secondFactorChanged(ctx, p, lang, resguardo.ActTOTPRemoved, func(c sqlstore.Conn) error {
 		if err := s.checkSecondFactor(ctx, c, p.CustomerID, code); err != nil {
+			return err
+		}
+		if err := clearThrottles(ctx, c, keys); err != nil {
 			return err
 		}
 		return c.DeleteTOTP(ctx, p.CustomerID)
@@ -241,11 +265,15 @@ func (s *Service) secondFactorChanged(ctx context.Context, p Principal, lang, ac
 // ReauthenticateCode is step-up with the second factor instead of the
 // password.
 func (s *Service) ReauthenticateCode(ctx context.Context, p Principal, code string) error {
-	if err := s.claimAttempt(ctx, "mf:"+p.CustomerID); err != nil {
+	keys := codeThrottleKeys(ctx, p.CustomerID)
+	if err := s.claimAttempt(ctx, keys...); err != nil {
 		return err
 	}
 	err := s.db.Tx(ctx, func(c sqlstore.Conn) error {
 		if err := s.checkSecondFactor(ctx, c, p.CustomerID, code); err != nil {
+			return err
+		}
+		if err := clearThrottles(ctx, c, keys); err != nil {
 			return err
 		}
 		if err := c.MarkRecentAuth(ctx, p.CustomerID, p.SessionID, p.Kind == KindWeb, s.now().Unix()); err != nil {

@@ -62,7 +62,10 @@ func (s *Service) notifyIfNewDevice(ctx context.Context, c sqlstore.Conn, row sq
 	}
 	m, err := compose(mail.KindNewSignIn, langFrom(ctx), resguardo.Email(email), mail.Data{Device: device, Link: s.o.BaseURL + "/account/security"})
 	if err != nil {
-		return err
+		// The device name comes from the client; a name the mail cannot
+		// carry must not turn into a failed sign-in.
+		s.log.WarnContext(ctx, "new sign-in mail not composed", "err", err)
+		return nil
 	}
 	return s.queueMail(ctx, c, row.ID, dk, m)
 }

@@ -241,8 +241,12 @@ func (s *Service) Logout(ctx context.Context, p Principal) error {
 }
 
 // revokeOthers ends every session and token family of the customer except
-// the one the principal uses.
+// the one the principal uses, and voids pending e-mail changes and sign-in
+// challenges, which were started under the old state.
 func revokeOthers(ctx context.Context, c sqlstore.Conn, p Principal) error {
+	if err := c.DeleteOutstanding(ctx, p.CustomerID); err != nil {
+		return err
+	}
 	keepWeb, keepApp := "", ""
 	if p.Kind == KindWeb {
 		keepWeb = p.SessionID

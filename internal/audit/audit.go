@@ -58,7 +58,8 @@ func New(db *sqlstore.DB, keys MACer, log *slog.Logger, every int64, now func() 
 // Meta is what the request layer knows about a request, for its entries.
 type Meta struct {
 	RequestID string
-	Client    string
+	Client    string // network prefix and browser family, shown to the customer
+	Network   string // network prefix alone, for throttles keyed by client
 }
 
 type metaKey struct{}

@@ -203,7 +203,7 @@ func (s *Server) handleAPIMFA() handler {
 
 // appDevice is the device name an app gave, cleaned, or "App".
 func appDevice(name string) (string, error) {
-	device, err := resguardo.CleanText("device_name", name, 0, 100)
+	device, err := resguardo.ParseDeviceName(name)
 	if device == "" && err == nil {
 		device = "App"
 	}

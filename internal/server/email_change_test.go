@@ -58,3 +58,49 @@ func TestEmailChange(t *testing.T) {
 		}
 	})
 }
+
+// Asking for a taken address leaves the same trace in the customer's own
+// access log as asking for a free one, so the log does not reveal who is
+// registered.
+func TestEmailChangeAccessLogDoesNotRevealTakenAddresses(t *testing.T) {
+	ts := newTestServer(t)
+	tk := ts.signUp(t, "asker@example.com", "Asker")
+	ts.signUp(t, "registered@example.com", "Registered")
+	lastAction := func(email string) string {
+		if r := ts.apiCall(t, "POST", "/api/v1/me/email", tk.AccessToken, map[string]string{"email": email}, nil); r.StatusCode != 202 {
+			t.Fatalf("ask for %s: %d %s", email, r.StatusCode, r.body)
+		}
+		var page accessLogPage
+		ts.apiCall(t, "GET", "/api/v1/me/access-log?limit=1", tk.AccessToken, nil, &page)
+		if len(page.Entries) != 1 {
+			t.Fatalf("access log: %+v", page)
+		}
+		e := page.Entries[0]
+		return e.Action + "/" + e.Outcome
+	}
+	taken, free := lastAction("registered@example.com"), lastAction("unregistered@example.com")
+	if taken != free || taken != "account.email_change_requested/success" {
+		t.Errorf("access log after a taken address %q, after a free one %q", taken, free)
+	}
+}
+
+// A password change voids an e-mail change asked for before it: whoever
+// asked under the old password cannot complete it with the link.
+func TestPasswordChangeVoidsPendingEmailChange(t *testing.T) {
+	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
+		ts := newTestServerOn(t, b)
+		tk := ts.signUp(t, "owner@example.com", "Owner")
+		if r := ts.apiCall(t, "POST", "/api/v1/me/email", tk.AccessToken, map[string]string{"email": "attacker@example.com"}, nil); r.StatusCode != 202 {
+			t.Fatalf("ask: %d %s", r.StatusCode, r.body)
+		}
+		token := ts.env.LinkToken(t, "attacker@example.com", "/verify-email")
+		change := map[string]string{"current_password": testPassword, "new_password": "the owner's new passphrase"}
+		if r := ts.apiCall(t, "POST", "/api/v1/me/password", tk.AccessToken, change, nil); r.StatusCode != 204 {
+			t.Fatalf("password change: %d %s", r.StatusCode, r.body)
+		}
+		if r := ts.apiCall(t, "POST", "/api/v1/auth/verify-email", "", map[string]string{"token": token}, nil); r.StatusCode != 400 {
+			t.Errorf("e-mail change link still worked after the password change: %d %s", r.StatusCode, r.body)
+		}
+		ts.login(t, "owner@example.com", "the owner's new passphrase")
+	})
+}

@@ -328,6 +328,13 @@ func (b *browser) get(path string) (int, string, string) {
 // post submits a form, with extra headers (e.g. Sec-Fetch-Site).
 func (b *browser) post(path string, form url.Values, header ...string) *http.Response {
 	b.t.Helper()
+	resp, _ := b.postPage(path, form, header...)
+	return resp
+}
+
+// postPage submits a form and returns the page it answered with.
+func (b *browser) postPage(path string, form url.Values, header ...string) (*http.Response, string) {
+	b.t.Helper()
 	req, _ := http.NewRequest("POST", b.ts.site.URL+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	for i := 0; i+1 < len(header); i += 2 {
@@ -337,9 +344,9 @@ func (b *browser) post(path string, form url.Values, header ...string) *http.Res
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
+	body, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
-	return resp
+	return resp, string(body)
 }
 
 func (b *browser) cookie(name string) string {

@@ -2,6 +2,8 @@ package server
 
 import (
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +98,62 @@ func TestWrongCodesAreThrottled(t *testing.T) {
 	}
 	if last.StatusCode != 429 || last.Header.Get("Retry-After") == "" {
 		t.Errorf("sixth wrong code: %d, want 429 with Retry-After", last.StatusCode)
+	}
+}
+
+// Wrong codes count per account and network, so guesses from one network
+// do not stop the owner on another; and per account, so guesses spread
+// over many networks still meet a ceiling (20).
+func TestCodeThrottleIsPerNetworkWithAnAccountCeiling(t *testing.T) {
+	ts := newTestServer(t, withTrustedProxies("127.0.0.1/32"))
+	tk := ts.signUp(t, "spread@example.com", "Spread")
+	ts.enrolTOTP(t, tk.AccessToken)
+	challenge := ts.passwordStep(t, "spread@example.com")
+	guess := func(ip string) int {
+		body := `{"mfa_token":"` + challenge + `","code":"000000"}`
+		return ts.do(t, ts.site, "POST", "/api/v1/auth/mfa", strings.NewReader(body), "Content-Type", "application/json", "X-Forwarded-For", ip).StatusCode
+	}
+	for i := range 6 {
+		if got, want := guess("203.0.113.9"), map[bool]int{true: 429, false: 400}[i == 5]; got != want {
+			t.Fatalf("guess %d from one network: %d, want %d", i+1, got, want)
+		}
+	}
+	if got := guess("198.51.100.7"); got != 400 {
+		t.Fatalf("first guess from another network: %d, want 400", got)
+	}
+	// 6 counted so far; spread the rest of 20 over fresh networks.
+	for n := range 14 {
+		if got := guess("192.0." + strconv.Itoa(n) + ".1"); got != 400 {
+			t.Fatalf("guess %d from a fresh network: %d, want 400", 7+n, got)
+		}
+	}
+	if got := guess("100.64.0.1"); got != 429 {
+		t.Errorf("guess 21, from yet another network: %d, want 429 (account ceiling)", got)
+	}
+}
+
+// A right code clears the count, for step-up with a code as for sign-in.
+func TestRightCodeClearsTheCount(t *testing.T) {
+	ts := newTestServer(t)
+	tk := ts.signUp(t, "clears@example.com", "Clears")
+	secret, _ := ts.enrolTOTP(t, tk.AccessToken)
+	reauth := func(code string) int {
+		return ts.apiCall(t, "POST", "/api/v1/auth/reauth", tk.AccessToken, codeRequest{code}, nil).StatusCode
+	}
+	for range 4 {
+		if got := reauth("000000"); got != 400 {
+			t.Fatalf("wrong code: %d, want 400", got)
+		}
+	}
+	ts.env.Clock.Advance(30 * time.Second)
+	code, _ := totp.GenerateCode(secret, ts.env.Clock.Now())
+	if got := reauth(code); got != 204 {
+		t.Fatalf("right code: %d, want 204", got)
+	}
+	for i := range 4 {
+		if got := reauth("000000"); got != 400 {
+			t.Fatalf("wrong code %d after a right one: %d, want 400 (count cleared)", i+1, got)
+		}
 	}
 }
 
@@ -198,5 +256,48 @@ func TestNewDeviceSignInIsNotified(t *testing.T) {
 	loginAs("Tablet B")
 	if n := count(); n != 2 {
 		t.Errorf("%d notices after a second new device, want 2", n)
+	}
+}
+
+// An app's device name is one short line without links: it is quoted in
+// the new-sign-in mail.
+func TestAppDeviceNameCannotCarryALink(t *testing.T) {
+	ts := newTestServer(t)
+	ts.signUp(t, "link@example.com", "Link")
+	for _, device := range []string{"Phone https://evil.example/reset", strings.Repeat("x", 65)} {
+		r := ts.apiCall(t, "POST", "/api/v1/auth/login", "", map[string]string{"email": "link@example.com", "password": testPassword, "device_name": device}, nil)
+		if r.StatusCode != 400 {
+			t.Errorf("device name %.20q…: %d, want 400", device, r.StatusCode)
+		}
+	}
+}
+
+// Turning TOTP on or off in the browser replaces the session token: the
+// cookie from before the change stops working at once.
+func TestWebTOTPChangeReplacesSessionToken(t *testing.T) {
+	ts := newTestServer(t)
+	ts.signUp(t, "rotate@example.com", "Rotate")
+	b := ts.browser(t)
+	b.signIn("rotate@example.com", testPassword, "")
+	_, _, tok := b.get("/account/security")
+	resp, page := b.postPage("/account/totp", url.Values{"csrf_token": {tok}})
+	secret := regexp.MustCompile(`<code id="totp-secret">([A-Z2-7 ]+)</code>`).FindStringSubmatch(page)
+	if resp.StatusCode != 200 || secret == nil {
+		t.Fatalf("set-up: %d %s", resp.StatusCode, page)
+	}
+	before := b.cookie(sessionCookie)
+	code, _ := totp.GenerateCode(strings.ReplaceAll(secret[1], " ", ""), ts.env.Clock.Now())
+	if resp := b.post("/account/totp/confirm", url.Values{"csrf_token": {tok}, "code": {code}}); resp.StatusCode != 200 {
+		t.Fatalf("confirm: %d", resp.StatusCode)
+	}
+	after := b.cookie(sessionCookie)
+	if after == "" || after == before {
+		t.Fatal("the session token was not replaced when TOTP was turned on")
+	}
+	if _, err := ts.accounts.WebSession(t.Context(), before); err == nil {
+		t.Error("the old session token still works")
+	}
+	if status, _, _ := b.get("/account/security"); status != 200 {
+		t.Errorf("security page with the new token: %d", status)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/resguardo/resguardo/internal/account"
 	"github.com/resguardo/resguardo/internal/audit"
 )
 
@@ -71,7 +72,8 @@ func (s *Server) withRequest(surface string, next http.Handler) http.Handler {
 		ctx := context.WithValue(r.Context(), requestInfoKey{}, ri)
 		// Audit entries written for this request carry its id and a coarse
 		// description of the client: network prefix and browser family.
-		ctx = audit.WithMeta(ctx, audit.Meta{RequestID: ri.ID, Client: coarseClient(s.clientIP(r)) + " " + deviceName(r.UserAgent())})
+		network := account.CoarseNetwork(s.clientIP(r))
+		ctx = audit.WithMeta(ctx, audit.Meta{RequestID: ri.ID, Network: network, Client: network + " " + deviceName(r.UserAgent())})
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
 		sw.Header().Set("X-Request-Id", ri.ID)
@@ -97,7 +99,7 @@ func (s *Server) withRequest(surface string, next http.Handler) http.Handler {
 				slog.Int("status", sw.status),
 				slog.Int("bytes", sw.bytes),
 				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-				slog.String("client", coarseClient(s.clientIP(r))),
+				slog.String("client", account.CoarseNetwork(s.clientIP(r))),
 				slog.String("actor", ri.Actor),
 			)
 		}()
@@ -204,21 +206,4 @@ func (s *Server) trustedProxy(a netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-// coarseClient keeps only the network of an address (IPv4 /24, IPv6 /48):
-// enough to spot a flood in the log, not enough to name a person.
-func coarseClient(a netip.Addr) string {
-	if !a.IsValid() {
-		return ""
-	}
-	bits := 48
-	if a.Is4() {
-		bits = 24
-	}
-	p, err := a.Prefix(bits)
-	if err != nil {
-		return ""
-	}
-	return p.String()
 }

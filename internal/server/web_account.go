@@ -111,14 +111,25 @@ func (s *Server) handleChangePassword() handler {
 			}
 			return s.renderSecurity(w, r, status, form{Errors: keys})
 		}
-		token, _, err := s.accounts.ReplaceWebSession(r.Context(), p, deviceName(r.UserAgent()))
-		if err != nil {
+		if _, err := s.replaceSession(w, r); err != nil {
 			return err
 		}
-		s.setSessionCookie(w, token)
 		http.Redirect(w, r, "/account/security?done=password", http.StatusSeeOther)
 		return nil
 	}
+}
+
+// replaceSession gives the browser a new session token after a change of
+// credentials: a privilege change never keeps a token that existed before
+// it. It returns the request as seen under the new session, for pages
+// rendered in the same response.
+func (s *Server) replaceSession(w http.ResponseWriter, r *http.Request) (*http.Request, error) {
+	token, np, err := s.accounts.ReplaceWebSession(r.Context(), principal(r), deviceName(r.UserAgent()))
+	if err != nil {
+		return nil, err
+	}
+	s.setSessionCookie(w, token)
+	return r.WithContext(withPrincipal(r.Context(), np)), nil
 }
 
 func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, status int, f form) error {

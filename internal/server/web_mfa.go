@@ -47,6 +47,10 @@ func (s *Server) handleTOTPConfirm() handler {
 			l.Form = form{Errors: keys}
 			return s.render(w, r, status, pageTOTPSetup, totpSetupView{layout: l, Secret: en.Secret})
 		}
+		r, err = s.replaceSession(w, r)
+		if err != nil {
+			return err
+		}
 		return s.render(w, r, http.StatusOK, pageRecovery, recoveryView{layout: s.layoutFor(r, "totp.codes_title"), Codes: codes})
 	}
 }
@@ -59,6 +63,9 @@ func (s *Server) handleTOTPRemove() handler {
 				return err
 			}
 			return s.renderSecurity(w, r, status, form{Errors: keys})
+		}
+		if _, err := s.replaceSession(w, r); err != nil {
+			return err
 		}
 		http.Redirect(w, r, "/account/security?done=totp_off", http.StatusSeeOther)
 		return nil

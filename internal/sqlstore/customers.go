@@ -216,3 +216,20 @@ func (c Conn) SetEmail(ctx context.Context, id string, index, sealed []byte, now
 	}
 	return affectedOne(res, err, "customer")
 }
+
+// DeleteOutstanding voids what a customer has in flight besides sessions:
+// e-mail change links and the pending address, and sign-in challenges
+// waiting for a second factor. Run when credentials change or sessions are
+// revoked, so nothing started before the change can finish after it.
+func (c Conn) DeleteOutstanding(ctx context.Context, customerID string) error {
+	for _, q := range []string{
+		`DELETE FROM email_tokens WHERE customer_id = ? AND purpose = 'change_email'`,
+		`DELETE FROM pending_emails WHERE customer_id = ?`,
+		`DELETE FROM mfa_challenges WHERE customer_id = ?`,
+	} {
+		if _, err := c.exec(ctx, q, customerID); err != nil {
+			return fmt.Errorf("delete outstanding links and challenges: %w", err)
+		}
+	}
+	return nil
+}

@@ -49,8 +49,10 @@ func (c Conn) PutPendingTOTP(ctx context.Context, t TOTPRow) error {
 
 // EnableTOTP turns a pending secret on, recording the step its first code
 // used.
-func (c Conn) EnableTOTP(ctx context.Context, customerID string, step int64) error {
-	res, err := c.exec(ctx, `UPDATE customer_totp SET enabled = 1, last_step = ? WHERE customer_id = ? AND enabled = 0`, step, customerID)
+func (c Conn) EnableTOTP(ctx context.Context, customerID string, sealed []byte, step int64) error {
+	// Only the pending secret the code was checked against: a set-up
+	// started meanwhile replaced it, and must be confirmed on its own.
+	res, err := c.exec(ctx, `UPDATE customer_totp SET enabled = 1, last_step = ? WHERE customer_id = ? AND enabled = 0 AND secret_sealed = ?`, step, customerID, sealed)
 	return affectedOne(res, err, "pending second factor")
 }
 
