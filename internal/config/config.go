@@ -71,6 +71,16 @@ type Config struct {
 	// from the log stream) for audit verify.
 	FromCheckpoint string
 
+	// JSON asks a report command (doctor, keys status) for JSON output.
+	JSON bool
+	// Keys to rotate (keys rotate) or retire (keys retire): exactly one.
+	KEK, Index, Pepper bool
+	// KeyID names the key version to retire (keys retire).
+	KeyID uint
+	// BatchSize is how many records one re-wrap or re-index transaction
+	// covers (keys rotate).
+	BatchSize int
+
 	Migrate  bool // run migrations at start (serve)
 	LogLevel slog.Level
 
@@ -110,6 +120,12 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.DurationVar(&c.SessionAbsolute, "session-absolute", envDuration(getenv, "SESSION_ABSOLUTE", 12*time.Hour), "customer web session absolute timeout (RESGUARDO_SESSION_ABSOLUTE)")
 	fs.IntVar(&c.HashConcurrency, "hash-concurrency", runtime.NumCPU(), "password hashes computed at once")
 	fs.StringVar(&c.FromCheckpoint, "from-checkpoint", "", "audit verify: a checkpoint kept outside the database, SEQ:MAC as the log printed it")
+	fs.BoolVar(&c.JSON, "json", false, "doctor, keys status: print JSON")
+	fs.BoolVar(&c.KEK, "kek", false, "keys rotate/retire: the key-encryption key")
+	fs.BoolVar(&c.Index, "index", false, "keys rotate/retire: the blind-index key")
+	fs.BoolVar(&c.Pepper, "pepper", false, "keys rotate/retire: the password pepper")
+	fs.UintVar(&c.KeyID, "key-id", 0, "keys retire: the key version to remove")
+	fs.IntVar(&c.BatchSize, "batch-size", 500, "keys rotate: records per transaction")
 	fs.BoolVar(&c.Migrate, "migrate", env("MIGRATE", "") == "true", "run database migrations at start (RESGUARDO_MIGRATE=true)")
 	fs.StringVar(&logLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (RESGUARDO_LOG_LEVEL)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to let requests finish on shutdown")
