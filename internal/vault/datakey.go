@@ -97,6 +97,13 @@ func (v *Vault) unwrap(customerID string, wrapped []byte) (*keyset.Handle, error
 	}
 	h, err := keyset.ReadWithAssociatedData(keyset.NewBinaryReader(bytes.NewReader(wrapped)), v.keys.Load().kek, ad)
 	if err != nil {
+		// During an online KEK rotation another process may have re-wrapped
+		// this key under a KEK key added since this vault read the file.
+		if changed, rerr := v.Reload(); rerr == nil && changed {
+			h, err = keyset.ReadWithAssociatedData(keyset.NewBinaryReader(bytes.NewReader(wrapped)), v.keys.Load().kek, ad)
+		}
+	}
+	if err != nil {
 		// Wrong customer, tampering, or a KEK this vault lacks: all look alike.
 		return nil, fmt.Errorf("vault: unwrap data key: %w", err)
 	}

@@ -217,23 +217,31 @@ func (v *Vault) Rotate(p Purpose) (keyID uint32, err error) {
 	if err != nil {
 		return 0, err
 	}
+	err = v.update(p, func(m *keyset.Manager) error {
+		if keyID, err = m.Add(tmpl); err != nil {
+			return err
+		}
+		return m.SetPrimary(keyID)
+	})
+	return keyID, err
+}
+
+// update changes the keyset of purpose p with change, writes the key set
+// file, and only then switches this vault to the new keys.
+func (v *Vault) update(p Purpose, change func(*keyset.Manager) error) error {
 	v.rotateMu.Lock()
 	defer v.rotateMu.Unlock()
 	if err := v.checkUnchanged(); err != nil {
-		return 0, fmt.Errorf("vault: rotate %s: %w", p, err)
+		return fmt.Errorf("vault: change %s keyset: %w", p, err)
 	}
-
 	cur := v.keys.Load()
 	m := keyset.NewManagerFromHandle(cur.handles[p])
-	if keyID, err = m.Add(tmpl); err != nil {
-		return 0, fmt.Errorf("vault: rotate %s: %w", p, err)
-	}
-	if err := m.SetPrimary(keyID); err != nil {
-		return 0, fmt.Errorf("vault: rotate %s: %w", p, err)
+	if err := change(m); err != nil {
+		return fmt.Errorf("vault: change %s keyset: %w", p, err)
 	}
 	h, err := m.Handle()
 	if err != nil {
-		return 0, fmt.Errorf("vault: rotate %s: %w", p, err)
+		return fmt.Errorf("vault: change %s keyset: %w", p, err)
 	}
 	handles := make(map[Purpose]*keyset.Handle, len(cur.handles))
 	for q, old := range cur.handles {
@@ -242,15 +250,15 @@ func (v *Vault) Rotate(p Purpose) (keyID uint32, err error) {
 	handles[p] = h
 	next, err := newKeys(handles)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	// Write before switching: if the file cannot be written, nothing is
 	// encrypted under a key that would be lost on restart.
 	if err := v.save(handles, true); err != nil {
-		return 0, fmt.Errorf("vault: rotate %s: %w", p, err)
+		return fmt.Errorf("vault: change %s keyset: %w", p, err)
 	}
 	v.keys.Store(next)
-	return keyID, nil
+	return nil
 }
 
 // KeysetStatus describes one keyset without key material, for `keys status`.
