@@ -192,3 +192,13 @@ func compose(kind mail.Kind, lang string, to resguardo.Email, data mail.Data) (m
 	}
 	return m, nil
 }
+
+// customerByEmail finds the account of a normalised address, whichever
+// blind-index key version its row was indexed under.
+func (s *Service) customerByEmail(ctx context.Context, email resguardo.Email) (sqlstore.CustomerRow, error) {
+	indexes, err := s.vault.BlindIndexes(indexEmail, string(email))
+	if err != nil {
+		return sqlstore.CustomerRow{}, err
+	}
+	return s.db.Conn().CustomerByEmailIndex(ctx, indexes...)
+}

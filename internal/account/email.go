@@ -29,7 +29,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, p Principal, emailIn s
 		return err
 	}
 	taken := false
-	if _, err := s.db.Conn().CustomerByEmailIndex(ctx, index); err == nil {
+	if _, err := s.customerByEmail(ctx, email); err == nil {
 		taken = true // perhaps by this very account
 	} else if resguardo.ErrorCode(err) != resguardo.ENotFound {
 		return err

@@ -149,7 +149,7 @@ func (s *Service) Login(ctx context.Context, emailIn, password string, client ne
 		}
 		return fail()
 	}
-	row, err := s.db.Conn().CustomerByEmailIndex(ctx, index)
+	row, err := s.customerByEmail(ctx, email)
 	if resguardo.ErrorCode(err) == resguardo.ENotFound {
 		if err := s.hasher.DummyVerify(ctx, password); err != nil {
 			return "", false, err

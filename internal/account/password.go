@@ -89,11 +89,7 @@ func (s *Service) ForgotPassword(ctx context.Context, emailIn, lang string) erro
 }
 
 func (s *Service) sendReset(ctx context.Context, email resguardo.Email, lang string) error {
-	index, err := s.vault.BlindIndex(indexEmail, string(email))
-	if err != nil {
-		return err
-	}
-	row, err := s.db.Conn().CustomerByEmailIndex(ctx, index)
+	row, err := s.customerByEmail(ctx, email)
 	if resguardo.ErrorCode(err) == resguardo.ENotFound {
 		return nil
 	}

@@ -46,7 +46,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) error {
 	if err != nil {
 		return err
 	}
-	existing, err := s.db.Conn().CustomerByEmailIndex(ctx, index)
+	existing, err := s.customerByEmail(ctx, email)
 	switch {
 	case err == nil:
 		return s.notifyExisting(ctx, existing, email, in.Lang)
@@ -83,7 +83,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) error {
 	})
 	if errors.Is(err, sqlstore.ErrEmailTaken) {
 		// Registered by someone else in the meantime: same answer as above.
-		existing, err := s.db.Conn().CustomerByEmailIndex(ctx, index)
+		existing, err := s.customerByEmail(ctx, email)
 		if err != nil {
 			return err
 		}

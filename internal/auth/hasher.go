@@ -404,3 +404,10 @@ func parseDecimal(s string) (uint32, bool) {
 	}
 	return uint32(n), true
 }
+
+// PepperKeyID returns the pepper key id recorded in a stored hash, so that
+// an operator can tell when no hash uses an old pepper key any more.
+func PepperKeyID(encoded string) (uint32, error) {
+	p, err := parsePHC(encoded)
+	return p.keyID, err
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/resguardo/resguardo"
 )
@@ -60,8 +61,18 @@ func (c Conn) CustomerByID(ctx context.Context, id string) (CustomerRow, error) 
 }
 
 // CustomerByEmailIndex finds a customer by the blind index of the address.
-func (c Conn) CustomerByEmailIndex(ctx context.Context, index []byte) (CustomerRow, error) {
-	return scanCustomer(c.queryRow(ctx, `SELECT `+customerColumns+` FROM customers WHERE email_index = ?`, index))
+// During a blind-index rotation pass the index under every key: a row is
+// found whether or not it has been re-indexed yet.
+func (c Conn) CustomerByEmailIndex(ctx context.Context, indexes ...[]byte) (CustomerRow, error) {
+	if len(indexes) == 0 {
+		return CustomerRow{}, errNotFound("customer")
+	}
+	args := make([]any, len(indexes))
+	for i, x := range indexes {
+		args[i] = x
+	}
+	// Only placeholders are added to the text: one per key version.
+	return scanCustomer(c.queryRow(ctx, `SELECT `+customerColumns+` FROM customers WHERE email_index IN (?`+strings.Repeat(", ?", len(indexes)-1)+`)`, args...))
 }
 
 // SetPasswordHash replaces a customer's password hash.
