@@ -34,6 +34,13 @@ Usage:
                                check the audit trail; exit 1 naming the first bad entry
   resguardo audit export [flags]
                                write the audit trail as JSON lines
+  resguardo keys status [--json] [flags]
+                               key versions in each keyset and what depends on each
+  resguardo keys rotate --kek|--index|--pepper [--batch-size N] [flags]
+                               add a new primary key and move data to it, online;
+                               run again to finish an interrupted rotation
+  resguardo keys retire --kek|--index|--pepper --key-id ID [flags]
+                               remove an old key version; refused while data uses it
   resguardo version            print the version
 
 Run 'resguardo COMMAND -h' for the flags of a command.
@@ -55,6 +62,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 		_, err := io.WriteString(stdout, usage)
 		return err
 	case "serve", "migrate":
+	case "keys":
+		if len(rest) == 0 || (rest[0] != "status" && rest[0] != "rotate" && rest[0] != "retire") {
+			_, _ = io.WriteString(stderr, usage)
+			return fmt.Errorf("keys needs status, rotate or retire")
+		}
+		cmd, rest = "keys "+rest[0], rest[1:]
 	case "audit":
 		if len(rest) == 0 || (rest[0] != "verify" && rest[0] != "export") {
 			_, _ = io.WriteString(stderr, usage)
@@ -73,6 +86,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 	switch cmd {
 	case "serve":
 		return app.Serve(ctx, cfg, log, nil)
+	case "keys status":
+		return app.KeysStatus(ctx, cfg, log, stdout)
+	case "keys rotate":
+		return app.KeysRotate(ctx, cfg, log, stdout)
+	case "keys retire":
+		return app.KeysRetire(ctx, cfg, log, stdout)
 	case "audit verify":
 		return app.AuditVerify(ctx, cfg, log, stdout)
 	case "audit export":

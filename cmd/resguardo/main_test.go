@@ -28,32 +28,7 @@ func TestServeSmoke(t *testing.T) {
 			environ["RESGUARDO_DATABASE"] = testutil.MySQLDatabase(t)
 			args = append(args, "--migrate")
 		}
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		logR, logW := io.Pipe()
-		done := make(chan error, 1)
-		go func() {
-			done <- run(ctx, args, func(k string) string { return environ[k] }, nil, io.Discard, logW)
-			_ = logW.Close()
-		}()
-
-		// The "ready" log line names both listeners.
-		var ready struct{ Site, Staff string }
-		lines := bufio.NewScanner(logR)
-		deadline := time.AfterFunc(30*time.Second, func() { _ = logR.CloseWithError(io.ErrUnexpectedEOF) })
-		for ready.Site == "" && lines.Scan() {
-			var m map[string]any
-			if json.Unmarshal(lines.Bytes(), &m) == nil && m["msg"] == "ready" {
-				ready.Site, _ = m["site"].(string)
-				ready.Staff, _ = m["staff"].(string)
-			}
-		}
-		deadline.Stop()
-		go func() { _, _ = io.Copy(io.Discard, logR) }()
-		if ready.Site == "" {
-			t.Fatalf("no ready line; run returned %v", <-done)
-		}
-
+		ready, stop := startServe(t, environ, args)
 		for _, u := range []string{ready.Site + "/readyz", ready.Staff + "/readyz", ready.Site + "/", ready.Staff + "/login"} {
 			resp, err := http.Get(u)
 			if err != nil {
@@ -70,6 +45,48 @@ func TestServeSmoke(t *testing.T) {
 			t.Errorf("data dir mode %v, want 0700", fi.Mode().Perm())
 		}
 
+		stop()
+	})
+}
+
+// listeners are the addresses a started server announced.
+type listeners struct{ Site, Staff string }
+
+// startServe runs `resguardo serve` through run until the test ends or stop
+// is called, and returns the listeners from its "ready" log line. stop
+// checks that the server shuts down cleanly.
+func startServe(t *testing.T, environ map[string]string, args []string) (listeners, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	logR, logW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, args, func(k string) string { return environ[k] }, nil, io.Discard, logW)
+		_ = logW.Close()
+	}()
+	var ready listeners
+	lines := bufio.NewScanner(logR)
+	deadline := time.AfterFunc(30*time.Second, func() { _ = logR.CloseWithError(io.ErrUnexpectedEOF) })
+	for ready.Site == "" && lines.Scan() {
+		var m map[string]any
+		if json.Unmarshal(lines.Bytes(), &m) == nil && m["msg"] == "ready" {
+			ready.Site, _ = m["site"].(string)
+			ready.Staff, _ = m["staff"].(string)
+		}
+	}
+	deadline.Stop()
+	go func() { _, _ = io.Copy(io.Discard, logR) }()
+	if ready.Site == "" {
+		cancel()
+		t.Fatalf("no ready line; run returned %v", <-done)
+	}
+	stopped := false
+	stop := func() {
+		t.Helper()
+		if stopped {
+			return
+		}
+		stopped = true
 		cancel()
 		select {
 		case err := <-done:
@@ -79,7 +96,9 @@ func TestServeSmoke(t *testing.T) {
 		case <-time.After(15 * time.Second):
 			t.Fatal("no graceful shutdown within 15 s")
 		}
-	})
+	}
+	t.Cleanup(stop)
+	return ready, stop
 }
 
 func TestServeRefusesPlainHTTPOnPublicAddress(t *testing.T) {

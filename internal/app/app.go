@@ -18,6 +18,7 @@ import (
 	"github.com/resguardo/resguardo/internal/audit"
 	"github.com/resguardo/resguardo/internal/auth"
 	"github.com/resguardo/resguardo/internal/config"
+	keyrotation "github.com/resguardo/resguardo/internal/keys"
 	"github.com/resguardo/resguardo/internal/mail"
 	"github.com/resguardo/resguardo/internal/server"
 	"github.com/resguardo/resguardo/internal/sqlstore"
@@ -99,6 +100,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	defer accounts.Wait() // work answered before it was done finishes first
 	go accounts.RunMail(mailCtx, sender, 2*time.Second)
 	go checkpoints(mailCtx, trail, log)
+	go reloadKeys(mailCtx, keys, log)
 	// Last: a checkpoint of everything appended before shutdown.
 	defer func() {
 		if _, err := trail.Checkpoint(context.WithoutCancel(ctx), true); err != nil {
@@ -177,6 +179,26 @@ func checkpoints(ctx context.Context, trail *audit.Log, log *slog.Logger) {
 		case <-t.C:
 			if _, err := trail.Checkpoint(ctx, false); err != nil && ctx.Err() == nil {
 				log.Error("audit checkpoint", "err", err)
+			}
+		}
+	}
+}
+
+// reloadKeys follows the key set file, so that keys added by `keys rotate`
+// in another process are used here within keys.ReloadEvery.
+func reloadKeys(ctx context.Context, v *vault.Vault, log *slog.Logger) {
+	t := time.NewTicker(keyrotation.ReloadEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			changed, err := v.Reload()
+			if err != nil {
+				log.Error("key set reload", "err", err)
+			} else if changed {
+				log.Info("key set reloaded", "kek", v.Primary(vault.PurposeKEK), "blind_index", v.Primary(vault.PurposeBlindIndex), "pepper", v.Primary(vault.PurposePepper))
 			}
 		}
 	}

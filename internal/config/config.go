@@ -80,6 +80,10 @@ type Config struct {
 	// BatchSize is how many records one re-wrap or re-index transaction
 	// covers (keys rotate).
 	BatchSize int
+	// Settle is how long keys rotate waits after adding a key before using
+	// it, so running servers (which re-read the key set file every 2 s)
+	// have it.
+	Settle time.Duration
 
 	Migrate  bool // run migrations at start (serve)
 	LogLevel slog.Level
@@ -126,6 +130,7 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.BoolVar(&c.Pepper, "pepper", false, "keys rotate/retire: the password pepper")
 	fs.UintVar(&c.KeyID, "key-id", 0, "keys retire: the key version to remove")
 	fs.IntVar(&c.BatchSize, "batch-size", 500, "keys rotate: records per transaction")
+	fs.DurationVar(&c.Settle, "settle", 5*time.Second, "keys rotate: wait after adding a key so running servers load it")
 	fs.BoolVar(&c.Migrate, "migrate", env("MIGRATE", "") == "true", "run database migrations at start (RESGUARDO_MIGRATE=true)")
 	fs.StringVar(&logLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (RESGUARDO_LOG_LEVEL)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to let requests finish on shutdown")

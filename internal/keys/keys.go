@@ -56,9 +56,6 @@ type Rotator struct {
 // ReloadEvery is how often a server re-reads the key set file.
 const ReloadEvery = 2 * time.Second
 
-// DefaultSettle waits for every running server to have reloaded once.
-const DefaultSettle = 2*ReloadEvery + time.Second
-
 // Report says what a rotation did.
 type Report struct {
 	Purpose   vault.Purpose `json:"purpose"`
