@@ -209,44 +209,61 @@ func (r *Rotator) rotate(ctx context.Context, p vault.Purpose, batch batchFunc) 
 }
 
 // rewrapBatch re-wraps the data keys of one batch not yet under key. The
-// unwrapping and wrapping (the costly part) run on every core; the batch's
-// updates and its progress commit in one transaction.
+// unwrapping and wrapping (the costly part) run on every core while the
+// transaction writes the results as they come, so the CPU work and the
+// database writes overlap; the batch's updates and its progress commit
+// together.
 func (r *Rotator) rewrapBatch(ctx context.Context, after string, key uint32) (string, int, int, error) {
 	keys, err := r.DB.Conn().DataKeysAfter(ctx, after, r.batchSize())
 	if err != nil || len(keys) == 0 {
 		return "", 0, 0, err
 	}
-	next := make([][]byte, len(keys))
-	errs := make([]error, len(keys))
-	var wg sync.WaitGroup
+	type result struct {
+		i    int
+		next []byte
+		err  error
+	}
 	work := make(chan int)
+	results := make(chan result, len(keys))
+	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
 			for i := range work {
 				id, err := vault.WrappingKeyID(keys[i].DataKey)
 				if err == nil && id == key {
-					continue // already re-wrapped (a resumed batch)
+					results <- result{i: i} // already re-wrapped (a resumed batch)
+					continue
 				}
-				next[i], errs[i] = r.Vault.Rewrap(keys[i].CustomerID, keys[i].DataKey)
+				next, err := r.Vault.Rewrap(keys[i].CustomerID, keys[i].DataKey)
+				results <- result{i, next, err}
 			}
 		})
 	}
-	for i := range keys {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return "", 0, 0, err
-	}
+	go func() {
+		defer close(work)
+		for i := range keys {
+			select {
+			case work <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(results) }()
+
 	changed := 0
 	last := keys[len(keys)-1].CustomerID
 	err = r.DB.Tx(ctx, func(c sqlstore.Conn) error {
-		for i, k := range keys {
-			if next[i] == nil {
+		seen := 0
+		for res := range results {
+			seen++
+			if res.err != nil {
+				return res.err
+			}
+			if res.next == nil {
 				continue
 			}
-			ok, err := c.ReplaceDataKey(ctx, k.CustomerID, k.DataKey, next[i])
+			ok, err := c.ReplaceDataKey(ctx, keys[res.i].CustomerID, keys[res.i].DataKey, res.next)
 			if err != nil {
 				return err
 			}
@@ -254,8 +271,14 @@ func (r *Rotator) rewrapBatch(ctx context.Context, after string, key uint32) (st
 				changed++
 			}
 		}
+		if seen != len(keys) {
+			return fmt.Errorf("re-wrapped %d of %d data keys: %w", seen, len(keys), ctx.Err())
+		}
 		return r.saveProgress(ctx, c, vault.PurposeKEK, progress{Key: key, After: last})
 	})
+	// Let the workers finish (results is buffered) before returning.
+	for range results {
+	}
 	return last, len(keys), changed, err
 }
 
