@@ -41,6 +41,9 @@ Usage:
                                run again to finish an interrupted rotation
   resguardo keys retire --kek|--index|--pepper --key-id ID [flags]
                                remove an old key version; refused while data uses it
+  resguardo doctor [--json] [flags]
+                               security self-check of this deployment, one line
+                               per check; exit 1 when any check fails
   resguardo version            print the version
 
 Run 'resguardo COMMAND -h' for the flags of a command.
@@ -61,7 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 	case "help", "-h", "--help":
 		_, err := io.WriteString(stdout, usage)
 		return err
-	case "serve", "migrate":
+	case "serve", "migrate", "doctor":
 	case "keys":
 		if len(rest) == 0 || (rest[0] != "status" && rest[0] != "rotate" && rest[0] != "retire") {
 			_, _ = io.WriteString(stderr, usage)
@@ -96,6 +99,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 		return app.AuditVerify(ctx, cfg, log, stdout)
 	case "audit export":
 		return app.AuditExport(ctx, cfg, log, stdout)
+	case "doctor":
+		return app.Doctor(ctx, cfg, log, stdout)
 	default:
 		return app.Migrate(ctx, cfg, log, stdout)
 	}
