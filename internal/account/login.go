@@ -36,6 +36,9 @@ var throttles = map[string]throttlePolicy{
 	"mf:": {free: 5, base: 2 * time.Second, ceiling: 15 * time.Minute}, // second-factor codes, account+network
 	"mc:": {free: 20, base: time.Minute, ceiling: time.Hour},           // second-factor codes, account
 	"ml:": {free: 3, base: time.Hour, ceiling: time.Hour},              // mail to one address
+	"sa:": {free: 5, base: 2 * time.Second, ceiling: 15 * time.Minute}, // staff sign-in, address+network
+	"sm:": {free: 5, base: 2 * time.Second, ceiling: 15 * time.Minute}, // staff codes
+	"sp:": {free: 5, base: 2 * time.Second, ceiling: 15 * time.Minute}, // staff step-up password
 }
 
 const forgetAfter = time.Hour
@@ -77,6 +80,17 @@ func CoarseNetwork(a netip.Addr) string {
 		return "unknown"
 	}
 	return p.String()
+}
+
+// ClaimAttempt is claimAttempt for the staff side, which shares the
+// throttle table and its policies.
+func (s *Service) ClaimAttempt(ctx context.Context, names ...string) error {
+	return s.claimAttempt(ctx, names...)
+}
+
+// ClearAttempts forgets the attempts of a key after a success.
+func (s *Service) ClearAttempts(ctx context.Context, name string) error {
+	return s.db.Conn().ClearThrottle(ctx, name)
 }
 
 // claimAttempt counts one attempt against each key, or refuses with 429
@@ -165,6 +179,11 @@ func (s *Service) Login(ctx context.Context, emailIn, password string, client ne
 	}
 	if !ok {
 		return fail()
+	}
+	if locked, err := s.db.Conn().CustomerLocked(ctx, row.ID); err != nil {
+		return "", false, err
+	} else if locked {
+		return "", false, errLocked
 	}
 	// The owner got in: forget this account's attempts from this network,
 	// and take this attempt back from the network's count (not the rest:

@@ -30,3 +30,11 @@ var SealedColumns = []SealedColumn{
 	{Table: "customer_totp", Column: "secret_sealed", RowID: "customer_id", CustomerID: "customer_id"},
 	{Table: "pending_emails", Column: "email_sealed", RowID: "customer_id", CustomerID: "customer_id"},
 }
+
+// StaffSealedColumns are sealed columns of staff accounts (not customer
+// data): sealed under the staff member's own data key, opened by the staff
+// package. doctor does not sample them; they are listed so that the schema
+// test accounts for every sealed column.
+var StaffSealedColumns = []SealedColumn{
+	{Table: "staff", Column: "totp_sealed", RowID: "id", CustomerID: "id"},
+}

@@ -1,0 +1,26 @@
+package resguardo
+
+// TargetStaff is the target kind of events about a staff account.
+const TargetStaff = "staff"
+
+// Audited staff actions. Names are stable: they are part of the chain.
+const (
+	ActStaffCreated            = "staff.created"
+	ActStaffDisabled           = "staff.disabled"
+	ActStaffEnrolled           = "staff.enrolled"
+	ActStaffSignIn             = "staff.sign_in"
+	ActStaffSignInFailed       = "staff.sign_in_failed"
+	ActStaffCodeFailed         = "staff.code_failed"
+	ActStaffRoleGranted        = "staff.role_granted"
+	ActCustomerSearched        = "staff.customer_searched"
+	ActCustomerViewed          = "staff.customer_viewed"
+	ActCustomerRevealed        = "staff.customer_field_revealed"
+	ActCustomerLocked          = "staff.customer_locked"
+	ActCustomerUnlocked        = "staff.customer_unlocked"
+	ActCustomerMFAReset        = "staff.customer_mfa_reset"
+	ActCustomerSessionsRevoked = "staff.customer_sessions_revoked"
+	ActApprovalRequested       = "approval.requested"
+	ActApprovalApproved        = "approval.approved"
+	ActApprovalRefused         = "approval.refused"
+	ActApprovalCarriedOut      = "approval.carried_out"
+)

@@ -1,0 +1,90 @@
+package account
+
+import (
+	"context"
+
+	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/sqlstore"
+)
+
+// Operations the back office performs on a customer. The caller (the staff
+// package) has checked the staff member's permission; the context carries
+// the staff actor, so the audit entries name the staff member and role.
+
+// FindByEmail returns the id of the account with that address.
+func (s *Service) FindByEmail(ctx context.Context, emailIn string) (string, error) {
+	email, err := resguardo.ParseEmail(emailIn)
+	if err != nil {
+		return "", err
+	}
+	row, err := s.customerByEmail(ctx, email)
+	if err != nil {
+		return "", err
+	}
+	return row.ID, nil
+}
+
+// FindByPhone returns the ids of the accounts with that number (at most 20).
+func (s *Service) FindByPhone(ctx context.Context, numberIn string) ([]string, error) {
+	number, err := resguardo.ParsePhone(numberIn)
+	if err != nil {
+		return nil, err
+	}
+	indexes, err := s.vault.BlindIndexes(indexPhone, number)
+	if err != nil {
+		return nil, err
+	}
+	return s.db.Conn().CustomerIDsByPhoneIndex(ctx, 20, indexes...)
+}
+
+// Exists reports whether a customer id is known.
+func (s *Service) Exists(ctx context.Context, id string) (bool, error) {
+	_, err := s.db.Conn().CustomerByID(ctx, id)
+	if resguardo.ErrorCode(err) == resguardo.ENotFound {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// ResetSecondFactor turns a customer's TOTP off (a lead, after checking the
+// caller's identity by other means): every session and app sign-in ends and
+// the customer is told by mail.
+func (s *Service) ResetSecondFactor(ctx context.Context, customerID, lang string) error {
+	return s.secondFactorChanged(ctx, Principal{CustomerID: customerID}, lang, resguardo.ActCustomerMFAReset, func(c sqlstore.Conn) error {
+		return c.DeleteTOTP(ctx, customerID)
+	})
+}
+
+// SetLocked locks or unlocks a customer's sign-in; locking ends every
+// session and app sign-in at once.
+func (s *Service) SetLocked(ctx context.Context, customerID string, locked bool) error {
+	action := resguardo.ActCustomerUnlocked
+	if locked {
+		action = resguardo.ActCustomerLocked
+	}
+	return s.change(ctx, customerID, action, nil, func(c sqlstore.Conn) error {
+		if err := c.SetCustomerLocked(ctx, customerID, locked); err != nil {
+			return err
+		}
+		if !locked {
+			return nil
+		}
+		return revokeOthers(ctx, c, Principal{CustomerID: customerID})
+	})
+}
+
+// Locked reports whether a customer is locked.
+func (s *Service) Locked(ctx context.Context, customerID string) (bool, error) {
+	return s.db.Conn().CustomerLocked(ctx, customerID)
+}
+
+// RevokeAllSessions ends every session and app sign-in of a customer.
+func (s *Service) RevokeAllSessions(ctx context.Context, customerID string) error {
+	return s.change(ctx, customerID, resguardo.ActCustomerSessionsRevoked, nil, func(c sqlstore.Conn) error {
+		return revokeOthers(ctx, c, Principal{CustomerID: customerID})
+	})
+}
+
+// errLocked is the answer to the right password of a locked account: only
+// someone who knows the password learns that the account is locked.
+var errLocked = resguardo.Errorf(resguardo.EForbidden, "This account is locked. Contact customer support.")
