@@ -65,6 +65,8 @@ const (
 	ActAddressAdded     = "profile.address_added"
 	ActAddressChanged   = "profile.address_changed"
 	ActAddressRemoved   = "profile.address_removed"
+	ActDataExported     = "account.data_exported"
+	ActAccountErased    = "account.erased"
 	ActAuditCheckpoint  = "audit.checkpoint"
 )
 

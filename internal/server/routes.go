@@ -75,6 +75,9 @@ func (s *Server) routes() []route {
 		{site, "POST /account/reauth", Customer, s.handleReauth()},
 		{site, "POST /account/sessions/{id}/revoke", Customer, s.handleSessionRevoke()},
 		{site, "POST /account/sessions/revoke-others", Customer, s.handleSessionsRevokeOthers()},
+		{site, "GET /account/export", Customer.Recent(), s.handleAccountExport()},
+		{site, "GET /account/delete", Customer.Recent(), s.handleAccountDeleteForm()},
+		{site, "POST /account/delete", Customer.Recent(), s.handleAccountDelete()},
 
 		// Customer API (bearer tokens; cookies are never honoured here).
 		{site, "POST /api/v1/auth/register", Guest, s.handleAPIRegister()},
@@ -103,6 +106,8 @@ func (s *Server) routes() []route {
 		{site, "DELETE /api/v1/me/sessions", Customer, s.handleAPISessionsRevokeOthers()},
 		{site, "DELETE /api/v1/me/sessions/{id}", Customer, s.handleAPISessionRevoke()},
 		{site, "GET /api/v1/me/access-log", Customer, s.handleAPIAccessLog()},
+		{site, "GET /api/v1/me/export", Customer.Recent(), s.handleAPIExport()},
+		{site, "DELETE /api/v1/me", Customer.Recent(), s.handleAPIErase()},
 
 		// Staff console.
 		{staff, "GET /{$}", Public, s.handleStaffRoot()},

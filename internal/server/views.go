@@ -38,10 +38,11 @@ const (
 	pageMFA        = "mfa"
 	pageTOTPSetup  = "totp_setup"
 	pageRecovery   = "recovery_codes"
+	pageDelete     = "delete_account"
 )
 
 var pageNames = []string{pageHome, pageError, pageStaffLogin, pageRegister, pageLogin, pageNotice,
-	pageVerify, pageForgot, pageReset, pageAccount, pageSecurity, pageReauth, pageMFA, pageTOTPSetup, pageRecovery}
+	pageVerify, pageForgot, pageReset, pageAccount, pageSecurity, pageReauth, pageMFA, pageTOTPSetup, pageRecovery, pageDelete}
 
 // layout is what every view embeds: what the shared frame needs.
 type layout struct {
