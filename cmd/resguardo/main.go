@@ -34,6 +34,11 @@ Usage:
                                check the audit trail; exit 1 naming the first bad entry
   resguardo audit export [flags]
                                write the audit trail as JSON lines
+  resguardo staff create --email E --role agent|lead|admin|auditor [flags]
+                               add a staff member; prints the single-use enrolment link
+  resguardo staff list [flags] staff members, roles and state
+  resguardo staff disable --email E [flags]
+                               disable a staff member and end their sessions
   resguardo keys status [--json] [flags]
                                key versions in each keyset and what depends on each
   resguardo keys rotate --kek|--index|--pepper [--batch-size N] [flags]
@@ -65,6 +70,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 		_, err := io.WriteString(stdout, usage)
 		return err
 	case "serve", "migrate", "doctor":
+	case "staff":
+		if len(rest) == 0 || (rest[0] != "create" && rest[0] != "list" && rest[0] != "disable") {
+			_, _ = io.WriteString(stderr, usage)
+			return fmt.Errorf("staff needs create, list or disable")
+		}
+		cmd, rest = "staff "+rest[0], rest[1:]
 	case "keys":
 		if len(rest) == 0 || (rest[0] != "status" && rest[0] != "rotate" && rest[0] != "retire") {
 			_, _ = io.WriteString(stderr, usage)
@@ -89,6 +100,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 	switch cmd {
 	case "serve":
 		return app.Serve(ctx, cfg, log, nil)
+	case "staff create":
+		return app.StaffCreate(ctx, cfg, log, stdout)
+	case "staff list":
+		return app.StaffList(ctx, cfg, log, stdout)
+	case "staff disable":
+		return app.StaffDisable(ctx, cfg, log, stdout)
 	case "keys status":
 		return app.KeysStatus(ctx, cfg, log, stdout)
 	case "keys rotate":

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -57,9 +58,12 @@ type Config struct {
 	// PublicURL is the customer site's origin as clients see it, for links
 	// in mail; on loopback it defaults to the listener's.
 	PublicURL string
-	MailDir   string // development mail: one .eml per message
-	SMTPURL   Secret // production mail relay; may hold a password
-	MailFrom  string
+	// StaffURL is the staff console's origin as staff see it, for
+	// enrolment links; on loopback it defaults to the staff listener's.
+	StaffURL string
+	MailDir  string // development mail: one .eml per message
+	SMTPURL  Secret // production mail relay; may hold a password
+	MailFrom string
 
 	SessionIdle     time.Duration
 	SessionAbsolute time.Duration
@@ -70,6 +74,12 @@ type Config struct {
 	// FromCheckpoint is a checkpoint kept outside the database ("SEQ:MAC"
 	// from the log stream) for audit verify.
 	FromCheckpoint string
+
+	// Email and Role name a staff member (staff create, staff disable).
+	Email, Role string
+	// RevealsPerHour limits how many personal values one staff member may
+	// reveal in an hour.
+	RevealsPerHour int
 
 	// JSON asks a report command (doctor, keys status) for JSON output.
 	JSON bool
@@ -124,6 +134,10 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.DurationVar(&c.SessionAbsolute, "session-absolute", envDuration(getenv, "SESSION_ABSOLUTE", 12*time.Hour), "customer web session absolute timeout (RESGUARDO_SESSION_ABSOLUTE)")
 	fs.IntVar(&c.HashConcurrency, "hash-concurrency", runtime.NumCPU(), "password hashes computed at once")
 	fs.StringVar(&c.FromCheckpoint, "from-checkpoint", "", "audit verify: a checkpoint kept outside the database, SEQ:MAC as the log printed it")
+	fs.StringVar(&c.StaffURL, "staff-public-url", env("STAFF_PUBLIC_URL", ""), "staff console origin for enrolment links (RESGUARDO_STAFF_PUBLIC_URL)")
+	fs.StringVar(&c.Email, "email", "", "staff create/disable: the staff member's e-mail address")
+	fs.StringVar(&c.Role, "role", "", "staff create: agent, lead, admin or auditor")
+	fs.IntVar(&c.RevealsPerHour, "reveals-per-hour", envInt(getenv, "REVEALS_PER_HOUR", 30), "personal values one staff member may reveal per hour (RESGUARDO_REVEALS_PER_HOUR)")
 	fs.BoolVar(&c.JSON, "json", false, "doctor, keys status: print JSON")
 	fs.BoolVar(&c.KEK, "kek", false, "keys rotate/retire: the key-encryption key")
 	fs.BoolVar(&c.Index, "index", false, "keys rotate/retire: the blind-index key")
@@ -200,6 +214,15 @@ func envDuration(getenv func(string) string, key string, def time.Duration) time
 	return def
 }
 
+func envInt(getenv func(string) string, key string, def int) int {
+	if v := getenv("RESGUARDO_" + key); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return def
+}
+
 // SiteURL is the customer site's origin for links.
 func (c Config) SiteURL() string {
 	if c.PublicURL != "" {
@@ -210,6 +233,18 @@ func (c Config) SiteURL() string {
 		scheme = "https"
 	}
 	return scheme + "://" + c.Addr
+}
+
+// StaffSiteURL is the staff console's origin, for links staff follow.
+func (c Config) StaffSiteURL() string {
+	if c.StaffURL != "" {
+		return strings.TrimSuffix(c.StaffURL, "/")
+	}
+	scheme := "http"
+	if c.TLS() {
+		scheme = "https"
+	}
+	return scheme + "://" + c.StaffAddr
 }
 
 // TLS reports whether the listeners terminate TLS themselves.

@@ -1,0 +1,106 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/account"
+	"github.com/resguardo/resguardo/internal/audit"
+	"github.com/resguardo/resguardo/internal/auth"
+	"github.com/resguardo/resguardo/internal/config"
+	"github.com/resguardo/resguardo/internal/staff"
+	"github.com/resguardo/resguardo/internal/vault"
+)
+
+// openStaff opens the store (schema must be current), the key set and the
+// staff side.
+func openStaff(ctx context.Context, cfg config.Config, log *slog.Logger) (*staff.Service, func(), error) {
+	db, err := OpenStore(ctx, cfg, log, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := vault.Open(cfg.DataDir)
+	if err != nil {
+		_ = db.Close()
+		return nil, nil, err
+	}
+	trail := audit.New(db, v, log, audit.DefaultCheckpointEvery, nil)
+	hasher := auth.NewHasher(auth.DefaultParams, v, 1)
+	accounts := account.New(db, v, hasher, trail, log, account.DefaultOptions(cfg.SiteURL()))
+	return staff.New(db, v, hasher, trail, accounts, log, staffOptions(cfg)), func() { _ = db.Close() }, nil
+}
+
+func staffOptions(cfg config.Config) staff.Options {
+	o := staff.DefaultOptions(cfg.StaffSiteURL())
+	if cfg.RevealsPerHour > 0 {
+		o.RevealsPerHour = cfg.RevealsPerHour
+	}
+	return o
+}
+
+// StaffCreate adds a staff member and prints one line: the single-use
+// enrolment link (never a password).
+func StaffCreate(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+	if cfg.Email == "" || cfg.Role == "" {
+		return fmt.Errorf("staff create needs --email and --role (agent, lead, admin or auditor)")
+	}
+	svc, done, err := openStaff(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer done()
+	link, err := svc.Create(ctx, cfg.Email, resguardo.Role(cfg.Role), nil)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, link)
+	return err
+}
+
+// StaffList prints every staff member, one per line.
+func StaffList(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+	svc, done, err := openStaff(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer done()
+	members, err := svc.List(ctx, nil)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	for _, m := range members {
+		state := "active"
+		switch {
+		case m.Disabled:
+			state = "disabled"
+		case !m.Enrolled:
+			state = "not enrolled"
+		}
+		fmt.Fprintf(&b, "%s\t%s\t%s\t%s\n", m.ID, m.Email, m.Role, state)
+	}
+	_, err = io.WriteString(stdout, b.String())
+	return err
+}
+
+// StaffDisable disables a staff member (by --email) and ends their sessions.
+func StaffDisable(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+	if cfg.Email == "" {
+		return fmt.Errorf("staff disable needs --email")
+	}
+	svc, done, err := openStaff(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer done()
+	m, err := svc.Disable(ctx, strings.ToLower(strings.TrimSpace(cfg.Email)), nil)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "%s disabled\n", m.Email)
+	return err
+}

@@ -1,0 +1,294 @@
+package staff
+
+import (
+	"context"
+	"crypto/rand"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/account"
+	"github.com/resguardo/resguardo/internal/audit"
+	"github.com/resguardo/resguardo/internal/sqlstore"
+)
+
+// MaskedCustomer is a customer as agents and leads see them: masked values
+// only (SPEC §11).
+type MaskedCustomer struct {
+	ID            string
+	Name          string
+	Email         string
+	EmailVerified bool
+	TOTPEnabled   bool
+	Locked        bool
+	Phones        []MaskedItem
+	Addresses     []MaskedItem
+	CreatedAt     time.Time
+}
+
+// MaskedItem is one phone or address, masked, with its id for reveal and edit.
+type MaskedItem struct {
+	ID, Label, Masked string
+}
+
+// actingAs marks ctx so the customer side records changes as this staff
+// member's.
+func actingAs(ctx context.Context, p Principal) context.Context {
+	return audit.WithStaff(ctx, audit.StaffActor{ID: p.StaffID, Role: string(p.Role)})
+}
+
+func mask(c resguardo.Customer, locked bool) MaskedCustomer {
+	m := MaskedCustomer{ID: c.ID, Name: resguardo.MaskName(c.Name), Email: resguardo.MaskEmail(c.Email), EmailVerified: c.EmailVerified,
+		TOTPEnabled: c.TOTPEnabled, Locked: locked, CreatedAt: c.CreatedAt}
+	for _, ph := range c.Phones {
+		m.Phones = append(m.Phones, MaskedItem{ID: ph.ID, Label: ph.Label, Masked: resguardo.MaskPhone(ph.Number)})
+	}
+	for _, a := range c.Addresses {
+		m.Addresses = append(m.Addresses, MaskedItem{ID: a.ID, Label: a.Label, Masked: resguardo.MaskAddress(a)})
+	}
+	return m
+}
+
+var errQuery = &resguardo.Error{Code: resguardo.EInvalid, Message: "Search by an exact e-mail address, an exact phone number with its country code, or a customer id.",
+	Fields: []resguardo.FieldProblem{{Field: "q", Detail: "must be an e-mail address, a +phone number or an id"}}}
+
+// Search finds customers by exact e-mail (blind index), exact phone (blind
+// index) or id, and returns them masked. The search is audited without its
+// terms; each customer found is recorded as viewed.
+func (s *Service) Search(ctx context.Context, p Principal, q string) ([]MaskedCustomer, error) {
+	if err := s.require(p, resguardo.PermCustomerSearch, false); err != nil {
+		return nil, err
+	}
+	q = strings.TrimSpace(q)
+	var ids []string
+	switch {
+	case strings.Contains(q, "@"):
+		id, err := s.accounts.FindByEmail(ctx, q)
+		if err != nil && resguardo.ErrorCode(err) != resguardo.ENotFound {
+			return nil, errQuery
+		}
+		if id != "" {
+			ids = []string{id}
+		}
+	case strings.HasPrefix(q, "+"):
+		found, err := s.accounts.FindByPhone(ctx, q)
+		if resguardo.ErrorCode(err) == resguardo.EInvalid {
+			return nil, errQuery
+		}
+		if err != nil {
+			return nil, err
+		}
+		ids = found
+	case len(q) == 26 && strings.Trim(strings.ToUpper(q), "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") == "":
+		ok, err := s.accounts.Exists(ctx, strings.ToUpper(q))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			ids = []string{strings.ToUpper(q)}
+		}
+	default:
+		return nil, errQuery
+	}
+	ev := staffEvent(p, resguardo.ActCustomerSearched, "", "", resguardo.OutcomeSuccess)
+	if len(ids) == 0 {
+		ev.Outcome = resguardo.OutcomeFailure
+	}
+	s.record(ctx, ev)
+	out := make([]MaskedCustomer, 0, len(ids))
+	for _, id := range ids {
+		m, err := s.View(ctx, p, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// View returns one customer, masked, and records the view in the trail
+// (the customer sees it in their access log as a view by that role).
+func (s *Service) View(ctx context.Context, p Principal, id string) (MaskedCustomer, error) {
+	if err := s.require(p, resguardo.PermCustomerSearch, false); err != nil {
+		return MaskedCustomer{}, err
+	}
+	c, err := s.accounts.Profile(ctx, id)
+	if err != nil {
+		return MaskedCustomer{}, err
+	}
+	locked, err := s.accounts.Locked(ctx, id)
+	if err != nil {
+		return MaskedCustomer{}, err
+	}
+	if err := s.audit.Record(ctx, staffEvent(p, resguardo.ActCustomerViewed, resguardo.TargetCustomer, id, resguardo.OutcomeSuccess)); err != nil {
+		return MaskedCustomer{}, err // no unaudited views
+	}
+	return mask(c, locked), nil
+}
+
+// minReasonRunes and minReasonWords make a reason more than a shrug.
+const (
+	minReasonRunes = 15
+	minReasonWords = 3
+)
+
+// Reveal returns one personal field of one customer in clear, for a written
+// reason: recorded in the trail with the reason, and limited per staff
+// member per hour. field is "name", "email", "phone:<id>" or "address:<id>".
+func (s *Service) Reveal(ctx context.Context, p Principal, customerID, field, reasonIn string) (string, error) {
+	if err := s.require(p, resguardo.PermCustomerReveal, false); err != nil {
+		return "", err
+	}
+	reason, err := resguardo.CleanText("reason", reasonIn, 1, 500)
+	if err != nil {
+		return "", err
+	}
+	if utf8.RuneCountInString(reason) < minReasonRunes || len(strings.Fields(reason)) < minReasonWords {
+		return "", &resguardo.Error{Code: resguardo.EInvalid, Message: "Say why you need to see this value, in a few words.",
+			Fields: []resguardo.FieldProblem{{Field: "reason", Detail: "must be at least 3 words and 15 characters"}}}
+	}
+	c, err := s.accounts.Profile(ctx, customerID)
+	if err != nil {
+		return "", err
+	}
+	value, name, ok := fieldValue(c, field)
+	if !ok {
+		return "", &resguardo.Error{Code: resguardo.EInvalid, Message: "Unknown field.", Fields: []resguardo.FieldProblem{{Field: "field", Detail: "is not a field of this customer"}}}
+	}
+	now := s.now()
+	err = s.db.Tx(ctx, func(tx sqlstore.Conn) error {
+		n, err := tx.CountReveals(ctx, p.StaffID, now.Add(-time.Hour).Unix())
+		if err != nil {
+			return err
+		}
+		if n >= s.o.RevealsPerHour {
+			return &resguardo.Error{Code: resguardo.ERateLimited, Message: "You have revealed too many values in the last hour.", RetryAfter: 10 * time.Minute}
+		}
+		if err := tx.InsertReveal(ctx, p.StaffID, now.Unix()); err != nil {
+			return err
+		}
+		ev := staffEvent(p, resguardo.ActCustomerRevealed, resguardo.TargetCustomer, customerID, resguardo.OutcomeSuccess)
+		ev.Fields, ev.Reason = []string{name}, reason
+		return s.audit.Append(ctx, tx, ev)
+	})
+	if err != nil {
+		return "", err
+	}
+	return value, nil
+}
+
+// fieldValue picks a field of a customer: its value and its audited name.
+func fieldValue(c resguardo.Customer, field string) (value, name string, ok bool) {
+	kind, id, _ := strings.Cut(field, ":")
+	switch kind {
+	case "name":
+		return c.Name, "name", id == ""
+	case "email":
+		return string(c.Email), "email", id == ""
+	case "phone":
+		for _, ph := range c.Phones {
+			if ph.ID == id {
+				return ph.Number, "phone", true
+			}
+		}
+	case "address":
+		for _, a := range c.Addresses {
+			if a.ID == id {
+				parts := []string{a.Line1, a.Line2, strings.TrimSpace(a.PostalCode + " " + a.City), a.Region, a.Country}
+				var kept []string
+				for _, x := range parts {
+					if x != "" {
+						kept = append(kept, x)
+					}
+				}
+				return strings.Join(kept, ", "), "address", true
+			}
+		}
+	}
+	return "", "", false
+}
+
+// EditName changes a customer's name (agents and leads).
+func (s *Service) EditName(ctx context.Context, p Principal, customerID, name string) error {
+	if err := s.require(p, resguardo.PermCustomerEdit, false); err != nil {
+		return err
+	}
+	return s.accounts.UpdateName(actingAs(ctx, p), customerID, name)
+}
+
+// SaveAddress adds (empty id) or replaces a customer's address.
+func (s *Service) SaveAddress(ctx context.Context, p Principal, customerID string, a resguardo.Address) error {
+	if err := s.require(p, resguardo.PermCustomerEdit, false); err != nil {
+		return err
+	}
+	ctx = actingAs(ctx, p)
+	if a.ID == "" {
+		_, err := s.accounts.AddAddress(ctx, customerID, a)
+		return err
+	}
+	_, err := s.accounts.UpdateAddress(ctx, customerID, a)
+	return err
+}
+
+// DeleteAddress removes a customer's address.
+func (s *Service) DeleteAddress(ctx context.Context, p Principal, customerID, addressID string) error {
+	if err := s.require(p, resguardo.PermCustomerEdit, false); err != nil {
+		return err
+	}
+	return s.accounts.DeleteAddress(actingAs(ctx, p), customerID, addressID)
+}
+
+// Critical operations: leads only, with step-up.
+
+// ChangeEmail sends a confirmation link to the customer's new address; the
+// change happens when the customer follows it (and the old address is told).
+func (s *Service) ChangeEmail(ctx context.Context, p Principal, customerID, email string) error {
+	if err := s.require(p, resguardo.PermCustomerCritical, true); err != nil {
+		return err
+	}
+	return s.accounts.RequestEmailChange(actingAs(ctx, p), account.Principal{CustomerID: customerID}, email)
+}
+
+// AddPhone adds a phone number to a customer.
+func (s *Service) AddPhone(ctx context.Context, p Principal, customerID, label, number string) error {
+	if err := s.require(p, resguardo.PermCustomerCritical, true); err != nil {
+		return err
+	}
+	_, err := s.accounts.AddPhone(actingAs(ctx, p), customerID, label, number)
+	return err
+}
+
+// DeletePhone removes a customer's phone number.
+func (s *Service) DeletePhone(ctx context.Context, p Principal, customerID, phoneID string) error {
+	if err := s.require(p, resguardo.PermCustomerCritical, true); err != nil {
+		return err
+	}
+	return s.accounts.DeletePhone(actingAs(ctx, p), customerID, phoneID)
+}
+
+// ResetSecondFactor turns a customer's TOTP off.
+func (s *Service) ResetSecondFactor(ctx context.Context, p Principal, customerID string) error {
+	if err := s.require(p, resguardo.PermCustomerCritical, true); err != nil {
+		return err
+	}
+	return s.accounts.ResetSecondFactor(actingAs(ctx, p), customerID, "")
+}
+
+// SetLocked locks or unlocks a customer.
+func (s *Service) SetLocked(ctx context.Context, p Principal, customerID string, locked bool) error {
+	if err := s.require(p, resguardo.PermCustomerCritical, true); err != nil {
+		return err
+	}
+	return s.accounts.SetLocked(actingAs(ctx, p), customerID, locked)
+}
+
+// RevokeSessions ends every session and app sign-in of a customer.
+func (s *Service) RevokeSessions(ctx context.Context, p Principal, customerID string) error {
+	if err := s.require(p, resguardo.PermCustomerCritical, true); err != nil {
+		return err
+	}
+	return s.accounts.RevokeAllSessions(actingAs(ctx, p), customerID)
+}
+
+func newID() string { return rand.Text() }

@@ -1,0 +1,253 @@
+package staff
+
+import (
+	"net/netip"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/account"
+	"github.com/resguardo/resguardo/internal/auth"
+	"github.com/resguardo/resguardo/internal/testutil"
+)
+
+const staffPassword = "a long staff passphrase"
+
+type fixture struct {
+	t      testing.TB
+	env    *testutil.Env
+	staff  *Service
+	tokens map[string]string // session token by staff id
+}
+
+func newFixture(t testing.TB, b testutil.Backend) *fixture {
+	env := testutil.NewEnv(t, b, nil)
+	o := DefaultOptions("http://127.0.0.1:8081")
+	o.Now = env.Clock.Now
+	o.RevealsPerHour = 3
+	return &fixture{t: t, env: env, tokens: map[string]string{}, staff: New(env.DB, env.Vault, auth.NewHasher(testutil.FastParams, env.Vault, 4), env.Audit, env.Accounts, env.Log, o)}
+}
+
+// enrol creates a staff member from the CLI and walks the enrolment link:
+// password, then TOTP. It returns the TOTP secret.
+func (f *fixture) enrol(email string, role resguardo.Role) string {
+	f.t.Helper()
+	ctx := f.t.Context()
+	link, err := f.staff.Create(ctx, email, role, nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	u, _ := url.Parse(link)
+	token := u.Query().Get("token")
+	en, err := f.staff.EnrolPassword(ctx, token, staffPassword)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	code, _ := totp.GenerateCode(en.Secret, f.env.Clock.Now())
+	if err := f.staff.EnrolConfirm(ctx, token, code); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := f.staff.EnrolConfirm(ctx, token, code); err == nil {
+		f.t.Fatal("an enrolment link worked twice")
+	}
+	return en.Secret
+}
+
+// signIn signs a staff member in with password and code.
+func (f *fixture) signIn(email, secret string) Principal {
+	f.t.Helper()
+	ctx := f.t.Context()
+	f.env.Clock.Advance(31 * time.Second) // a fresh TOTP step
+	_, pending, err := f.staff.SignIn(ctx, email, staffPassword)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if pending.Can(resguardo.PermCustomerSearch) {
+		f.t.Fatal("a sign-in without its code holds permissions")
+	}
+	code, _ := totp.GenerateCode(secret, f.env.Clock.Now())
+	token, p, err := f.staff.SecondFactor(ctx, pending, code)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.tokens[p.StaffID] = token
+	return p
+}
+
+// refresh reads a staff member's session again, as the next request would.
+func (f *fixture) refresh(p Principal) Principal {
+	f.t.Helper()
+	np, err := f.staff.Session(f.t.Context(), f.tokens[p.StaffID])
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return np
+}
+
+func (f *fixture) customer(email, phone string) string {
+	f.t.Helper()
+	ctx := f.t.Context()
+	if err := f.env.Accounts.Register(ctx, account.RegisterInput{Email: email, Password: "correct horse battery staple", Name: "María García López"}); err != nil {
+		f.t.Fatal(err)
+	}
+	id, err := f.env.Accounts.FindByEmail(ctx, email)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if _, err := f.env.Accounts.AddPhone(ctx, id, "móvil", phone); err != nil {
+		f.t.Fatal(err)
+	}
+	return id
+}
+
+// A lead finds a customer by exact phone and by exact e-mail and sees
+// masked values only; the view is in the customer's access log as a view
+// by the lead role; an administrator cannot search at all.
+func TestSearchShowsMaskedAndIsAudited(t *testing.T) {
+	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
+		f := newFixture(t, b)
+		ctx := t.Context()
+		id := f.customer("maria@example.com", "+34612345612")
+		lead := f.signIn("lead@corp.example", f.enrol("lead@corp.example", resguardo.RoleLead))
+		for _, q := range []string{"+34 612 345 612", "MARIA@example.com", id} {
+			found, err := f.staff.Search(ctx, lead, q)
+			if err != nil || len(found) != 1 || found[0].ID != id {
+				t.Fatalf("search %q: %+v, %v", q, found, err)
+			}
+			m := found[0]
+			if m.Name != "María G." || m.Email != "m•••@example.com" || m.Phones[0].Masked != "+34 ••• ••• •12" {
+				t.Errorf("search %q shows %+v", q, m)
+			}
+		}
+		if found, err := f.staff.Search(ctx, lead, "nobody@example.com"); err != nil || len(found) != 0 {
+			t.Errorf("unknown address: %+v, %v", found, err)
+		}
+		if _, err := f.staff.Search(ctx, lead, "María"); resguardo.ErrorCode(err) != resguardo.EInvalid {
+			t.Errorf("a name search was not refused: %v", err)
+		}
+		events, err := f.env.Accounts.AccessLog(ctx, id, 0, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if events[0].Action != resguardo.ActCustomerViewed || events[0].ActorRole != "lead" || events[0].ActorKind != resguardo.ActorStaff {
+			t.Errorf("newest access-log entry = %+v", events[0])
+		}
+		admin := f.signIn("admin@corp.example", f.enrol("admin@corp.example", resguardo.RoleAdmin))
+		if _, err := f.staff.Search(ctx, admin, "maria@example.com"); resguardo.ErrorCode(err) != resguardo.EForbidden {
+			t.Errorf("an administrator searched customers: %v", err)
+		}
+		if _, err := f.staff.Reveal(ctx, admin, id, "email", "the customer called us about it"); resguardo.ErrorCode(err) != resguardo.EForbidden {
+			t.Errorf("an administrator revealed personal data: %v", err)
+		}
+	})
+}
+
+// A reveal needs a real reason, is audited with it, and is limited per
+// staff member per hour.
+func TestRevealNeedsReasonAndIsRateLimited(t *testing.T) {
+	f := newFixture(t, testutil.Backends()[0])
+	ctx := t.Context()
+	id := f.customer("rev@example.com", "+34612345699")
+	agent := f.signIn("agent@corp.example", f.enrol("agent@corp.example", resguardo.RoleAgent))
+	if _, err := f.staff.Reveal(ctx, agent, id, "email", "because"); resguardo.ErrorCode(err) != resguardo.EInvalid {
+		t.Fatalf("one-word reason accepted: %v", err)
+	}
+	c, _ := f.env.Accounts.Profile(ctx, id)
+	reason := "customer asked us to confirm the number on ticket 4411"
+	got, err := f.staff.Reveal(ctx, agent, id, "phone:"+c.Phones[0].ID, reason)
+	if err != nil || got != "+34612345699" {
+		t.Fatalf("reveal phone = %q, %v", got, err)
+	}
+	events, _ := f.env.Accounts.AccessLog(ctx, id, 0, 1)
+	if events[0].Action != resguardo.ActCustomerRevealed || events[0].Reason != reason || strings.Join(events[0].Fields, ",") != "phone" {
+		t.Errorf("reveal entry = %+v", events[0])
+	}
+	for range 2 {
+		if _, err := f.staff.Reveal(ctx, agent, id, "name", reason); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.staff.Reveal(ctx, agent, id, "name", reason); resguardo.ErrorCode(err) != resguardo.ERateLimited {
+		t.Fatalf("fourth reveal in an hour (limit 3): %v", err)
+	}
+	f.env.Clock.Advance(61 * time.Minute)
+	if _, err := f.staff.Reveal(ctx, agent, id, "name", reason); err != nil {
+		t.Errorf("reveal an hour later: %v", err)
+	}
+}
+
+// Erasure is four-eyes: the requesting lead cannot approve it; a second
+// lead can, and the customer is erased.
+func TestErasureNeedsASecondLead(t *testing.T) {
+	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
+		f := newFixture(t, b)
+		ctx := t.Context()
+		id := f.customer("gone@example.com", "+34612345600")
+		one := f.signIn("one@corp.example", f.enrol("one@corp.example", resguardo.RoleLead))
+		two := f.signIn("two@corp.example", f.enrol("two@corp.example", resguardo.RoleLead))
+		req, err := f.staff.Request(ctx, one, KindErase, id, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.staff.Decide(ctx, one, req, true); resguardo.ErrorCode(err) != resguardo.EForbidden {
+			t.Fatalf("a lead approved their own erasure: %v", err)
+		}
+		if ok, _ := f.env.Accounts.Exists(ctx, id); !ok {
+			t.Fatal("customer erased by a self-approval")
+		}
+		er, err := f.staff.Decide(ctx, two, req, true)
+		if err != nil || er == nil {
+			t.Fatalf("second lead's approval: %v", err)
+		}
+		if ok, _ := f.env.Accounts.Exists(ctx, id); ok {
+			t.Error("customer still there after an approved erasure")
+		}
+		if _, err := f.staff.Decide(ctx, two, req, true); resguardo.ErrorCode(err) != resguardo.EConflict {
+			t.Errorf("a request decided twice: %v", err)
+		}
+	})
+}
+
+// An approval expires after 24 hours; critical operations need step-up;
+// a locked customer cannot sign in.
+func TestApprovalExpiresAndCriticalNeedsStepUp(t *testing.T) {
+	f := newFixture(t, testutil.Backends()[0])
+	ctx := t.Context()
+	id := f.customer("late@example.com", "+34612345601")
+	oneSecret, twoSecret := f.enrol("one@corp.example", resguardo.RoleLead), f.enrol("two@corp.example", resguardo.RoleLead)
+	one := f.signIn("one@corp.example", oneSecret)
+	req, err := f.staff.Request(ctx, one, KindExport, id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.env.Clock.Advance(25 * time.Hour)
+	two := f.signIn("two@corp.example", twoSecret)
+	if _, err := f.staff.Decide(ctx, two, req, true); resguardo.ErrorCode(err) != resguardo.EConflict {
+		t.Fatalf("approved a request after 25 hours: %v", err)
+	}
+
+	f.env.Clock.Advance(6 * time.Minute)
+	if err := f.staff.SetLocked(ctx, two, id, true); resguardo.ErrorCode(err) != resguardo.EReauthRequired {
+		t.Fatalf("lock without recent authentication: %v", err)
+	}
+	if err := f.staff.Reauthenticate(ctx, two, "not the password at all", ""); err == nil {
+		t.Fatal("step-up with a wrong password")
+	}
+	if err := f.staff.Reauthenticate(ctx, two, staffPassword, ""); err != nil {
+		t.Fatal(err)
+	}
+	two = f.refresh(two)
+	if err := f.staff.SetLocked(ctx, two, id, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.env.Accounts.Login(ctx, "late@example.com", "correct horse battery staple", netip.MustParseAddr("192.0.2.7")); resguardo.ErrorCode(err) != resguardo.EForbidden {
+		t.Errorf("a locked customer signed in: %v", err)
+	}
+	agent := f.signIn("agent@corp.example", f.enrol("agent@corp.example", resguardo.RoleAgent))
+	if err := f.staff.SetLocked(ctx, agent, id, false); resguardo.ErrorCode(err) != resguardo.EForbidden {
+		t.Errorf("an agent unlocked a customer: %v", err)
+	}
+}
