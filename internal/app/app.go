@@ -22,6 +22,7 @@ import (
 	"github.com/resguardo/resguardo/internal/mail"
 	"github.com/resguardo/resguardo/internal/server"
 	"github.com/resguardo/resguardo/internal/sqlstore"
+	"github.com/resguardo/resguardo/internal/staff"
 	"github.com/resguardo/resguardo/internal/vault"
 )
 
@@ -94,7 +95,11 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	accountOpts := account.DefaultOptions(cfg.SiteURL())
 	accountOpts.SessionIdle, accountOpts.SessionAbsolute = cfg.SessionIdle, cfg.SessionAbsolute
 	trail := audit.New(db, keys, log, audit.DefaultCheckpointEvery, nil)
-	accounts := account.New(db, keys, auth.NewHasher(auth.DefaultParams, keys, cfg.HashConcurrency), trail, log, accountOpts)
+	hasher := auth.NewHasher(auth.DefaultParams, keys, cfg.HashConcurrency)
+	accounts := account.New(db, keys, hasher, trail, log, accountOpts)
+	// The back office acts on the same customer side, with the same hasher
+	// (one bound on concurrent password hashing) and the same audit trail.
+	staffSvc := staff.New(db, keys, hasher, trail, accounts, log, staffOptions(cfg))
 	mailCtx, stopMail := context.WithCancel(ctx)
 	defer stopMail()
 	defer accounts.Wait() // work answered before it was done finishes first
@@ -109,7 +114,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	}()
 
 	srv, err := server.New(server.Options{
-		Logger: log, DB: db, Accounts: accounts,
+		Logger: log, DB: db, Accounts: accounts, Staff: staffSvc,
 		SecureTransport: cfg.SecureTransport(), TrustedProxies: cfg.TrustedProxies,
 	})
 	if err != nil {

@@ -32,6 +32,7 @@ var chromiumPaths = []string{"/usr/bin/chromium", "chromium", "chromium-browser"
 type server struct {
 	SiteURL  string // customer site, e.g. http://127.0.0.1:40123
 	StaffURL string // staff console
+	Config   config.Config
 }
 
 // startApp runs the real server through app.Serve, the same path as
@@ -79,7 +80,7 @@ func startApp(t *testing.T) server {
 
 	select {
 	case a := <-ready:
-		return server{SiteURL: "http://" + a.site.String(), StaffURL: "http://" + a.staff.String()}
+		return server{SiteURL: "http://" + a.site.String(), StaffURL: "http://" + a.staff.String(), Config: cfg}
 	case <-done:
 		t.Fatalf("app.Serve returned before it was ready: %v", serveErr)
 	case <-time.After(timeout):

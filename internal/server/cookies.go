@@ -50,9 +50,20 @@ func (s *Server) clearSessionCookie(w http.ResponseWriter) {
 		HttpOnly: true, Secure: s.secureTransport, SameSite: http.SameSiteLaxMode}) // #nosec G124 -- as above
 }
 
+// guestCookieName is the pre-session cookie of the listener serving r. The
+// staff console keeps its own: cookies do not tell ports apart, so the
+// customer site on the same host would otherwise issue the token that a
+// staff form is checked against.
+func (s *Server) guestCookieName(r *http.Request) string {
+	if requestInfoFrom(r.Context()).Surface == string(staff) {
+		return s.cookieName(staffGuestCookie)
+	}
+	return s.cookieName(guestCookie)
+}
+
 // guestToken returns the pre-session form token of this browser, or "".
 func (s *Server) guestToken(r *http.Request) string {
-	c, err := r.Cookie(s.cookieName(guestCookie))
+	c, err := r.Cookie(s.guestCookieName(r))
 	if err != nil {
 		return ""
 	}
@@ -66,7 +77,7 @@ func (s *Server) ensureGuestToken(w http.ResponseWriter, r *http.Request) string
 		return t
 	}
 	t := rand.Text()
-	http.SetCookie(w, &http.Cookie{Name: s.cookieName(guestCookie), Value: t, Path: "/",
+	http.SetCookie(w, &http.Cookie{Name: s.guestCookieName(r), Value: t, Path: "/",
 		HttpOnly: true, Secure: s.secureTransport, SameSite: http.SameSiteStrictMode}) // #nosec G124 -- as above
 	return t
 }

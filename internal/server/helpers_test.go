@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/resguardo/resguardo/internal/auth"
+	staffsvc "github.com/resguardo/resguardo/internal/staff"
 	"github.com/resguardo/resguardo/internal/testutil"
 )
 
@@ -73,7 +75,10 @@ func newTestServerOn(t *testing.T, b testutil.Backend, opts ...testOption) *test
 	t.Helper()
 	logs := &testutil.SyncBuffer{}
 	env := testutil.NewEnv(t, b, logs)
-	o := Options{Logger: env.Log, DB: env.DB, Accounts: env.Accounts, Now: env.Clock.Now}
+	so := staffsvc.DefaultOptions("http://127.0.0.1:8081")
+	so.Now = env.Clock.Now
+	staffSide := staffsvc.New(env.DB, env.Vault, auth.NewHasher(testutil.FastParams, env.Vault, 4), env.Audit, env.Accounts, env.Log, so)
+	o := Options{Logger: env.Log, DB: env.DB, Accounts: env.Accounts, Staff: staffSide, Now: env.Clock.Now}
 	doc := openapiJSON
 	var extra []route
 	for _, opt := range opts {

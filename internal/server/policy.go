@@ -8,6 +8,7 @@ import (
 
 	"github.com/resguardo/resguardo"
 	"github.com/resguardo/resguardo/internal/account"
+	staffsvc "github.com/resguardo/resguardo/internal/staff"
 )
 
 // Policy decides who may call a route. Every route in the table has one; the
@@ -105,20 +106,42 @@ func (p CustomerPolicy) String() string {
 	return "Customer"
 }
 
-// StaffPolicy admits a signed-in staff member whose role holds perm (any
-// staff member when perm is empty), optionally with step-up or a second
-// person's approval.
+// StaffPolicy admits a staff member signed in on the staff listener with
+// their password and a current code, whose role holds one of its
+// permissions (any staff member when it names none), optionally with
+// step-up. The session comes from the staff cookie only: a customer's
+// session cookie is another cookie, read from another store, and never
+// counts here. Every state-changing request must carry the session's form
+// token. The staff service checks the permission table again in every
+// operation; this check keeps a handler from even running.
 type StaffPolicy struct {
-	perm     resguardo.Permission
+	anyOf    [3]resguardo.Permission
 	recent   bool
 	fourEyes bool
+	pending  bool
 }
 
 // Staff admits staff whose role holds perm.
-func Staff(perm resguardo.Permission) StaffPolicy { return StaffPolicy{perm: perm} }
+func Staff(perm resguardo.Permission) StaffPolicy { return StaffAny(perm) }
+
+// StaffAny admits staff whose role holds any of perms (at most three), for
+// pages that serve several roles, each its own part (the approvals list).
+func StaffAny(perms ...resguardo.Permission) StaffPolicy {
+	var p StaffPolicy
+	if len(perms) > len(p.anyOf) {
+		panic("StaffAny: too many permissions")
+	}
+	copy(p.anyOf[:], perms)
+	return p
+}
 
 // StaffSignedIn admits any signed-in staff member.
 var StaffSignedIn = StaffPolicy{}
+
+// StaffPending admits a staff session whether or not its second factor was
+// given yet: only for entering the code and for signing out. Every other
+// staff route needs the code.
+var StaffPending = StaffPolicy{pending: true}
 
 // Recent adds step-up to a staff policy.
 func (p StaffPolicy) Recent() StaffPolicy { p.recent = true; return p }
@@ -126,13 +149,70 @@ func (p StaffPolicy) Recent() StaffPolicy { p.recent = true; return p }
 // FourEyes adds a second person's approval to a staff policy.
 func (p StaffPolicy) FourEyes() StaffPolicy { p.fourEyes = true; return p }
 
-// authorize refuses everyone until staff sign-in exists.
-func (p StaffPolicy) authorize(_ *Server, _ *http.Request) (*http.Request, error) {
-	return nil, errSignInRequired
+var (
+	errStaffForbidden = resguardo.Errorf(resguardo.EForbidden, "Your role does not allow this.")
+	errStaffReauth    = resguardo.Errorf(resguardo.EReauthRequired, "Confirm your password or a code to continue.")
+)
+
+// authorize admits a staff member by the staff session cookie, on the staff
+// listener only.
+func (p StaffPolicy) authorize(s *Server, r *http.Request) (*http.Request, error) {
+	token := s.staffToken(r)
+	if requestInfoFrom(r.Context()).Surface != string(staff) || s.staffSvc == nil || token == "" {
+		return nil, errSignInRequired
+	}
+	pr, err := s.staffSvc.Session(r.Context(), token)
+	if resguardo.ErrorCode(err) == resguardo.EUnauthenticated || (err == nil && !pr.MFADone && !p.pending) {
+		return nil, errSignInRequired
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !safeMethod(r.Method) {
+		if err := checkFormToken(r, pr.CSRFToken); err != nil {
+			return nil, err
+		}
+	}
+	if !p.admits(pr) {
+		return nil, errStaffForbidden
+	}
+	if p.recent && !pr.Recent(s.now()) {
+		return nil, errStaffReauth
+	}
+	requestInfoFrom(r.Context()).Actor = "staff:" + pr.StaffID
+	return r.WithContext(withStaffPrincipal(r.Context(), pr)), nil
+}
+
+// admits asks the permission table (through the principal) for the
+// policy's permissions.
+func (p StaffPolicy) admits(pr staffsvc.Principal) bool {
+	if p.pending {
+		return true
+	}
+	named := false
+	for _, perm := range p.anyOf {
+		if perm == "" {
+			continue
+		}
+		named = true
+		if pr.Can(perm) {
+			return true
+		}
+	}
+	return !named && pr.MFADone
 }
 
 func (p StaffPolicy) String() string {
-	s := "Staff(" + string(p.perm) + ")"
+	if p.pending {
+		return "StaffPending"
+	}
+	var perms []string
+	for _, perm := range p.anyOf {
+		if perm != "" {
+			perms = append(perms, string(perm))
+		}
+	}
+	s := "Staff(" + strings.Join(perms, "|") + ")"
 	if p.recent {
 		s += ".Recent"
 	}

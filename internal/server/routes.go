@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/resguardo/resguardo"
+	staffsvc "github.com/resguardo/resguardo/internal/staff"
 )
 
 // surface names the listener a route is served on.
@@ -109,9 +112,48 @@ func (s *Server) routes() []route {
 		{site, "GET /api/v1/me/export", Customer.Recent(), s.handleAPIExport()},
 		{site, "DELETE /api/v1/me", Customer.Recent(), s.handleAPIErase()},
 
-		// Staff console.
-		{staff, "GET /{$}", Public, s.handleStaffRoot()},
+		// Staff console (its own listener and session cookie; every form
+		// carries its token; nothing personal in a URL: search is a POST).
+		{staff, "GET /{$}", StaffSignedIn, s.handleStaffRoot()},
 		{staff, "GET /login", Guest, s.handleStaffLogin()},
+		{staff, "POST /login", Guest, s.handleStaffLoginPost()},
+		{staff, "GET /login/code", StaffPending, s.handleStaffCodeForm()},
+		{staff, "POST /login/code", StaffPending, s.handleStaffCode()},
+		{staff, "POST /logout", StaffPending, s.handleStaffLogout()},
+		{staff, "GET /enrol", Guest, s.handleStaffEnrolForm()},
+		{staff, "POST /enrol", Guest, s.handleStaffEnrolPassword()},
+		{staff, "GET /enrol/qr.png", Guest, s.handleStaffEnrolQR()},
+		{staff, "POST /enrol/confirm", Guest, s.handleStaffEnrolConfirm()},
+		{staff, "GET /reauth", StaffSignedIn, s.handleStaffReauthForm()},
+		{staff, "POST /reauth", StaffSignedIn, s.handleStaffReauth()},
+		{staff, "GET /customers", Staff(resguardo.PermCustomerSearch), s.handleStaffCustomers()},
+		{staff, "POST /customers", Staff(resguardo.PermCustomerSearch), s.handleStaffSearch()},
+		{staff, "GET /customers/{id}", Staff(resguardo.PermCustomerSearch), s.handleStaffCustomer()},
+		{staff, "POST /customers/{id}/reveal", Staff(resguardo.PermCustomerReveal), s.handleStaffReveal()},
+		{staff, "POST /customers/{id}/name", Staff(resguardo.PermCustomerEdit), s.handleStaffEditName()},
+		{staff, "POST /customers/{id}/addresses", Staff(resguardo.PermCustomerEdit), s.handleStaffAddressAdd()},
+		{staff, "POST /customers/{id}/addresses/{aid}", Staff(resguardo.PermCustomerEdit), s.handleStaffAddressUpdate()},
+		{staff, "POST /customers/{id}/addresses/{aid}/delete", Staff(resguardo.PermCustomerEdit), s.handleStaffAddressDelete()},
+		{staff, "POST /customers/{id}/email", Staff(resguardo.PermCustomerCritical).Recent(), s.handleStaffEmailChange()},
+		{staff, "POST /customers/{id}/phones", Staff(resguardo.PermCustomerCritical).Recent(), s.handleStaffPhoneAdd()},
+		{staff, "POST /customers/{id}/phones/{pid}/delete", Staff(resguardo.PermCustomerCritical).Recent(), s.handleStaffPhoneDelete()},
+		{staff, "POST /customers/{id}/mfa-reset", Staff(resguardo.PermCustomerCritical).Recent(), s.handleStaffMFAReset()},
+		{staff, "POST /customers/{id}/lock", Staff(resguardo.PermCustomerCritical).Recent(), s.handleStaffLock(true)},
+		{staff, "POST /customers/{id}/unlock", Staff(resguardo.PermCustomerCritical).Recent(), s.handleStaffLock(false)},
+		{staff, "POST /customers/{id}/revoke-sessions", Staff(resguardo.PermCustomerCritical).Recent(), s.handleStaffRevokeSessions()},
+		{staff, "POST /customers/{id}/export", Staff(resguardo.PermCustomerExport).Recent(), s.handleStaffRequest(staffsvc.KindExport)},
+		{staff, "POST /customers/{id}/erase", Staff(resguardo.PermCustomerErase).Recent(), s.handleStaffRequest(staffsvc.KindErase)},
+		{staff, "GET /approvals", StaffAny(resguardo.PermCustomerExport, resguardo.PermCustomerErase, resguardo.PermStaffManage), s.handleStaffApprovals()},
+		{staff, "POST /approvals/{id}/approve", StaffAny(resguardo.PermCustomerExport, resguardo.PermCustomerErase, resguardo.PermStaffManage).Recent(), s.handleStaffDecide(true)},
+		{staff, "POST /approvals/{id}/refuse", StaffAny(resguardo.PermCustomerExport, resguardo.PermCustomerErase, resguardo.PermStaffManage).Recent(), s.handleStaffDecide(false)},
+		{staff, "POST /approvals/{id}/export", Staff(resguardo.PermCustomerExport).Recent(), s.handleStaffExportDownload()},
+		{staff, "GET /audit", Staff(resguardo.PermAuditRead), s.handleStaffAudit()},
+		{staff, "POST /audit", Staff(resguardo.PermAuditRead), s.handleStaffAuditFilter()},
+		{staff, "GET /audit/verify", Staff(resguardo.PermAuditRead), s.handleStaffAuditVerify()},
+		{staff, "GET /team", Staff(resguardo.PermStaffManage), s.handleStaffTeam()},
+		{staff, "POST /team", Staff(resguardo.PermStaffManage), s.handleStaffInvite()},
+		{staff, "POST /team/{id}/disable", Staff(resguardo.PermStaffManage), s.handleStaffDisable()},
+		{staff, "POST /team/{id}/grant", Staff(resguardo.PermStaffManage).Recent(), s.handleStaffGrant()},
 	}
 }
 

@@ -24,9 +24,10 @@ func examplePath(pattern string) (method, path string) {
 }
 
 // refused reports whether a response refuses an anonymous caller: 401, or
-// for a GET of a customer page, 303 to the sign-in page.
-func refused(sf surface, method, path string, resp response) bool {
-	if sf == site && method == "GET" && !isJSONPath(path) {
+// for a GET of a page (customer site or staff console), 303 to the sign-in
+// page.
+func refused(_ surface, method, path string, resp response) bool {
+	if method == "GET" && !isJSONPath(path) {
 		return resp.StatusCode == http.StatusSeeOther && strings.HasPrefix(resp.Header.Get("Location"), "/login")
 	}
 	return resp.StatusCode == http.StatusUnauthorized
@@ -69,11 +70,11 @@ func TestRouteTableWalk(t *testing.T) {
 	}
 }
 
-// Policies whose identity layer does not exist yet must refuse everyone;
-// a route using one is registered but never reaches its handler.
+// Without real credentials every identity policy refuses, on either
+// listener: a route using one is registered but never reaches its handler.
 func TestPoliciesDenyWithoutIdentity(t *testing.T) {
 	policies := []Policy{
-		Customer, Customer.Recent(), StaffSignedIn,
+		Customer, Customer.Recent(), StaffSignedIn, StaffPending,
 		Staff(resguardo.PermCustomerSearch), Staff(resguardo.PermCustomerCritical).Recent(),
 		Staff(resguardo.PermCustomerErase).FourEyes(),
 	}

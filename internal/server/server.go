@@ -18,6 +18,7 @@ import (
 
 	"github.com/resguardo/resguardo"
 	"github.com/resguardo/resguardo/internal/account"
+	staffsvc "github.com/resguardo/resguardo/internal/staff"
 )
 
 // Pinger is the one thing the foundation asks of the store: is it there.
@@ -35,6 +36,9 @@ type Options struct {
 	TrustedProxies  []netip.Prefix
 	// Accounts is the customer account service.
 	Accounts *account.Service
+	// Staff is the back office's service, for the staff console. Without
+	// it every staff route that needs a session refuses.
+	Staff *staffsvc.Service
 	// Now is the clock; tests move it to check timeouts without sleeping.
 	Now func() time.Time
 }
@@ -46,6 +50,7 @@ type Server struct {
 	secureTransport bool
 	trustedProxies  []netip.Prefix
 	accounts        *account.Service
+	staffSvc        *staffsvc.Service
 	now             func() time.Time
 	api             *apiValidator
 	views           *views
@@ -70,7 +75,7 @@ func build(o Options, openapiDoc []byte, extra []route) (*Server, error) {
 		o.Now = time.Now
 	}
 	s := &Server{log: o.Logger, db: o.DB, secureTransport: o.SecureTransport, trustedProxies: o.TrustedProxies,
-		accounts: o.Accounts, now: o.Now}
+		accounts: o.Accounts, staffSvc: o.Staff, now: o.Now}
 	var err error
 	if s.api, err = newAPIValidator(openapiDoc); err != nil {
 		return nil, err
@@ -167,12 +172,17 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, r, err)
 		return
 	}
-	if code == resguardo.EUnauthenticated && r.Method == http.MethodGet && ri.Surface == string(site) {
+	// Both listeners sign in at /login.
+	if code == resguardo.EUnauthenticated && r.Method == http.MethodGet && (ri.Surface == string(site) || ri.Surface == string(staff)) {
 		loginRedirect(w, r)
 		return
 	}
 	if code == resguardo.EReauthRequired && ri.Surface == string(site) {
 		reauthRedirect(w, r)
+		return
+	}
+	if code == resguardo.EReauthRequired && ri.Surface == string(staff) {
+		staffReauthRedirect(w, r)
 		return
 	}
 	s.renderError(w, r, statusFor(code))

@@ -2,19 +2,26 @@ package server
 
 import "net/http"
 
-// handleStaffRoot sends visitors of the console's root to the sign-in page;
-// the dashboard takes this path once staff sessions exist.
+// staffHomeView is the dashboard: links by role (from the layout), and who
+// is signed in.
+type staffHomeView struct {
+	layout
+	Email string
+}
+
+// handleStaffRoot is the dashboard. Its policy sends a visitor without a
+// session to /login.
 func (s *Server) handleStaffRoot() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
-		return nil
+		return s.render(w, r, http.StatusOK, pageStaffHome, staffHomeView{layout: s.layoutFor(r, "staff.home.title"), Email: staffPrincipal(r).Email})
 	}
 }
 
-// handleStaffLogin shows the staff sign-in page. Until staff accounts exist
-// it explains how they are created and offers no form to submit.
+// handleStaffLogin shows the staff sign-in form: e-mail and password, with
+// a pre-session form token; the code is asked for next.
 func (s *Server) handleStaffLogin() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		return s.render(w, r, http.StatusOK, pageStaffLogin, staffLoginView{layout: s.layoutFor(r, "staff.login.title")})
+		next, _ := localPath(r.URL.Query().Get("next"))
+		return s.render(w, r, http.StatusOK, pageStaffLogin, staffLoginView{layout: s.guestLayout(w, r, "staff.login.title"), Next: next})
 	}
 }

@@ -54,6 +54,10 @@ type layout struct {
 	SignedIn bool
 	CSRF     string // form token of this browser (session- or pre-session-bound)
 	Form     form
+
+	// StaffRole is the signed-in staff member's role (second factor given),
+	// for the console's links; "" otherwise.
+	StaffRole resguardo.Role
 }
 
 func (l layout) base() layout { return l }
@@ -128,7 +132,10 @@ func addressForm(v interface{ base() layout }, a resguardo.Address) addressFormV
 	return addressFormView{layout: v.base(), P: p, A: a}
 }
 
-type staffLoginView struct{ layout }
+type staffLoginView struct {
+	layout
+	Next string
+}
 
 type errorView struct {
 	layout
@@ -160,6 +167,12 @@ func (s *Server) layoutFor(r *http.Request, titleKey string) layout {
 	l := layout{Lang: ri.Lang, Nonce: ri.Nonce, T: translator(ri.Lang), TitleKey: titleKey, Staff: ri.Surface == string(staff)}
 	if p, ok := principalFrom(r.Context()); ok {
 		l.SignedIn, l.CSRF = true, p.CSRFToken
+	}
+	if p, ok := staffPrincipalFrom(r.Context()); ok {
+		l.SignedIn, l.CSRF = p.MFADone, p.CSRFToken
+		if p.MFADone {
+			l.StaffRole = p.Role
+		}
 	}
 	return l
 }

@@ -54,8 +54,8 @@ var errQuery = &resguardo.Error{Code: resguardo.EInvalid, Message: "Search by an
 	Fields: []resguardo.FieldProblem{{Field: "q", Detail: "must be an e-mail address, a +phone number or an id"}}}
 
 // Search finds customers by exact e-mail (blind index), exact phone (blind
-// index) or id, and returns them masked. The search is audited without its
-// terms; each customer found is recorded as viewed.
+// index) or id, and returns them masked. Each customer found is recorded as
+// viewed; a search that finds nobody is recorded, without its terms.
 func (s *Service) Search(ctx context.Context, p Principal, q string) ([]MaskedCustomer, error) {
 	if err := s.require(p, resguardo.PermCustomerSearch, false); err != nil {
 		return nil, err
@@ -91,11 +91,12 @@ func (s *Service) Search(ctx context.Context, p Principal, q string) ([]MaskedCu
 	default:
 		return nil, errQuery
 	}
-	ev := staffEvent(p, resguardo.ActCustomerSearched, "", "", resguardo.OutcomeSuccess)
+	// A search that finds customers is recorded by their views (one entry
+	// each, which the customers see); one that finds nobody is recorded as
+	// a failed search, so fishing for addresses or numbers leaves a trace.
 	if len(ids) == 0 {
-		ev.Outcome = resguardo.OutcomeFailure
+		s.record(ctx, staffEvent(p, resguardo.ActCustomerSearched, "", "", resguardo.OutcomeFailure))
 	}
-	s.record(ctx, ev)
 	out := make([]MaskedCustomer, 0, len(ids))
 	for _, id := range ids {
 		m, err := s.View(ctx, p, id)

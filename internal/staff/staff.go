@@ -296,7 +296,8 @@ func (s *Service) openTOTP(row sqlstore.StaffRow) (string, error) {
 // and network.
 func (s *Service) SignIn(ctx context.Context, emailIn, password string) (string, Principal, error) {
 	email, _ := resguardo.ParseEmail(emailIn)
-	if err := s.accounts.ClaimAttempt(ctx, "sa:"+string(email)+"/"+audit.MetaFrom(ctx).Network); err != nil {
+	key := "sa:" + string(email) + "/" + audit.MetaFrom(ctx).Network
+	if err := s.accounts.ClaimAttempt(ctx, key); err != nil {
 		return "", Principal{}, err
 	}
 	row, err := s.db.Conn().StaffByEmail(ctx, string(email))
@@ -316,6 +317,12 @@ func (s *Service) SignIn(ctx context.Context, emailIn, password string) (string,
 		s.record(ctx, resguardo.AuditEvent{ActorKind: resguardo.ActorAnonymous, Action: resguardo.ActStaffSignInFailed,
 			TargetKind: resguardo.TargetStaff, TargetID: row.ID, Outcome: resguardo.OutcomeFailure})
 		return "", Principal{}, errSignIn
+	}
+	// The password was right: forget this address's attempts from this
+	// network, as the customer sign-in does, so that signing in several
+	// times a day never runs into the throttle.
+	if err := s.accounts.ClearAttempts(ctx, key); err != nil {
+		return "", Principal{}, err
 	}
 	return s.startSession(ctx, row, false)
 }
