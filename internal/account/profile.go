@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"time"
 
 	"github.com/resguardo/resguardo"
 	"github.com/resguardo/resguardo/internal/sqlstore"
@@ -19,7 +20,8 @@ func (s *Service) Profile(ctx context.Context, customerID string) (resguardo.Cus
 	if err != nil {
 		return resguardo.Customer{}, err
 	}
-	c := resguardo.Customer{ID: row.ID, EmailVerified: row.EmailVerified, Phones: []resguardo.Phone{}, Addresses: []resguardo.Address{}}
+	c := resguardo.Customer{ID: row.ID, EmailVerified: row.EmailVerified, CreatedAt: time.Unix(row.CreatedAt, 0).UTC(),
+		Phones: []resguardo.Phone{}, Addresses: []resguardo.Address{}}
 	if c.TOTPEnabled, err = s.totpEnabled(ctx, conn, customerID); err != nil {
 		return c, err
 	}
