@@ -175,36 +175,36 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 // checkpoints writes an audit checkpoint whenever enough entries have been
 // appended since the last one, until ctx ends.
 func checkpoints(ctx context.Context, trail *audit.Log, log *slog.Logger) {
-	t := time.NewTicker(5 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := trail.Checkpoint(ctx, false); err != nil && ctx.Err() == nil {
-				log.Error("audit checkpoint", "err", err)
-			}
+	every(ctx, 5*time.Second, func() {
+		if _, err := trail.Checkpoint(ctx, false); err != nil && ctx.Err() == nil {
+			log.Error("audit checkpoint", "err", err)
 		}
-	}
+	})
 }
 
 // reloadKeys follows the key set file, so that keys added by `keys rotate`
 // in another process are used here within keys.ReloadEvery.
 func reloadKeys(ctx context.Context, v *vault.Vault, log *slog.Logger) {
-	t := time.NewTicker(keyrotation.ReloadEvery)
+	every(ctx, keyrotation.ReloadEvery, func() {
+		changed, err := v.Reload()
+		if err != nil {
+			log.Error("key set reload", "err", err)
+		} else if changed {
+			log.Info("key set reloaded", "kek", v.Primary(vault.PurposeKEK), "blind_index", v.Primary(vault.PurposeBlindIndex), "pepper", v.Primary(vault.PurposePepper))
+		}
+	})
+}
+
+// every runs fn every d until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			changed, err := v.Reload()
-			if err != nil {
-				log.Error("key set reload", "err", err)
-			} else if changed {
-				log.Info("key set reloaded", "kek", v.Primary(vault.PurposeKEK), "blind_index", v.Primary(vault.PurposeBlindIndex), "pepper", v.Primary(vault.PurposePepper))
-			}
+			fn()
 		}
 	}
 }

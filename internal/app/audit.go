@@ -8,23 +8,51 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/resguardo/resguardo/internal/account"
 	"github.com/resguardo/resguardo/internal/audit"
+	"github.com/resguardo/resguardo/internal/auth"
 	"github.com/resguardo/resguardo/internal/config"
+	"github.com/resguardo/resguardo/internal/sqlstore"
+	"github.com/resguardo/resguardo/internal/staff"
 	"github.com/resguardo/resguardo/internal/vault"
 )
 
-// openAudit opens the store (schema must be current) and the key set.
-func openAudit(ctx context.Context, cfg config.Config, log *slog.Logger) (*audit.Log, func(), error) {
+// services is what the operator commands work with: the store (schema
+// current, never migrated here), the key set, the audit trail and both
+// sides of the system over them.
+type services struct {
+	db       *sqlstore.DB
+	vault    *vault.Vault
+	trail    *audit.Log
+	hasher   *auth.Hasher
+	accounts *account.Service
+	staff    *staff.Service
+}
+
+// openServices opens them; close releases the store.
+func openServices(ctx context.Context, cfg config.Config, log *slog.Logger) (*services, func(), error) {
 	db, err := OpenStore(ctx, cfg, log, false)
 	if err != nil {
 		return nil, nil, err
 	}
-	keys, err := vault.Open(cfg.DataDir)
+	v, err := vault.Open(cfg.DataDir)
 	if err != nil {
 		_ = db.Close()
 		return nil, nil, err
 	}
-	return audit.New(db, keys, log, audit.DefaultCheckpointEvery, nil), func() { _ = db.Close() }, nil
+	s := &services{db: db, vault: v, trail: audit.New(db, v, log, audit.DefaultCheckpointEvery, nil), hasher: auth.NewHasher(auth.DefaultParams, v, 1)}
+	s.accounts = account.New(db, v, s.hasher, s.trail, log, account.DefaultOptions(cfg.SiteURL()))
+	s.staff = staff.New(db, v, s.hasher, s.trail, s.accounts, log, staffOptions(cfg))
+	return s, func() { _ = db.Close() }, nil
+}
+
+// openAudit opens the audit trail.
+func openAudit(ctx context.Context, cfg config.Config, log *slog.Logger) (*audit.Log, func(), error) {
+	s, done, err := openServices(ctx, cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.trail, done, nil
 }
 
 // errAuditBroken is returned (exit 1) when the chain does not verify.

@@ -9,30 +9,19 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/resguardo/resguardo/internal/account"
-	"github.com/resguardo/resguardo/internal/audit"
-	"github.com/resguardo/resguardo/internal/auth"
 	"github.com/resguardo/resguardo/internal/config"
 	"github.com/resguardo/resguardo/internal/keys"
 	"github.com/resguardo/resguardo/internal/vault"
 )
 
-// openRotator opens the store (schema must be current), the key set and
-// the account service that knows how to recompute a customer's indexes.
+// openRotator opens the services and the rotator over them; the account
+// service knows how to recompute a customer's indexes.
 func openRotator(ctx context.Context, cfg config.Config, log *slog.Logger) (*keys.Rotator, func(), error) {
-	db, err := OpenStore(ctx, cfg, log, false)
+	s, done, err := openServices(ctx, cfg, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	v, err := vault.Open(cfg.DataDir)
-	if err != nil {
-		_ = db.Close()
-		return nil, nil, err
-	}
-	trail := audit.New(db, v, log, audit.DefaultCheckpointEvery, nil)
-	accounts := account.New(db, v, auth.NewHasher(auth.DefaultParams, v, 1), trail, log, account.DefaultOptions(cfg.SiteURL()))
-	r := &keys.Rotator{DB: db, Vault: v, Reindexer: accounts, Log: log, BatchSize: cfg.BatchSize, Settle: cfg.Settle}
-	return r, func() { _ = db.Close() }, nil
+	return &keys.Rotator{DB: s.db, Vault: s.vault, Reindexer: s.accounts, Log: log, BatchSize: cfg.BatchSize, Settle: cfg.Settle}, done, nil
 }
 
 // chosenPurpose is the keyset named by exactly one of --kek, --index,

@@ -8,30 +8,17 @@ import (
 	"strings"
 
 	"github.com/resguardo/resguardo"
-	"github.com/resguardo/resguardo/internal/account"
-	"github.com/resguardo/resguardo/internal/audit"
-	"github.com/resguardo/resguardo/internal/auth"
 	"github.com/resguardo/resguardo/internal/config"
 	"github.com/resguardo/resguardo/internal/staff"
-	"github.com/resguardo/resguardo/internal/vault"
 )
 
-// openStaff opens the store (schema must be current), the key set and the
-// staff side.
+// openStaff opens the services for the staff commands.
 func openStaff(ctx context.Context, cfg config.Config, log *slog.Logger) (*staff.Service, func(), error) {
-	db, err := OpenStore(ctx, cfg, log, false)
+	s, done, err := openServices(ctx, cfg, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	v, err := vault.Open(cfg.DataDir)
-	if err != nil {
-		_ = db.Close()
-		return nil, nil, err
-	}
-	trail := audit.New(db, v, log, audit.DefaultCheckpointEvery, nil)
-	hasher := auth.NewHasher(auth.DefaultParams, v, 1)
-	accounts := account.New(db, v, hasher, trail, log, account.DefaultOptions(cfg.SiteURL()))
-	return staff.New(db, v, hasher, trail, accounts, log, staffOptions(cfg)), func() { _ = db.Close() }, nil
+	return s.staff, done, nil
 }
 
 func staffOptions(cfg config.Config) staff.Options {
