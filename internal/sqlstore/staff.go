@@ -291,8 +291,17 @@ func (c Conn) CompleteApproval(ctx context.Context, id, by string, now int64) er
 	return affectedOne(res, err, "approved request")
 }
 
-// CountReveals counts a staff member's reveals since a time.
+// CountReveals counts a staff member's reveals since a time, holding the
+// staff member's row locked until the transaction ends, so concurrent
+// reveals by one person are counted one after another (a plain count would
+// let a burst all see the same number).
 func (c Conn) CountReveals(ctx context.Context, staffID string, since int64) (int, error) {
+	if c.dialect == MySQL { // SQLite: the transaction already holds the write lock (BEGIN IMMEDIATE)
+		var id string
+		if err := c.queryRow(ctx, `SELECT id FROM staff WHERE id = ? FOR UPDATE`, staffID).Scan(&id); err != nil {
+			return 0, fmt.Errorf("lock staff member: %w", err)
+		}
+	}
 	var n int
 	if err := c.queryRow(ctx, `SELECT COUNT(*) FROM staff_reveals WHERE staff_id = ? AND at > ?`, staffID, since).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count reveals: %w", err)

@@ -129,6 +129,11 @@ func (s *Service) Decide(ctx context.Context, p Principal, id string, approve bo
 	if row.RequestedBy == p.StaffID {
 		return nil, resguardo.Errorf(resguardo.EForbidden, "You cannot approve your own request: a second person must.")
 	}
+	if approve {
+		if err := s.stillEntitled(ctx, row, perm); err != nil {
+			return nil, err
+		}
+	}
 	status, action := sqlstore.ApprovalRefused, resguardo.ActApprovalRefused
 	if approve {
 		status, action = sqlstore.ApprovalApproved, resguardo.ActApprovalApproved
@@ -188,4 +193,21 @@ func (s *Service) CarryOutExport(ctx context.Context, p Principal, id string) (a
 		return account.Export{}, resguardo.Errorf(resguardo.EConflict, "This export is not approved, was already downloaded, has expired, or is not yours.")
 	}
 	return s.accounts.Export(actingAs(ctx, p), account.Principal{CustomerID: row.SubjectID})
+}
+
+// stillEntitled refuses to approve a request whose requester has since been
+// disabled or lost the permission, or a grant to a member since disabled.
+func (s *Service) stillEntitled(ctx context.Context, row sqlstore.ApprovalRow, perm resguardo.Permission) error {
+	refused := resguardo.Errorf(resguardo.EConflict, "The person who asked is no longer entitled to this request; it cannot be approved.")
+	asker, err := s.db.Conn().StaffByID(ctx, row.RequestedBy)
+	if err != nil || asker.Disabled || !resguardo.Role(asker.Role).Can(perm) {
+		return refused
+	}
+	if row.Kind == KindGrant {
+		subject, err := s.db.Conn().StaffByID(ctx, row.SubjectID)
+		if err != nil || subject.Disabled {
+			return resguardo.Errorf(resguardo.EConflict, "The staff member to promote is disabled; the request cannot be approved.")
+		}
+	}
+	return nil
 }

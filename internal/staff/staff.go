@@ -240,8 +240,17 @@ func (s *Service) EnrolPassword(ctx context.Context, token, password string) (En
 	if err != nil {
 		return Enrolment{}, err
 	}
-	if err := s.db.Conn().SetStaffEnrolment(ctx, row.ID, row.EnrolHash, hash, sealed); err != nil {
-		return Enrolment{}, errBadLink
+	err = s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		if err := c.SetStaffEnrolment(ctx, row.ID, row.EnrolHash, hash, sealed); err != nil {
+			return errBadLink
+		}
+		// Whoever holds the link can (re)set the password before the code is
+		// confirmed: each time leaves a trace.
+		return s.audit.Append(ctx, c, resguardo.AuditEvent{ActorKind: resguardo.ActorAnonymous, Action: resguardo.ActStaffEnrolPassword,
+			TargetKind: resguardo.TargetStaff, TargetID: row.ID, Outcome: resguardo.OutcomeSuccess})
+	})
+	if err != nil {
+		return Enrolment{}, err
 	}
 	return en, nil
 }
@@ -293,11 +302,14 @@ func (s *Service) openTOTP(row sqlstore.StaffRow) (string, error) {
 // SignIn checks a staff password. Success gives only a session waiting for
 // its code (MFADone false), under a token of its own; every failure is the
 // same error after the same work, and attempts are throttled per address
-// and network.
+// and network, and per network.
 func (s *Service) SignIn(ctx context.Context, emailIn, password string) (string, Principal, error) {
 	email, _ := resguardo.ParseEmail(emailIn)
-	key := "sa:" + string(email) + "/" + audit.MetaFrom(ctx).Network
-	if err := s.accounts.ClaimAttempt(ctx, key); err != nil {
+	network := audit.MetaFrom(ctx).Network
+	key := "sa:" + string(email) + "/" + network
+	// Also the network's own count, shared with customer sign-ins, so one
+	// client cannot spray passwords over every staff address.
+	if err := s.accounts.ClaimAttempt(ctx, key, "nt:"+network); err != nil {
 		return "", Principal{}, err
 	}
 	row, err := s.db.Conn().StaffByEmail(ctx, string(email))

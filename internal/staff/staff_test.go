@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -249,5 +251,52 @@ func TestApprovalExpiresAndCriticalNeedsStepUp(t *testing.T) {
 	agent := f.signIn("agent@corp.example", f.enrol("agent@corp.example", resguardo.RoleAgent))
 	if err := f.staff.SetLocked(ctx, agent, id, false); resguardo.ErrorCode(err) != resguardo.EForbidden {
 		t.Errorf("an agent unlocked a customer: %v", err)
+	}
+}
+
+// Reveals sent at once by one person are counted one after another: a
+// burst gets no more than the hourly limit (3 here) on either database.
+func TestConcurrentRevealsAreCountedOneByOne(t *testing.T) {
+	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
+		f := newFixture(t, b)
+		id := f.customer("burst@example.com", "+34612345602")
+		agent := f.signIn("agent@corp.example", f.enrol("agent@corp.example", resguardo.RoleAgent))
+		var ok atomic.Int32
+		var wg sync.WaitGroup
+		for range 12 {
+			wg.Go(func() {
+				if _, err := f.staff.Reveal(t.Context(), agent, id, "name", "customer asked to confirm the spelling"); err == nil {
+					ok.Add(1)
+				} else if resguardo.ErrorCode(err) != resguardo.ERateLimited {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if ok.Load() != 3 {
+			t.Errorf("%d of 12 concurrent reveals went through, want 3", ok.Load())
+		}
+	})
+}
+
+// A request whose requester has since been disabled cannot be approved.
+func TestApprovalRefusedOnceRequesterDisabled(t *testing.T) {
+	f := newFixture(t, testutil.Backends()[0])
+	ctx := t.Context()
+	id := f.customer("kept@example.com", "+34612345603")
+	one := f.signIn("one@corp.example", f.enrol("one@corp.example", resguardo.RoleLead))
+	two := f.signIn("two@corp.example", f.enrol("two@corp.example", resguardo.RoleLead))
+	req, err := f.staff.Request(ctx, one, KindErase, id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.staff.Disable(ctx, "one@corp.example", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.staff.Decide(ctx, two, req, true); resguardo.ErrorCode(err) != resguardo.EConflict {
+		t.Fatalf("approved a disabled member's request: %v", err)
+	}
+	if ok, _ := f.env.Accounts.Exists(ctx, id); !ok {
+		t.Error("the customer was erased")
 	}
 }
