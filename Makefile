@@ -2,7 +2,11 @@
 #
 #   make            same as `make test`: the whole test suite (what CI runs)
 #   make lint       gofmt check, go vet, staticcheck, gosec
-#   make tools      install the pinned linters into $(go env GOPATH)/bin
+#   make audit      go mod verify, govulncheck against the offline vulnerability database,
+#                   the supply-chain and source checks (internal/assurance)
+#   make sbom       CycloneDX SBOM of the binary in bin/resguardo.cdx.json, checked
+#                   against the modules the build uses
+#   make tools      install the pinned linters and scanners into $(go env GOPATH)/bin
 #   make build      bin/resguardo
 #   make run        resguardo serve (SQLite under ./data/, loopback only)
 #
@@ -12,11 +16,19 @@
 GO    ?= go
 GOBIN := $(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin
 
-# Pinned linter versions (both need Go >= 1.26.0; bump deliberately).
-STATICCHECK_VERSION := v0.8.2
-GOSEC_VERSION       := v2.30.0
+# Pinned tool versions (all build with Go 1.26; bump deliberately, with the row in
+# docs/third-parties.md, which a test compares).
+STATICCHECK_VERSION     := v0.8.2
+GOSEC_VERSION           := v2.30.0
+GOVULNCHECK_VERSION     := v1.9.0
+CYCLONEDX_GOMOD_VERSION := v1.10.0
 
-.PHONY: test lint tools build run
+# The Go vulnerability database: the offline snapshot beside the project (CI has no
+# network access to vuln.go.dev). `make audit VULNDB=` scans against the live service.
+VULNDB ?= ../shared/vulndb/go-vulndb.tar.gz
+SBOM   := bin/resguardo.cdx.json
+
+.PHONY: test lint audit sbom tools build run
 
 test:
 	$(GO) test -race -count=1 ./...
@@ -29,9 +41,21 @@ lint:
 	$(GOBIN)/staticcheck ./...
 	$(GOBIN)/gosec -quiet ./...
 
+audit:
+	$(GO) mod verify
+	@GOVULNCHECK=$(GOBIN)/govulncheck bash .ci/vulncheck "$(VULNDB)"
+	$(GO) test -count=1 ./internal/assurance
+
+sbom:
+	@mkdir -p bin
+	$(GOBIN)/cyclonedx-gomod app -json -std -licenses -output $(SBOM) -main cmd/resguardo .
+	$(GO) run ./tools/sbomcheck -sbom $(SBOM) ./cmd/resguardo
+
 tools:
 	GOBIN=$(GOBIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	GOBIN=$(GOBIN) $(GO) install github.com/securego/gosec/v2/cmd/gosec@$(GOSEC_VERSION)
+	GOBIN=$(GOBIN) $(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
+	GOBIN=$(GOBIN) $(GO) install github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@$(CYCLONEDX_GOMOD_VERSION)
 
 build:
 	$(GO) build -trimpath -o bin/resguardo ./cmd/resguardo

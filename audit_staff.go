@@ -7,7 +7,7 @@ const TargetStaff = "staff"
 const (
 	ActStaffCreated            = "staff.created"
 	ActStaffDisabled           = "staff.disabled"
-	ActStaffEnrolPassword      = "staff.enrolment_password_set"
+	ActStaffEnrolPassword      = "staff.enrolment_password_set" // #nosec G101 -- an audit action name, not a credential
 	ActStaffEnrolled           = "staff.enrolled"
 	ActStaffSignIn             = "staff.sign_in"
 	ActStaffSignInFailed       = "staff.sign_in_failed"

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,8 @@ import (
 	"unicode"
 
 	gomail "github.com/wneessen/go-mail"
+
+	"github.com/resguardo/resguardo/internal/egress"
 )
 
 // transport is how the connection to the relay is protected.
@@ -48,7 +51,8 @@ const defaultSMTPTimeout = 20 * time.Second
 type smtpSender struct {
 	host      string // host name or IP, without brackets
 	port      int
-	addr      string // host:port, the only address ever dialled
+	addr      string        // host:port, the only address ever dialled
+	egress    egress.Dialer // the outbound allow-list every connection goes through
 	transport transport
 	user      string
 	pass      string
@@ -69,8 +73,9 @@ type smtpSender struct {
 // User name and password are percent-decoded from the URL; give both or neither. No query,
 // fragment or path is accepted, so nothing is silently ignored.
 //
-// allowedHosts is the outbound allow-list: the URL's host must be in it (exact match,
-// case-insensitive), else an error; no other address is ever dialled. Construction never
+// allowedHosts is the outbound allow-list (an [egress.Dialer]): the URL's host must be in
+// it (exact match, see [egress.Dialer.Allowed]), else an error; every connection goes
+// through that dialer, and no other address is ever dialled. Construction never
 // dials. Errors never include the password (nor the URL, which contains it).
 func NewSMTP(rawURL, from string, allowedHosts []string, log *slog.Logger) (Sender, error) {
 	s, err := parseSMTPURL(rawURL, allowedHosts)
@@ -115,7 +120,8 @@ func parseSMTPURL(rawURL string, allowedHosts []string) (*smtpSender, error) {
 	if host == "" {
 		return nil, errors.New("mail: SMTP URL has no host")
 	}
-	if !hostAllowed(host, allowedHosts) {
+	out := egress.Dialer{Allowed: slices.Clone(allowedHosts)}
+	if !out.Allows(host) {
 		return nil, fmt.Errorf("mail: SMTP host %q is not in the outbound allow-list", host)
 	}
 	loopback := isLoopbackHost(host)
@@ -147,6 +153,7 @@ func parseSMTPURL(rawURL string, allowedHosts []string) (*smtpSender, error) {
 		host:      host,
 		port:      port,
 		addr:      net.JoinHostPort(host, strconv.Itoa(port)),
+		egress:    out,
 		transport: t,
 	}
 	if u.User != nil {
@@ -164,16 +171,6 @@ func parseSMTPURL(rawURL string, allowedHosts []string) (*smtpSender, error) {
 	return s, nil
 }
 
-func hostAllowed(host string, allowed []string) bool {
-	for _, a := range allowed {
-		a = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(a), "["), "]")
-		if a != "" && strings.EqualFold(a, host) {
-			return true
-		}
-	}
-	return false
-}
-
 // isLoopbackHost reports whether host names this machine: "localhost" or a loopback IP.
 // The dialer checks the address it actually connects to as well (see requireLoopback).
 func isLoopbackHost(host string) bool {
@@ -184,7 +181,7 @@ func isLoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// requireLoopback is a net.Dialer Control function: it refuses, before connecting, any
+// requireLoopback is a dialer Control function: it refuses, before connecting, any
 // resolved address that is not loopback, so plain SMTP cannot leave the machine even when
 // "localhost" resolves somewhere unexpected.
 func requireLoopback(_, address string, _ syscall.RawConn) error {
@@ -284,14 +281,16 @@ func (s *smtpSender) options(dial gomail.DialContextFunc) []gomail.Option {
 }
 
 // dialer returns the only dial function go-mail gets: it ignores the address go-mail asks for
-// and always dials s.addr (go-mail formats IPv6 addresses without brackets), checks that plain
-// connections stay on loopback, and performs the implicit-TLS handshake.
+// and always dials s.addr (go-mail formats IPv6 addresses without brackets) through the
+// egress allow-list, checks that plain connections stay on loopback, and performs the
+// implicit-TLS handshake.
 func (s *smtpSender) dialer(track func(net.Conn)) gomail.DialContextFunc {
 	return func(ctx context.Context, network, _ string) (net.Conn, error) {
 		if network != "tcp" {
 			return nil, fmt.Errorf("mail: smtp: refusing to dial network %q", network)
 		}
-		d := net.Dialer{Timeout: s.timeout}
+		d := s.egress
+		d.Timeout = s.timeout
 		if s.transport == plainLoopback {
 			d.Control = requireLoopback
 		}

@@ -440,6 +440,22 @@ func TestSMTPDialerOnlyDialsConfiguredAddress(t *testing.T) {
 	}
 }
 
+// The sender's connections go through the egress dialer: with its allow-list
+// emptied, a send fails naming the allow-list and nothing is dialled.
+func TestSMTPDialsThroughEgress(t *testing.T) {
+	f := startFakeSMTP(t, &fakeSMTP{})
+	s := loopbackSender(t, fmt.Sprintf("smtp://127.0.0.1:%d", f.port()), nil)
+	s.egress.Allowed = nil
+	err := s.Send(t.Context(), resetMessage(t))
+	if err == nil || !strings.Contains(err.Error(), "allow-list") {
+		t.Fatalf("Send = %v, want a refusal by the outbound allow-list", err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if conns, _, _, _ := f.snapshot(); conns != 0 {
+		t.Errorf("%d connections made by a sender whose allow-list refuses its relay", conns)
+	}
+}
+
 func TestRequireLoopback(t *testing.T) {
 	for addr, ok := range map[string]bool{
 		"127.0.0.1:25": true, "127.1.2.3:25": true, "[::1]:25": true,
