@@ -300,3 +300,38 @@ func TestApprovalRefusedOnceRequesterDisabled(t *testing.T) {
 		t.Error("the customer was erased")
 	}
 }
+
+// Staff sessions end after 15 idle minutes and after 8 hours whatever the
+// activity, and at once when the member is disabled.
+func TestStaffSessionTimeoutsAndDisable(t *testing.T) {
+	f := newFixture(t, testutil.Backends()[0])
+	ctx := t.Context()
+	secret := f.enrol("agent@corp.example", resguardo.RoleAgent)
+	p := f.signIn("agent@corp.example", secret)
+	f.env.Clock.Advance(14 * time.Minute)
+	p = f.refresh(p) // active within 15 minutes: still signed in
+	f.env.Clock.Advance(16 * time.Minute)
+	if _, err := f.staff.Session(ctx, f.tokens[p.StaffID]); err == nil {
+		t.Fatal("a session idle for 16 minutes still works")
+	}
+	p = f.signIn("agent@corp.example", secret)
+	for range 8 * 6 { // active every 10 minutes for 8 hours
+		f.env.Clock.Advance(10 * time.Minute)
+		if _, err := f.staff.Session(ctx, f.tokens[p.StaffID]); err != nil {
+			break
+		}
+	}
+	if _, err := f.staff.Session(ctx, f.tokens[p.StaffID]); err == nil {
+		t.Fatal("a session outlived the 8-hour absolute timeout")
+	}
+	p = f.signIn("agent@corp.example", secret)
+	if _, err := f.staff.Disable(ctx, "agent@corp.example", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.staff.Session(ctx, f.tokens[p.StaffID]); err == nil {
+		t.Error("a disabled member's session still works")
+	}
+	if _, _, err := f.staff.SignIn(ctx, "agent@corp.example", staffPassword); err == nil {
+		t.Error("a disabled member signed in")
+	}
+}
