@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -54,6 +55,27 @@ Usage:
 Run 'resguardo COMMAND -h' for the flags of a command.
 `
 
+// commands maps each command, with its subcommand where it has one, to
+// what runs it: the one table of what the binary does.
+var commands = map[string]func(context.Context, config.Config, *slog.Logger, io.Writer) error{
+	"serve": func(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer) error {
+		return app.Serve(ctx, cfg, log, nil)
+	},
+	"migrate":       app.Migrate,
+	"doctor":        app.Doctor,
+	"staff create":  app.StaffCreate,
+	"staff list":    app.StaffList,
+	"staff disable": app.StaffDisable,
+	"keys status":   app.KeysStatus,
+	"keys rotate":   app.KeysRotate,
+	"keys retire":   app.KeysRetire,
+	"audit verify":  app.AuditVerify,
+	"audit export":  app.AuditExport,
+}
+
+// groups are the commands that take a subcommand.
+var groups = map[string]string{"staff": "create, list or disable", "keys": "status, rotate or retire", "audit": "verify or export"}
+
 // run is the whole program with its environment passed in, so tests can run
 // it as the binary would.
 func run(ctx context.Context, args []string, getenv func(string) string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -69,26 +91,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 	case "help", "-h", "--help":
 		_, err := io.WriteString(stdout, usage)
 		return err
-	case "serve", "migrate", "doctor":
-	case "staff":
-		if len(rest) == 0 || (rest[0] != "create" && rest[0] != "list" && rest[0] != "disable") {
+	}
+	if subs, ok := groups[cmd]; ok {
+		if len(rest) == 0 || commands[cmd+" "+rest[0]] == nil {
 			_, _ = io.WriteString(stderr, usage)
-			return fmt.Errorf("staff needs create, list or disable")
+			return fmt.Errorf("%s needs %s", cmd, subs)
 		}
-		cmd, rest = "staff "+rest[0], rest[1:]
-	case "keys":
-		if len(rest) == 0 || (rest[0] != "status" && rest[0] != "rotate" && rest[0] != "retire") {
-			_, _ = io.WriteString(stderr, usage)
-			return fmt.Errorf("keys needs status, rotate or retire")
-		}
-		cmd, rest = "keys "+rest[0], rest[1:]
-	case "audit":
-		if len(rest) == 0 || (rest[0] != "verify" && rest[0] != "export") {
-			_, _ = io.WriteString(stderr, usage)
-			return fmt.Errorf("audit needs verify or export")
-		}
-		cmd, rest = "audit "+rest[0], rest[1:]
-	default:
+		cmd, rest = cmd+" "+rest[0], rest[1:]
+	}
+	do, ok := commands[cmd]
+	if !ok {
 		_, _ = io.WriteString(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
 	}
@@ -96,29 +108,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 	if err != nil {
 		return err
 	}
-	log := app.NewLogger(stderr, cfg.LogLevel)
-	switch cmd {
-	case "serve":
-		return app.Serve(ctx, cfg, log, nil)
-	case "staff create":
-		return app.StaffCreate(ctx, cfg, log, stdout)
-	case "staff list":
-		return app.StaffList(ctx, cfg, log, stdout)
-	case "staff disable":
-		return app.StaffDisable(ctx, cfg, log, stdout)
-	case "keys status":
-		return app.KeysStatus(ctx, cfg, log, stdout)
-	case "keys rotate":
-		return app.KeysRotate(ctx, cfg, log, stdout)
-	case "keys retire":
-		return app.KeysRetire(ctx, cfg, log, stdout)
-	case "audit verify":
-		return app.AuditVerify(ctx, cfg, log, stdout)
-	case "audit export":
-		return app.AuditExport(ctx, cfg, log, stdout)
-	case "doctor":
-		return app.Doctor(ctx, cfg, log, stdout)
-	default:
-		return app.Migrate(ctx, cfg, log, stdout)
-	}
+	return do(ctx, cfg, app.NewLogger(stderr, cfg.LogLevel), stdout)
 }
