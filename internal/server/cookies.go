@@ -30,24 +30,37 @@ const (
 	formTokenName = "csrf_token"
 )
 
-func (s *Server) sessionToken(r *http.Request) string {
-	c, err := r.Cookie(s.cookieName(sessionCookie))
+func (s *Server) sessionToken(r *http.Request) string { return s.cookieValue(r, sessionCookie) }
+
+// setSessionCookie hands the browser a session token: HttpOnly (no script
+// reads it), Secure under HTTPS, SameSite=Lax.
+func (s *Server) setSessionCookie(w http.ResponseWriter, token string) {
+	s.setAuthCookie(w, sessionCookie, token, http.SameSiteLaxMode)
+}
+
+func (s *Server) clearSessionCookie(w http.ResponseWriter) {
+	s.setAuthCookie(w, sessionCookie, "", http.SameSiteLaxMode)
+}
+
+// cookieValue reads one of our cookies by its base name, or "".
+func (s *Server) cookieValue(r *http.Request, name string) string {
+	c, err := r.Cookie(s.cookieName(name))
 	if err != nil {
 		return ""
 	}
 	return c.Value
 }
 
-// setSessionCookie hands the browser a session token: HttpOnly (no script
-// reads it), Secure under HTTPS, SameSite=Lax.
-func (s *Server) setSessionCookie(w http.ResponseWriter, token string) {
-	http.SetCookie(w, &http.Cookie{Name: s.cookieName(sessionCookie), Value: token, Path: "/",
-		HttpOnly: true, Secure: s.secureTransport, SameSite: http.SameSiteLaxMode}) // #nosec G124 -- Secure under HTTPS; plain HTTP only on loopback
-}
-
-func (s *Server) clearSessionCookie(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{Name: s.cookieName(sessionCookie), Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: s.secureTransport, SameSite: http.SameSiteLaxMode}) // #nosec G124 -- as above
+// setAuthCookie sets (or, with an empty value, clears) a cookie carrying a
+// session token: HttpOnly, Secure (and __Host- named) under HTTPS, lasting
+// the browser session; the server enforces the session's own timeouts.
+func (s *Server) setAuthCookie(w http.ResponseWriter, name, value string, sameSite http.SameSite) {
+	maxAge := 0
+	if value == "" {
+		maxAge = -1
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(name), Value: value, Path: "/", MaxAge: maxAge, // #nosec G124 -- Secure under HTTPS; plain HTTP only on loopback
+		HttpOnly: true, Secure: s.secureTransport, SameSite: sameSite})
 }
 
 // guestCookieName is the pre-session cookie of the listener serving r. The

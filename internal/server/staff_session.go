@@ -38,25 +38,17 @@ func init() {
 		pageStaffCustomers, pageStaffCustomer, pageStaffApprovals, pageStaffAudit, pageStaffTeam)
 }
 
-func (s *Server) staffToken(r *http.Request) string {
-	c, err := r.Cookie(s.cookieName(staffSessionCookie))
-	if err != nil {
-		return ""
-	}
-	return c.Value
-}
+func (s *Server) staffToken(r *http.Request) string { return s.cookieValue(r, staffSessionCookie) }
 
-// setStaffSessionCookie hands the browser a staff session token: HttpOnly,
-// Secure (and __Host-) under HTTPS, SameSite=Strict, and a browser-session
-// cookie: the server ends the session after 15 idle minutes or 8 hours.
+// setStaffSessionCookie hands the browser a staff session token, like the
+// customer one but SameSite=Strict: the server ends the session after 15
+// idle minutes or 8 hours.
 func (s *Server) setStaffSessionCookie(w http.ResponseWriter, token string) {
-	http.SetCookie(w, &http.Cookie{Name: s.cookieName(staffSessionCookie), Value: token, Path: "/",
-		HttpOnly: true, Secure: s.secureTransport, SameSite: http.SameSiteStrictMode}) // #nosec G124 -- Secure under HTTPS; plain HTTP only on loopback
+	s.setAuthCookie(w, staffSessionCookie, token, http.SameSiteStrictMode)
 }
 
 func (s *Server) clearStaffSessionCookie(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{Name: s.cookieName(staffSessionCookie), Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: s.secureTransport, SameSite: http.SameSiteStrictMode}) // #nosec G124 -- as above
+	s.setAuthCookie(w, staffSessionCookie, "", http.SameSiteStrictMode)
 }
 
 type staffPrincipalKey struct{}
