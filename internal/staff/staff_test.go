@@ -1,6 +1,7 @@
 package staff
 
 import (
+	"fmt"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/pquerna/otp/totp"
 	"github.com/resguardo/resguardo"
 	"github.com/resguardo/resguardo/internal/account"
+	"github.com/resguardo/resguardo/internal/audit"
 	"github.com/resguardo/resguardo/internal/auth"
 	"github.com/resguardo/resguardo/internal/testutil"
 )
@@ -333,5 +335,39 @@ func TestStaffSessionTimeoutsAndDisable(t *testing.T) {
 	}
 	if _, _, err := f.staff.SignIn(ctx, "agent@corp.example", staffPassword); err == nil {
 		t.Error("a disabled member signed in")
+	}
+}
+
+// One network spraying passwords over many staff addresses meets the
+// per-network limit, though each address is tried only once; and setting a
+// password through an enrolment link leaves an audit entry.
+func TestStaffSignInSprayIsLimitedPerNetworkAndEnrolmentIsAudited(t *testing.T) {
+	f := newFixture(t, testutil.Backends()[0])
+	ctx := audit.WithMeta(t.Context(), audit.Meta{Network: "203.0.113.0/24"})
+	limited := false
+	for i := range 60 {
+		_, _, err := f.staff.SignIn(ctx, fmt.Sprintf("guess%02d@corp.example", i), "some guessed password")
+		if resguardo.ErrorCode(err) == resguardo.ERateLimited {
+			limited = true
+			break
+		}
+	}
+	if !limited {
+		t.Error("60 sign-in attempts on different addresses from one network were never limited")
+	}
+	link, err := f.staff.Create(t.Context(), "new@corp.example", resguardo.RoleAgent, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(link)
+	if _, err := f.staff.EnrolPassword(t.Context(), u.Query().Get("token"), staffPassword); err != nil {
+		t.Fatal(err)
+	}
+	var buf strings.Builder
+	if err := f.env.Audit.Export(t.Context(), &buf); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), resguardo.ActStaffEnrolPassword) {
+		t.Error("setting an enrolment password left no audit entry")
 	}
 }
