@@ -26,6 +26,8 @@ type Customer struct {
 	Addresses     []Address
 	TOTPEnabled   bool
 	CreatedAt     time.Time
+	// Locked is set by staff; a locked customer cannot sign in.
+	Locked bool
 }
 
 // LogValue keeps personal data out of logs: a customer logs as its id.

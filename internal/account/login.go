@@ -180,9 +180,7 @@ func (s *Service) Login(ctx context.Context, emailIn, password string, client ne
 	if !ok {
 		return fail()
 	}
-	if locked, err := s.db.Conn().CustomerLocked(ctx, row.ID); err != nil {
-		return "", false, err
-	} else if locked {
+	if row.Locked {
 		return "", false, errLocked
 	}
 	// The owner got in: forget this account's attempts from this network,
@@ -194,10 +192,7 @@ func (s *Service) Login(ctx context.Context, emailIn, password string, client ne
 	if err := s.db.Conn().UncountAttempt(ctx, keys[1]); err != nil {
 		return "", false, err
 	}
-	mfa, err = s.totpEnabled(ctx, s.db.Conn(), row.ID)
-	if err != nil {
-		return "", false, err
-	}
+	mfa = row.TOTPEnabled
 	if !mfa { // with a second factor, the sign-in is audited once it is given
 		if err := s.audit.Record(ctx, event(resguardo.ActSignIn, row.ID, resguardo.OutcomeSuccess)); err != nil {
 			return "", false, err

@@ -21,10 +21,7 @@ func (s *Service) Profile(ctx context.Context, customerID string) (resguardo.Cus
 		return resguardo.Customer{}, err
 	}
 	c := resguardo.Customer{ID: row.ID, EmailVerified: row.EmailVerified, CreatedAt: time.Unix(row.CreatedAt, 0).UTC(),
-		Phones: []resguardo.Phone{}, Addresses: []resguardo.Address{}}
-	if c.TOTPEnabled, err = s.totpEnabled(ctx, conn, customerID); err != nil {
-		return c, err
-	}
+		TOTPEnabled: row.TOTPEnabled, Locked: row.Locked, Phones: []resguardo.Phone{}, Addresses: []resguardo.Address{}}
 	email, err := s.openString(dk, row.EmailSealed, tCustomers, "email_sealed", row.ID)
 	if err != nil {
 		return c, err

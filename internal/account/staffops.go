@@ -73,11 +73,6 @@ func (s *Service) SetLocked(ctx context.Context, customerID string, locked bool)
 	})
 }
 
-// Locked reports whether a customer is locked.
-func (s *Service) Locked(ctx context.Context, customerID string) (bool, error) {
-	return s.db.Conn().CustomerLocked(ctx, customerID)
-}
-
 // RevokeAllSessions ends every session and app sign-in of a customer.
 func (s *Service) RevokeAllSessions(ctx context.Context, customerID string) error {
 	return s.change(ctx, customerID, resguardo.ActCustomerSessionsRevoked, nil, func(c sqlstore.Conn) error {

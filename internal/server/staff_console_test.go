@@ -249,8 +249,8 @@ func TestStaffStepUpForCriticalOperation(t *testing.T) {
 		if r.StatusCode != 303 || r.Header.Get("Location") != "/reauth?next="+url.QueryEscape(back) {
 			t.Fatalf("stale lock: %d → %q", r.StatusCode, r.Header.Get("Location"))
 		}
-		if locked, _ := ts.env.Accounts.Locked(t.Context(), id); locked {
-			t.Fatal("locked without step-up")
+		if c, err := ts.env.Accounts.Profile(t.Context(), id); err != nil || c.Locked {
+			t.Fatalf("locked without step-up (%v)", err)
 		}
 		form := c.get(r.Header.Get("Location"))
 		if form.StatusCode != 200 || !strings.Contains(form.Body, `name="next" value="`+back+`"`) {
@@ -267,8 +267,8 @@ func TestStaffStepUpForCriticalOperation(t *testing.T) {
 		if r.StatusCode != 303 || r.Header.Get("Location") != back+"?done=locked" {
 			t.Fatalf("lock after reauth: %d → %q", r.StatusCode, r.Header.Get("Location"))
 		}
-		if locked, _ := ts.env.Accounts.Locked(t.Context(), id); !locked {
-			t.Error("not locked")
+		if c, err := ts.env.Accounts.Profile(t.Context(), id); err != nil || !c.Locked {
+			t.Errorf("not locked (%v)", err)
 		}
 		if _, _, err := ts.env.Accounts.Login(t.Context(), "lockme@example.com", testPassword, netip.MustParseAddr("192.0.2.9")); resguardo.ErrorCode(err) != resguardo.EForbidden {
 			t.Errorf("a locked customer signed in: %v", err)

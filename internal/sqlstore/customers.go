@@ -22,17 +22,27 @@ type CustomerRow struct {
 	PasswordHash  string
 	CreatedAt     int64
 	UpdatedAt     int64
+	// Locked is set by staff: a locked customer cannot sign in.
+	Locked bool
+	// TOTPEnabled is read with the row (not stored in it): sign-in and the
+	// profile need it with the row, and one query is one round trip.
+	TOTPEnabled bool
 }
 
 // ErrEmailTaken is returned by InsertCustomer when the e-mail's blind index
 // is already registered.
 var ErrEmailTaken = resguardo.Errorf(resguardo.EConflict, "This e-mail address is already registered.")
 
-const customerColumns = `id, data_key, email_index, email_sealed, email_verified, name_sealed, password_hash, created_at, updated_at`
+const customerColumns = `id, data_key, email_index, email_sealed, email_verified, name_sealed, password_hash, created_at, updated_at, locked`
+
+// customerSelect is what every read of a customer selects: the stored
+// columns and whether a confirmed second factor exists.
+const customerSelect = customerColumns + `,
+	EXISTS (SELECT 1 FROM customer_totp t WHERE t.customer_id = customers.id AND t.enabled <> 0)`
 
 func scanCustomer(row interface{ Scan(...any) error }) (CustomerRow, error) {
 	var c CustomerRow
-	err := row.Scan(&c.ID, &c.DataKey, &c.EmailIndex, &c.EmailSealed, &c.EmailVerified, &c.NameSealed, &c.PasswordHash, &c.CreatedAt, &c.UpdatedAt)
+	err := row.Scan(&c.ID, &c.DataKey, &c.EmailIndex, &c.EmailSealed, &c.EmailVerified, &c.NameSealed, &c.PasswordHash, &c.CreatedAt, &c.UpdatedAt, &c.Locked, &c.TOTPEnabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, errNotFound("customer")
 	}
@@ -44,8 +54,8 @@ func scanCustomer(row interface{ Scan(...any) error }) (CustomerRow, error) {
 
 // InsertCustomer adds a customer; ErrEmailTaken if the address is taken.
 func (c Conn) InsertCustomer(ctx context.Context, r CustomerRow) error {
-	_, err := c.exec(ctx, `INSERT INTO customers (`+customerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.DataKey, r.EmailIndex, r.EmailSealed, r.EmailVerified, r.NameSealed, r.PasswordHash, r.CreatedAt, r.UpdatedAt)
+	_, err := c.exec(ctx, `INSERT INTO customers (`+customerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.DataKey, r.EmailIndex, r.EmailSealed, r.EmailVerified, r.NameSealed, r.PasswordHash, r.CreatedAt, r.UpdatedAt, r.Locked)
 	if isUniqueViolation(err) {
 		return ErrEmailTaken
 	}
@@ -57,7 +67,7 @@ func (c Conn) InsertCustomer(ctx context.Context, r CustomerRow) error {
 
 // CustomerByID reads one customer.
 func (c Conn) CustomerByID(ctx context.Context, id string) (CustomerRow, error) {
-	return scanCustomer(c.queryRow(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = ?`, id))
+	return scanCustomer(c.queryRow(ctx, `SELECT `+customerSelect+` FROM customers WHERE id = ?`, id))
 }
 
 // CustomerByEmailIndex finds a customer by the blind index of the address.
@@ -72,7 +82,7 @@ func (c Conn) CustomerByEmailIndex(ctx context.Context, indexes ...[]byte) (Cust
 		args[i] = x
 	}
 	// Only placeholders are added to the text: one per key version.
-	return scanCustomer(c.queryRow(ctx, `SELECT `+customerColumns+` FROM customers WHERE email_index IN (?`+strings.Repeat(", ?", len(indexes)-1)+`)`, args...))
+	return scanCustomer(c.queryRow(ctx, `SELECT `+customerSelect+` FROM customers WHERE email_index IN (?`+strings.Repeat(", ?", len(indexes)-1)+`)`, args...))
 }
 
 // SetPasswordHash replaces a customer's password hash.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/resguardo/resguardo"
@@ -323,19 +324,6 @@ func (c Conn) SetCustomerLocked(ctx context.Context, id string, locked bool) err
 	return affectedOne(res, err, "customer")
 }
 
-// CustomerLocked reports whether a customer is locked.
-func (c Conn) CustomerLocked(ctx context.Context, id string) (bool, error) {
-	var locked bool
-	err := c.queryRow(ctx, `SELECT locked FROM customers WHERE id = ?`, id).Scan(&locked)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, errNotFound("customer")
-	}
-	if err != nil {
-		return false, fmt.Errorf("read customer lock: %w", err)
-	}
-	return locked, nil
-}
-
 // CustomerIDsByPhoneIndex returns the customers having a phone number with
 // any of the blind indexes (one per index key version), at most limit.
 func (c Conn) CustomerIDsByPhoneIndex(ctx context.Context, limit int, indexes ...[]byte) ([]string, error) {
@@ -347,8 +335,10 @@ func (c Conn) CustomerIDsByPhoneIndex(ctx context.Context, limit int, indexes ..
 		args = append(args, x)
 	}
 	args = append(args, limit)
-	// Only placeholders are added to the text, one per key version.
-	rows, err := c.query(ctx, `SELECT DISTINCT customer_id FROM customer_phones WHERE number_index IN (?`+strings.Repeat(", ?", len(indexes)-1)+`) LIMIT ?`, args...)
+	// Only placeholders are added to the text, one per key version. Not
+	// DISTINCT: MariaDB would build a temporary table for it; a customer
+	// appears twice only mid-rotation, with the number under two keys.
+	rows, err := c.query(ctx, `SELECT customer_id FROM customer_phones WHERE number_index IN (?`+strings.Repeat(", ?", len(indexes)-1)+`) LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search phones: %w", err)
 	}
@@ -359,7 +349,9 @@ func (c Conn) CustomerIDsByPhoneIndex(ctx context.Context, limit int, indexes ..
 		if err := rows.Scan(&id); err != nil {
 			return nil, fmt.Errorf("read phone owner: %w", err)
 		}
-		out = append(out, id)
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
 	}
 	return out, rows.Err()
 }
