@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,26 +53,10 @@ func newEnv(t testing.TB, b testutil.Backend, every int64) *env {
 // rawDB opens a second, independent connection to the same database.
 func (e *env) rawDB(t testing.TB) *sql.DB {
 	t.Helper()
-	if e.raw != nil {
-		return e.raw
+	if e.raw == nil {
+		e.raw = testutil.RawDB(t, e.dsn, e.dataDir)
 	}
-	var raw *sql.DB
-	var err error
-	if e.dsn == "" {
-		raw, err = sql.Open("sqlite", filepath.Join(e.dataDir, sqlstore.SQLiteFile)+"?_pragma=busy_timeout(5000)")
-	} else {
-		cfg, cerr := sqlstore.MySQLConfig(e.dsn)
-		if cerr != nil {
-			t.Fatalf("MySQLConfig: %v", cerr)
-		}
-		raw, err = sql.Open("mysql", cfg.FormatDSN())
-	}
-	if err != nil {
-		t.Fatalf("open raw connection: %v", err)
-	}
-	t.Cleanup(func() { _ = raw.Close() })
-	e.raw = raw
-	return raw
+	return e.raw
 }
 
 func (e *env) exec(t testing.TB, q string, args ...any) {

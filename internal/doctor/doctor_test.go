@@ -100,22 +100,7 @@ func (f *fixture) run(t *testing.T) Report {
 // direct database access has.
 func (f *fixture) raw(t *testing.T) *sql.DB {
 	t.Helper()
-	var raw *sql.DB
-	var err error
-	if f.env.DSN == "" {
-		raw, err = sql.Open("sqlite", filepath.Join(f.env.DataDir, sqlstore.SQLiteFile)+"?_pragma=busy_timeout(5000)")
-	} else {
-		cfg, cerr := sqlstore.MySQLConfig(f.env.DSN)
-		if cerr != nil {
-			t.Fatal(cerr)
-		}
-		raw, err = sql.Open("mysql", cfg.FormatDSN())
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = raw.Close() })
-	return raw
+	return testutil.RawDB(t, f.env.DSN, f.env.DataDir)
 }
 
 // exec changes exactly one row behind resguardo's back.

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -115,4 +116,27 @@ func redact(raw string) string {
 		return "[unparseable]"
 	}
 	return u.Redacted()
+}
+
+// RawDB opens a second connection to a test database, beside the store,
+// for tests that change rows behind resguardo's back (tampering, faults).
+// dsn is "" for the SQLite file in dataDir.
+func RawDB(t testing.TB, dsn, dataDir string) *sql.DB {
+	t.Helper()
+	var raw *sql.DB
+	var err error
+	if dsn == "" {
+		raw, err = sql.Open("sqlite", filepath.Join(dataDir, sqlstore.SQLiteFile)+"?_pragma=busy_timeout(5000)")
+	} else {
+		cfg, cerr := sqlstore.MySQLConfig(dsn)
+		if cerr != nil {
+			t.Fatalf("MySQLConfig: %v", cerr)
+		}
+		raw, err = sql.Open("mysql", cfg.FormatDSN())
+	}
+	if err != nil {
+		t.Fatalf("open raw connection: %v", err)
+	}
+	t.Cleanup(func() { _ = raw.Close() })
+	return raw
 }
