@@ -149,6 +149,30 @@ func TestSearchShowsMaskedAndIsAudited(t *testing.T) {
 	})
 }
 
+// A view whose audit entry cannot be committed shows nothing: the search
+// reads the customer while the entry is written, and must still fail
+// closed when the write fails.
+func TestNoViewWithoutItsAuditEntry(t *testing.T) {
+	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
+		f := newFixture(t, b)
+		ctx := t.Context()
+		id := f.customer("maria@example.com", "+34612345612")
+		lead := f.signIn("lead@corp.example", f.enrol("lead@corp.example", resguardo.RoleLead))
+		// Without its head row the trail cannot take another entry.
+		if _, err := testutil.RawDB(t, f.env.DSN, f.env.DataDir).ExecContext(ctx, `DELETE FROM audit_head`); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{"+34612345612", "maria@example.com", id} {
+			if found, err := f.staff.Search(ctx, lead, q); err == nil || len(found) != 0 {
+				t.Errorf("search %q with the trail failing: %+v, %v", q, found, err)
+			}
+		}
+		if m, err := f.staff.View(ctx, lead, id); err == nil || m.ID != "" {
+			t.Errorf("view with the trail failing: %+v, %v", m, err)
+		}
+	})
+}
+
 // A reveal needs a real reason, is audited with it, and is limited per
 // staff member per hour.
 func TestRevealNeedsReasonAndIsRateLimited(t *testing.T) {
