@@ -152,6 +152,9 @@ func (p StaffPolicy) FourEyes() StaffPolicy { p.fourEyes = true; return p }
 var (
 	errStaffForbidden = resguardo.Errorf(resguardo.EForbidden, "Your role does not allow this.")
 	errStaffReauth    = resguardo.Errorf(resguardo.EReauthRequired, "Confirm your password or a code to continue.")
+	// errStaffCodeRequired refuses a session that gave its password but not
+	// yet its code; a page request is sent on to the code form.
+	errStaffCodeRequired = resguardo.Errorf(resguardo.EUnauthenticated, "Enter the code from your authenticator app.")
 )
 
 // authorize admits a staff member by the staff session cookie, on the staff
@@ -162,8 +165,11 @@ func (p StaffPolicy) authorize(s *Server, r *http.Request) (*http.Request, error
 		return nil, errSignInRequired
 	}
 	pr, err := s.staffSvc.Session(r.Context(), token)
-	if resguardo.ErrorCode(err) == resguardo.EUnauthenticated || (err == nil && !pr.MFADone && !p.pending) {
+	if resguardo.ErrorCode(err) == resguardo.EUnauthenticated {
 		return nil, errSignInRequired
+	}
+	if err == nil && !pr.MFADone && !p.pending {
+		return nil, errStaffCodeRequired
 	}
 	if err != nil {
 		return nil, err

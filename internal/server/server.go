@@ -172,6 +172,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, r, err)
 		return
 	}
+	if errors.Is(err, errStaffCodeRequired) && r.Method == http.MethodGet {
+		codeRedirect(w, r)
+		return
+	}
 	// Both listeners sign in at /login.
 	if code == resguardo.EUnauthenticated && r.Method == http.MethodGet && (ri.Surface == string(site) || ri.Surface == string(staff)) {
 		loginRedirect(w, r)

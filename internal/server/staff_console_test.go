@@ -83,8 +83,13 @@ func TestStaffLeadFindsAndRevealsCustomer(t *testing.T) {
 		if pending == "" || pending == planted {
 			t.Fatalf("pending session cookie %q", pending)
 		}
-		if resp := c.get("/customers"); resp.StatusCode != 303 || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
-			t.Fatalf("a session without its code opened /customers: %d", resp.StatusCode)
+		// A session without its code opens no page: it is sent on to the
+		// code form, and back afterwards.
+		if resp := c.get("/customers"); resp.StatusCode != 303 || resp.Header.Get("Location") != "/login/code?next=%2Fcustomers" {
+			t.Fatalf("a session without its code opened /customers: %d → %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if resp := c.get("/"); resp.StatusCode != 303 || resp.Header.Get("Location") != "/login/code" {
+			t.Fatalf("a session without its code opened /: %d → %q", resp.StatusCode, resp.Header.Get("Location"))
 		}
 		codePage := c.get("/login/code")
 		if resp := c.post("/login/code", url.Values{"csrf_token": {codePage.token()}, "code": {"000000"}}); resp.StatusCode != 400 {

@@ -272,8 +272,14 @@ func (s *Server) handleReset() handler {
 }
 
 // loginRedirect sends a signed-out visitor of a page to sign in and back.
-func loginRedirect(w http.ResponseWriter, r *http.Request) {
-	target := "/login"
+func loginRedirect(w http.ResponseWriter, r *http.Request) { redirectBack(w, r, "/login") }
+
+// codeRedirect sends a staff member who gave a password but not yet a code
+// to the code form, and back.
+func codeRedirect(w http.ResponseWriter, r *http.Request) { redirectBack(w, r, "/login/code") }
+
+// redirectBack redirects to target with the requested page as next.
+func redirectBack(w http.ResponseWriter, r *http.Request, target string) {
 	if p, ok := localPath(r.URL.RequestURI()); ok && p != "/" {
 		target += "?next=" + url.QueryEscape(p)
 	}
