@@ -8,15 +8,16 @@ import (
 	"time"
 
 	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/config"
 	"github.com/resguardo/resguardo/internal/testutil"
 )
 
 // BenchmarkSearch is SPEC §12's staff search: a lead finds one customer by
 // exact phone or exact e-mail among RESGUARDO_BENCH_CUSTOMERS (default
 // 1,000,000) seeded customers. Each search is the whole service call: blind
-// index lookup, decrypting the masked view, and the audit entries (the
-// search and the view). It reports p50 and p99 latencies. Run with
-// -benchtime=2000x.
+// index lookup, reading and decrypting the masked view, and the committed
+// audit entry of the view. It reports p50, p90, p99 and maximum latencies.
+// Run with -benchtime=3000x.
 func BenchmarkSearch(b *testing.B) {
 	n := 1_000_000
 	if v := os.Getenv("RESGUARDO_BENCH_CUSTOMERS"); v != "" {
@@ -25,6 +26,7 @@ func BenchmarkSearch(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	config.SetGC() // as serve runs
 	for _, backend := range testutil.Backends() {
 		b.Run(backend.Name, func(b *testing.B) {
 			f := newFixture(b, backend)
@@ -49,8 +51,11 @@ func BenchmarkSearch(b *testing.B) {
 						i++
 					}
 					slices.Sort(lat)
-					b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-					b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+					ms := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) / 1000 }
+					b.ReportMetric(ms(0.50), "p50-ms")
+					b.ReportMetric(ms(0.90), "p90-ms")
+					b.ReportMetric(ms(0.99), "p99-ms")
+					b.ReportMetric(ms(1), "max-ms")
 				})
 			}
 		})
