@@ -62,7 +62,6 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("refusing to start:\n%w", err)
 	}
-	config.SetGC()
 	var tlsConfig *tls.Config
 	if cfg.TLS() {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)

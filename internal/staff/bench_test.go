@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/resguardo/resguardo"
-	"github.com/resguardo/resguardo/internal/config"
 	"github.com/resguardo/resguardo/internal/testutil"
 )
 
@@ -26,7 +25,6 @@ func BenchmarkSearch(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	config.SetGC() // as serve runs
 	for _, backend := range testutil.Backends() {
 		b.Run(backend.Name, func(b *testing.B) {
 			f := newFixture(b, backend)
