@@ -97,11 +97,28 @@ func (s *Service) ClearAttempts(ctx context.Context, name string) error {
 // and Retry-After while any key waits (counting nothing then). The keys
 // are locked for the count, so concurrent attempts queue on it.
 func (s *Service) claimAttempt(ctx context.Context, names ...string) error {
-	now := s.now()
 	for _, name := range names {
 		if _, known := throttles[name[:3]]; !known {
 			return fmt.Errorf("throttle key %q has no policy", name) // a programming error: fail closed
 		}
+	}
+	// A concurrent success may forget a record between its creation and
+	// its lock; the attempt is then claimed again, a few times at most.
+	for range 3 {
+		err := s.claimOnce(ctx, names)
+		if resguardo.ErrorCode(err) != resguardo.ENotFound {
+			return err
+		}
+	}
+	return errBusy
+}
+
+// errBusy asks the client to retry shortly.
+var errBusy = resguardo.Errorf(resguardo.EUnavailable, "The service is busy. Try again in a moment.")
+
+func (s *Service) claimOnce(ctx context.Context, names []string) error {
+	now := s.now()
+	for _, name := range names {
 		if err := s.db.Conn().EnsureThrottle(ctx, name); err != nil {
 			return err
 		}

@@ -49,6 +49,33 @@ func TestConcurrentGuessesAreCountedOneByOne(t *testing.T) {
 	})
 }
 
+// Concurrent right passwords for one account from one network: a success
+// forgets the account's record while other attempts are being counted
+// against it. Every answer is a success or a wait, never a server error.
+func TestConcurrentSignInsNeverFail(t *testing.T) {
+	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
+		ts := newTestServerOn(t, b)
+		ts.signUp(t, "busy@example.com", "Busy")
+		var mu sync.Mutex
+		codes := map[int]int{}
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				for range 25 {
+					code := ts.loginFrom(t, "127.0.0.1", "busy@example.com", testPassword)
+					mu.Lock()
+					codes[code]++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if codes[200] == 0 || codes[200]+codes[429]+codes[503] != 400 {
+			t.Errorf("400 concurrent right sign-ins answered %v; want only 200, 429 or 503", codes)
+		}
+	})
+}
+
 // An attacker guessing from one network cannot keep the owner, on another
 // network, out; the owner's own wait ends with a password reset.
 func TestAttackerCannotLockTheOwnerOut(t *testing.T) {

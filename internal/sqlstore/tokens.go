@@ -76,7 +76,12 @@ func (c Conn) LockThrottle(ctx context.Context, name string) (ThrottleRow, error
 	if c.dialect == MySQL {
 		q = `SELECT failures, last_failure_at, blocked_until FROM throttles WHERE name = ? FOR UPDATE`
 	} // SQLite: the transaction already holds the database's write lock (BEGIN IMMEDIATE).
-	if err := c.queryRow(ctx, q, name).Scan(&t.Failures, &t.LastFailureAt, &t.BlockedUntil); err != nil {
+	err := c.queryRow(ctx, q, name).Scan(&t.Failures, &t.LastFailureAt, &t.BlockedUntil)
+	if errors.Is(err, sql.ErrNoRows) {
+		// A success cleared it since EnsureThrottle: the caller starts over.
+		return t, errNotFound("throttle")
+	}
+	if err != nil {
 		return t, fmt.Errorf("read throttle: %w", err)
 	}
 	return t, nil
