@@ -83,16 +83,20 @@ func (c Conn) stmt(ctx context.Context, query string) *sql.Stmt {
 
 func (c Conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if st := c.stmt(ctx, query); st != nil {
-		return st.ExecContext(ctx, args...)
+		res, err := st.ExecContext(ctx, args...)
+		return res, busy(err)
 	}
-	return c.q.ExecContext(ctx, query, args...)
+	res, err := c.q.ExecContext(ctx, query, args...)
+	return res, busy(err)
 }
 
 func (c Conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if st := c.stmt(ctx, query); st != nil {
-		return st.QueryContext(ctx, args...)
+		rows, err := st.QueryContext(ctx, args...)
+		return rows, busy(err)
 	}
-	return c.q.QueryContext(ctx, query, args...)
+	rows, err := c.q.QueryContext(ctx, query, args...)
+	return rows, busy(err)
 }
 
 func (c Conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
@@ -100,6 +104,29 @@ func (c Conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row 
 		return st.QueryRowContext(ctx, args...)
 	}
 	return c.q.QueryRowContext(ctx, query, args...)
+}
+
+// busy turns lock contention the database gave up waiting on — SQLite busy
+// or locked after busy_timeout, an InnoDB lock wait timeout or deadlock —
+// into a 503 the client may retry, keeping the cause for the log; any other
+// error is returned as it is.
+func busy(err error) error {
+	if err == nil {
+		return nil
+	}
+	contended := false
+	var me *mysql.MySQLError
+	var coded interface{ Code() int }
+	switch {
+	case errors.As(err, &me):
+		contended = me.Number == 1205 || me.Number == 1213
+	case errors.As(err, &coded): // modernc.org/sqlite: SQLITE_BUSY (5), SQLITE_LOCKED (6) and their extended codes
+		contended = coded.Code()&0xff == 5 || coded.Code()&0xff == 6
+	}
+	if !contended {
+		return err
+	}
+	return &resguardo.Error{Code: resguardo.EUnavailable, Message: "The service is busy. Try again in a moment.", Err: err}
 }
 
 // errNotFound is the one "no such row" answer: callers never get (nil, nil).

@@ -254,7 +254,7 @@ func (db *DB) Ping(ctx context.Context) error {
 func (db *DB) Tx(ctx context.Context, fn func(Conn) error) (err error) {
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
+		return fmt.Errorf("begin transaction: %w", busy(err))
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -269,7 +269,7 @@ func (db *DB) Tx(ctx context.Context, fn func(Conn) error) (err error) {
 		return err
 	}
 	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", busy(err))
 	}
 	return nil
 }

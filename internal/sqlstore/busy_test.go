@@ -1,0 +1,42 @@
+package sqlstore_test
+
+import (
+	"testing"
+
+	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/sqlstore"
+	"github.com/resguardo/resguardo/internal/testutil"
+)
+
+// A write that waits out busy_timeout behind another writer is a 503 the
+// client may retry, not an internal error. (It waits the full 5 seconds.)
+func TestContendedWriteIsUnavailable(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db, err := sqlstore.Open(t.Context(), "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := testutil.RawDB(t, "", dir).Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if _, err := holder.ExecContext(t.Context(), `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	err = db.Conn().EnsureThrottle(t.Context(), "acc:contended")
+	if resguardo.ErrorCode(err) != resguardo.EUnavailable {
+		t.Errorf("write behind another writer: %v (code %q), want %q", err, resguardo.ErrorCode(err), resguardo.EUnavailable)
+	}
+	if _, err := holder.ExecContext(t.Context(), `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Conn().EnsureThrottle(t.Context(), "acc:contended"); err != nil {
+		t.Errorf("write once the other writer is gone: %v", err)
+	}
+}
