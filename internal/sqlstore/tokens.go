@@ -82,7 +82,7 @@ func (c Conn) LockThrottle(ctx context.Context, name string) (ThrottleRow, error
 		return t, errNotFound("throttle")
 	}
 	if err != nil {
-		return t, fmt.Errorf("read throttle: %w", err)
+		return t, fmt.Errorf("read throttle: %w", busy(err))
 	}
 	return t, nil
 }
@@ -113,9 +113,12 @@ func (c Conn) SaveThrottle(ctx context.Context, t ThrottleRow) error {
 	return nil
 }
 
-// ClearThrottle forgets a key's record (after a success).
+// ClearThrottle forgets a key's attempts (after a success). The record is
+// zeroed, not deleted: a concurrent attempt may be between creating it and
+// locking it, and locking a missing row in InnoDB takes gap locks that
+// deadlock against that creation. Housekeeping removes quiet records.
 func (c Conn) ClearThrottle(ctx context.Context, name string) error {
-	_, err := c.exec(ctx, `DELETE FROM throttles WHERE name = ?`, name)
+	_, err := c.exec(ctx, `UPDATE throttles SET failures = 0, last_failure_at = 0, blocked_until = 0 WHERE name = ?`, name)
 	if err != nil {
 		return fmt.Errorf("clear throttle: %w", err)
 	}
