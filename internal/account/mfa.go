@@ -264,11 +264,12 @@ func (s *Service) secondFactorChanged(ctx context.Context, p Principal, lang, ac
 
 // ReauthenticateCode is step-up with the second factor instead of the
 // password.
-func (s *Service) ReauthenticateCode(ctx context.Context, p Principal, code string) error {
+func (s *Service) ReauthenticateCode(ctx context.Context, p Principal, code string) (string, error) {
 	keys := codeThrottleKeys(ctx, p.CustomerID)
 	if err := s.claimAttempt(ctx, keys...); err != nil {
-		return err
+		return "", err
 	}
+	var token string
 	err := s.db.Tx(ctx, func(c sqlstore.Conn) error {
 		if err := s.checkSecondFactor(ctx, c, p.CustomerID, code); err != nil {
 			return err
@@ -276,7 +277,8 @@ func (s *Service) ReauthenticateCode(ctx context.Context, p Principal, code stri
 		if err := clearThrottles(ctx, c, keys); err != nil {
 			return err
 		}
-		if err := c.MarkRecentAuth(ctx, p.CustomerID, p.SessionID, p.Kind == KindWeb, s.now().Unix()); err != nil {
+		var err error
+		if token, err = s.markRecent(ctx, c, p); err != nil {
 			return err
 		}
 		return s.audit.Append(ctx, c, event(resguardo.ActReauth, p.CustomerID, resguardo.OutcomeSuccess))
@@ -284,7 +286,7 @@ func (s *Service) ReauthenticateCode(ctx context.Context, p Principal, code stri
 	if err == errCodeWrong {
 		s.recordFailedCode(ctx, p.CustomerID)
 	}
-	return err
+	return token, err
 }
 
 // PendingTOTP returns the enrolment of a secret not yet confirmed (to show

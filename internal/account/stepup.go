@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"github.com/resguardo/resguardo/internal/auth"
 	"time"
 
 	"github.com/resguardo/resguardo"
@@ -14,21 +15,37 @@ var errReauthFailed = &resguardo.Error{Code: resguardo.EInvalid, Message: "The p
 // Reauthenticate checks the principal's password again and marks the
 // session or app sign-in as recently authenticated (step-up). Wrong
 // passwords count against the account like failed sign-ins.
-func (s *Service) Reauthenticate(ctx context.Context, p Principal, password string) error {
+func (s *Service) Reauthenticate(ctx context.Context, p Principal, password string) (string, error) {
 	if _, err := s.checkCurrentPassword(ctx, p.CustomerID, password, errReauthFailed); err != nil {
 		if err == errReauthFailed {
 			if aerr := s.audit.Record(ctx, event(resguardo.ActReauthFailed, p.CustomerID, resguardo.OutcomeFailure)); aerr != nil {
-				return aerr
+				return "", aerr
 			}
 		}
-		return err
+		return "", err
 	}
-	return s.db.Tx(ctx, func(c sqlstore.Conn) error {
-		if err := c.MarkRecentAuth(ctx, p.CustomerID, p.SessionID, p.Kind == KindWeb, s.now().Unix()); err != nil {
+	var token string
+	err := s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		var err error
+		if token, err = s.markRecent(ctx, c, p); err != nil {
 			return err
 		}
 		return s.audit.Append(ctx, c, event(resguardo.ActReauth, p.CustomerID, resguardo.OutcomeSuccess))
 	})
+	return token, err
+}
+
+// markRecent records a fresh check on the principal's session. A web
+// session also gets a new token, returned to be set as its cookie ("" for
+// an app sign-in): a re-authentication, like a sign-in, never keeps the
+// token from before it.
+func (s *Service) markRecent(ctx context.Context, c sqlstore.Conn, p Principal) (string, error) {
+	now := s.now().Unix()
+	if p.Kind != KindWeb {
+		return "", c.MarkRecentAuth(ctx, p.CustomerID, p.SessionID, now)
+	}
+	token, hash := auth.NewToken()
+	return token, c.ReissueWebSession(ctx, p.CustomerID, p.SessionID, hash, now)
 }
 
 // checkCurrentPassword verifies a signed-in customer's password, counted

@@ -12,11 +12,11 @@ func (s *Server) handleAPIReauth() handler {
 		if err := decodeJSON(r, &in); err != nil {
 			return err
 		}
-		var err error
+		var err error // an app sign-in keeps its tokens: only web sessions get a new one
 		if in.Code != "" {
-			err = s.accounts.ReauthenticateCode(r.Context(), principal(r), in.Code)
+			_, err = s.accounts.ReauthenticateCode(r.Context(), principal(r), in.Code)
 		} else {
-			err = s.accounts.Reauthenticate(r.Context(), principal(r), in.Password)
+			_, err = s.accounts.Reauthenticate(r.Context(), principal(r), in.Password)
 		}
 		if err != nil {
 			return err

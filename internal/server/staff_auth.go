@@ -115,7 +115,8 @@ func (s *Server) handleStaffReauth() handler {
 		if !ok {
 			next = "/"
 		}
-		if err := s.staffSvc.Reauthenticate(r.Context(), staffPrincipal(r), r.PostFormValue("password"), r.PostFormValue("code")); err != nil {
+		token, err := s.staffSvc.Reauthenticate(r.Context(), staffPrincipal(r), r.PostFormValue("password"), r.PostFormValue("code"))
+		if err != nil {
 			keys, status, ok := staffFormFailure(err)
 			if !ok {
 				return err
@@ -124,6 +125,7 @@ func (s *Server) handleStaffReauth() handler {
 			l.Form = form{Errors: keys}
 			return s.render(w, r, status, pageStaffReauth, reauthView{layout: l, Next: next})
 		}
+		s.setStaffSessionCookie(w, token) // the session's new token: the old one no longer works
 		// #nosec G710 -- next passed localPath above
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return nil

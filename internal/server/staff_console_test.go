@@ -264,9 +264,17 @@ func TestStaffStepUpForCriticalOperation(t *testing.T) {
 		if r := c.post("/reauth", url.Values{"csrf_token": {form.token()}, "password": {"not the password at all"}, "next": {back}}); r.StatusCode != 400 {
 			t.Errorf("reauth with a wrong password: %d", r.StatusCode)
 		}
+		before := c.cookie(staffSessionCookie)
 		r = c.post("/reauth", url.Values{"csrf_token": {form.token()}, "password": {staffTestPassword}, "next": {back}})
 		if r.StatusCode != 303 || r.Header.Get("Location") != back {
 			t.Fatalf("reauth: %d → %q", r.StatusCode, r.Header.Get("Location"))
+		}
+		// Step-up, like sign-in, gives the session a new token.
+		if after := c.cookie(staffSessionCookie); after == "" || after == before {
+			t.Fatal("the staff session token was not replaced by step-up")
+		}
+		if _, err := ts.staffSvc.Session(t.Context(), before); err == nil {
+			t.Error("the staff token from before step-up still works")
 		}
 		r = c.post("/customers/"+id+"/lock", url.Values{"csrf_token": {tok}})
 		if r.StatusCode != 303 || r.Header.Get("Location") != back+"?done=locked" {

@@ -57,9 +57,17 @@ func TestStepUpOnThePages(t *testing.T) {
 	if !strings.Contains(body, `name="next" value="/account/security"`) {
 		t.Fatal("reauth page lost the way back")
 	}
+	before := b.cookie(sessionCookie)
 	resp = b.post("/account/reauth", url.Values{"csrf_token": {tok}, "password": {testPassword}, "next": {"//evil.example"}})
 	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/account/security" {
 		t.Fatalf("reauth: %d → %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// Re-authentication, like sign-in, gives the session a new token.
+	if after := b.cookie(sessionCookie); after == "" || after == before {
+		t.Fatal("the session token was not replaced by re-authentication")
+	}
+	if _, err := ts.accounts.WebSession(t.Context(), before); err == nil {
+		t.Error("the token from before re-authentication still works")
 	}
 	if resp := b.post("/account/password", form); resp.StatusCode != 303 || resp.Header.Get("Location") != "/account/security?done=password" {
 		t.Fatalf("after reauth: %d → %q", resp.StatusCode, resp.Header.Get("Location"))

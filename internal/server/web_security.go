@@ -38,11 +38,12 @@ func (s *Server) handleReauth() handler {
 		if !ok {
 			next = "/account/security"
 		}
+		var token string
 		var err error
 		if code := r.PostFormValue("code"); code != "" {
-			err = s.accounts.ReauthenticateCode(r.Context(), principal(r), code)
+			token, err = s.accounts.ReauthenticateCode(r.Context(), principal(r), code)
 		} else {
-			err = s.accounts.Reauthenticate(r.Context(), principal(r), r.PostFormValue("password"))
+			token, err = s.accounts.Reauthenticate(r.Context(), principal(r), r.PostFormValue("password"))
 		}
 		if err != nil {
 			keys, status, ok := formFailure(err)
@@ -53,6 +54,7 @@ func (s *Server) handleReauth() handler {
 			l.Form = form{Errors: keys}
 			return s.render(w, r, status, pageReauth, reauthView{layout: l, Next: next})
 		}
+		s.setSessionCookie(w, token) // the session's new token: the old one no longer works
 		// #nosec G710 -- next passed localPath above
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return nil

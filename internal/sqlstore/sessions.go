@@ -207,13 +207,17 @@ func (c Conn) DeleteTokenFamiliesExcept(ctx context.Context, customerID, keepID 
 	return nil
 }
 
-// MarkRecentAuth records a fresh password or second-factor check on a web
-// session (web=true) or an app token family.
-func (c Conn) MarkRecentAuth(ctx context.Context, customerID, id string, web bool, now int64) error {
-	q := `UPDATE token_families SET recent_auth_at = ? WHERE id = ? AND customer_id = ?`
-	if web {
-		q = `UPDATE web_sessions SET recent_auth_at = ? WHERE id = ? AND customer_id = ?`
-	}
-	res, err := c.exec(ctx, q, now, id, customerID)
+// MarkRecentAuth records a fresh password or second-factor check on an app
+// token family.
+func (c Conn) MarkRecentAuth(ctx context.Context, customerID, familyID string, now int64) error {
+	res, err := c.exec(ctx, `UPDATE token_families SET recent_auth_at = ? WHERE id = ? AND customer_id = ?`, now, familyID, customerID)
+	return affectedOne(res, err, "session")
+}
+
+// ReissueWebSession records a fresh password or second-factor check on a
+// web session and gives it a new token (its hash): the session keeps its
+// id, creation and expiry; the token from before stops working.
+func (c Conn) ReissueWebSession(ctx context.Context, customerID, id string, tokenHash []byte, now int64) error {
+	res, err := c.exec(ctx, `UPDATE web_sessions SET token_hash = ?, recent_auth_at = ? WHERE id = ? AND customer_id = ?`, tokenHash, now, id, customerID)
 	return affectedOne(res, err, "session")
 }

@@ -176,8 +176,10 @@ func (c Conn) TouchStaffSession(ctx context.Context, id string, now int64) error
 }
 
 // MarkStaffRecentAuth records a password or code check (step-up).
-func (c Conn) MarkStaffRecentAuth(ctx context.Context, id string, now int64) error {
-	res, err := c.exec(ctx, `UPDATE staff_sessions SET recent_auth_at = ? WHERE id = ?`, now, id)
+// The session gets a new token (its hash); it keeps its id, creation and
+// expiry, and the token from before stops working.
+func (c Conn) MarkStaffRecentAuth(ctx context.Context, id string, tokenHash []byte, now int64) error {
+	res, err := c.exec(ctx, `UPDATE staff_sessions SET token_hash = ?, recent_auth_at = ? WHERE id = ?`, tokenHash, now, id)
 	return affectedOne(res, err, "staff session")
 }
 

@@ -439,35 +439,38 @@ func (s *Service) Session(ctx context.Context, token string) (Principal, error) 
 	return principalOf(row, sess), nil
 }
 
-// Reauthenticate is staff step-up: the password or a current code.
-func (s *Service) Reauthenticate(ctx context.Context, p Principal, password, code string) error {
+// Reauthenticate is staff step-up: the password or a current code. The
+// session gets a new token, returned to be set as its cookie: like a
+// sign-in, a re-authentication never keeps the token from before it.
+func (s *Service) Reauthenticate(ctx context.Context, p Principal, password, code string) (string, error) {
 	if code != "" {
 		if _, err := s.checkCode(ctx, p, code); err != nil {
-			return err
+			return "", err
 		}
 	} else {
 		key := "sp:" + p.StaffID
 		if err := s.accounts.ClaimAttempt(ctx, key); err != nil {
-			return err
+			return "", err
 		}
 		row, err := s.db.Conn().StaffByID(ctx, p.StaffID)
 		if err != nil {
-			return err
+			return "", err
 		}
 		ok, _, err := s.hasher.Verify(ctx, password, row.PasswordHash)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if !ok {
 			s.record(ctx, staffEvent(p, resguardo.ActReauthFailed, resguardo.TargetStaff, p.StaffID, resguardo.OutcomeFailure))
-			return &resguardo.Error{Code: resguardo.EInvalid, Message: "The password is not correct.", Fields: []resguardo.FieldProblem{{Field: "password", Detail: "is not correct"}}}
+			return "", &resguardo.Error{Code: resguardo.EInvalid, Message: "The password is not correct.", Fields: []resguardo.FieldProblem{{Field: "password", Detail: "is not correct"}}}
 		}
 		if err := s.accounts.ClearAttempts(ctx, key); err != nil {
-			return err
+			return "", err
 		}
 	}
-	return s.db.Tx(ctx, func(c sqlstore.Conn) error {
-		if err := c.MarkStaffRecentAuth(ctx, p.SessionID, s.now().Unix()); err != nil {
+	token, hash := auth.NewToken()
+	return token, s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		if err := c.MarkStaffRecentAuth(ctx, p.SessionID, hash, s.now().Unix()); err != nil {
 			return err
 		}
 		return s.audit.Append(ctx, c, staffEvent(p, resguardo.ActReauth, resguardo.TargetStaff, p.StaffID, resguardo.OutcomeSuccess))

@@ -261,12 +261,18 @@ func TestApprovalExpiresAndCriticalNeedsStepUp(t *testing.T) {
 	if err := f.staff.SetLocked(ctx, two, id, true); resguardo.ErrorCode(err) != resguardo.EReauthRequired {
 		t.Fatalf("lock without recent authentication: %v", err)
 	}
-	if err := f.staff.Reauthenticate(ctx, two, "not the password at all", ""); err == nil {
+	if _, err := f.staff.Reauthenticate(ctx, two, "not the password at all", ""); err == nil {
 		t.Fatal("step-up with a wrong password")
 	}
-	if err := f.staff.Reauthenticate(ctx, two, staffPassword, ""); err != nil {
+	token, err := f.staff.Reauthenticate(ctx, two, staffPassword, "")
+	if err != nil {
 		t.Fatal(err)
 	}
+	// Step-up gives the session a new token; the one from before is dead.
+	if _, err := f.staff.Session(ctx, f.tokens[two.StaffID]); resguardo.ErrorCode(err) != resguardo.EUnauthenticated {
+		t.Errorf("the token from before the step-up: %v, want unauthenticated", err)
+	}
+	f.tokens[two.StaffID] = token
 	two = f.refresh(two)
 	if err := f.staff.SetLocked(ctx, two, id, true); err != nil {
 		t.Fatal(err)
