@@ -197,6 +197,11 @@ func (s *Service) Login(ctx context.Context, emailIn, password string, client ne
 	if !ok {
 		return fail()
 	}
+	// Read the lock and the second factor again: the hash may have waited
+	// for a slot, and a lock set meanwhile must still keep this sign-in out.
+	if row, err = s.db.Conn().CustomerByID(ctx, row.ID); err != nil {
+		return "", false, err
+	}
 	if row.Locked {
 		return "", false, errLocked
 	}

@@ -2,10 +2,10 @@ package account
 
 import (
 	"context"
-	"github.com/resguardo/resguardo/internal/auth"
 	"time"
 
 	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/auth"
 	"github.com/resguardo/resguardo/internal/sqlstore"
 )
 

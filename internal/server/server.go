@@ -18,6 +18,7 @@ import (
 
 	"github.com/resguardo/resguardo"
 	"github.com/resguardo/resguardo/internal/account"
+	"github.com/resguardo/resguardo/internal/sqlstore"
 	staffsvc "github.com/resguardo/resguardo/internal/staff"
 )
 
@@ -160,6 +161,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if code == resguardo.EInternal {
 		s.log.ErrorContext(r.Context(), "request failed", "request_id", ri.ID, "route", ri.Route, "err", err)
+	} else if errors.Is(err, sqlstore.ErrContention) {
+		s.log.WarnContext(r.Context(), "database contention", "request_id", ri.ID, "route", ri.Route, "err", err)
 	} else {
 		s.log.DebugContext(r.Context(), "request refused", "request_id", ri.ID, "route", ri.Route, "code", code)
 	}

@@ -125,7 +125,9 @@ func (s *Server) handleStaffReauth() handler {
 			l.Form = form{Errors: keys}
 			return s.render(w, r, status, pageStaffReauth, reauthView{layout: l, Next: next})
 		}
-		s.setStaffSessionCookie(w, token) // the session's new token: the old one no longer works
+		if token != "" {
+			s.setStaffSessionCookie(w, token) // the session's new token: the old one no longer works
+		}
 		// #nosec G710 -- next passed localPath above
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return nil

@@ -54,7 +54,9 @@ func (s *Server) handleReauth() handler {
 			l.Form = form{Errors: keys}
 			return s.render(w, r, status, pageReauth, reauthView{layout: l, Next: next})
 		}
-		s.setSessionCookie(w, token) // the session's new token: the old one no longer works
+		if token != "" {
+			s.setSessionCookie(w, token) // the session's new token: the old one no longer works
+		}
 		// #nosec G710 -- next passed localPath above
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return nil

@@ -26,7 +26,7 @@ func (c Conn) LockAuditHead(ctx context.Context) (seq int64, mac []byte, err err
 		q = `SELECT seq, mac FROM audit_head WHERE id = 1 FOR UPDATE`
 	}
 	if err := c.queryRow(ctx, q).Scan(&seq, &mac); err != nil {
-		return 0, nil, fmt.Errorf("lock audit head: %w", err)
+		return 0, nil, fmt.Errorf("lock audit head: %w", busy(err))
 	}
 	return seq, mac, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/go-sql-driver/mysql"
@@ -126,8 +127,12 @@ func busy(err error) error {
 	if !contended {
 		return err
 	}
-	return &resguardo.Error{Code: resguardo.EUnavailable, Message: "The service is busy. Try again in a moment.", Err: err}
+	return &resguardo.Error{Code: resguardo.EUnavailable, Message: "The service is busy. Try again in a moment.", Err: fmt.Errorf("%w: %w", ErrContention, err)}
 }
+
+// ErrContention is in the chain of every error busy made, so the server
+// can log database contention louder than an ordinary refusal.
+var ErrContention = errors.New("database lock contention")
 
 // errNotFound is the one "no such row" answer: callers never get (nil, nil).
 func errNotFound(what string) error {

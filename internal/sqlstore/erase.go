@@ -97,7 +97,7 @@ func (c Conn) lockCustomer(ctx context.Context, customerID string) error {
 		return errNotFound("customer")
 	}
 	if err != nil {
-		return fmt.Errorf("lock customer: %w", err)
+		return fmt.Errorf("lock customer: %w", busy(err))
 	}
 	return nil
 }

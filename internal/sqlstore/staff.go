@@ -302,7 +302,7 @@ func (c Conn) CountReveals(ctx context.Context, staffID string, since int64) (in
 	if c.dialect == MySQL { // SQLite: the transaction already holds the write lock (BEGIN IMMEDIATE)
 		var id string
 		if err := c.queryRow(ctx, `SELECT id FROM staff WHERE id = ? FOR UPDATE`, staffID).Scan(&id); err != nil {
-			return 0, fmt.Errorf("lock staff member: %w", err)
+			return 0, fmt.Errorf("lock staff member: %w", busy(err))
 		}
 	}
 	var n int
@@ -336,7 +336,7 @@ func (c Conn) CustomerIDsByPhoneIndex(ctx context.Context, limit int, indexes ..
 	for _, x := range indexes {
 		args = append(args, x)
 	}
-	args = append(args, limit)
+	args = append(args, limit*len(indexes)) // a customer has a row per key version mid-rotation
 	// Only placeholders are added to the text, one per key version. Not
 	// DISTINCT: MariaDB would build a temporary table for it; a customer
 	// appears twice only mid-rotation, with the number under two keys.
@@ -351,7 +351,7 @@ func (c Conn) CustomerIDsByPhoneIndex(ctx context.Context, limit int, indexes ..
 		if err := rows.Scan(&id); err != nil {
 			return nil, fmt.Errorf("read phone owner: %w", err)
 		}
-		if !slices.Contains(out, id) {
+		if !slices.Contains(out, id) && len(out) < limit {
 			out = append(out, id)
 		}
 	}
