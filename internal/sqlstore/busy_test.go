@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/resguardo/resguardo"
@@ -30,8 +31,8 @@ func TestContendedWriteIsUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = db.Conn().EnsureThrottle(t.Context(), "acc:contended")
-	if resguardo.ErrorCode(err) != resguardo.EUnavailable {
-		t.Errorf("write behind another writer: %v (code %q), want %q", err, resguardo.ErrorCode(err), resguardo.EUnavailable)
+	if resguardo.ErrorCode(err) != resguardo.EUnavailable || !errors.Is(err, sqlstore.ErrContention) {
+		t.Errorf("write behind another writer: %v (code %q), want %q marked as contention", err, resguardo.ErrorCode(err), resguardo.EUnavailable)
 	}
 	if _, err := holder.ExecContext(t.Context(), `ROLLBACK`); err != nil {
 		t.Fatal(err)
