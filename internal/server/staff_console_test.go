@@ -246,7 +246,8 @@ func TestStaffStepUpForCriticalOperation(t *testing.T) {
 		ts.signUp(t, "lockme@example.com", "Lock Me")
 		id := customerID(t, ts, "lockme@example.com")
 		c := ts.console(t)
-		tok := c.signIn(ts.newStaff(t, "lead@corp.example", resguardo.RoleLead))
+		lead := ts.newStaff(t, "lead@corp.example", resguardo.RoleLead)
+		tok := c.signIn(lead)
 		ts.env.Clock.Advance(6 * time.Minute)
 
 		r := c.post("/customers/"+id+"/lock", url.Values{"csrf_token": {tok}})
@@ -290,6 +291,14 @@ func TestStaffStepUpForCriticalOperation(t *testing.T) {
 		r = c.post("/reauth", url.Values{"csrf_token": {form.token()}, "password": {staffTestPassword}, "next": {"//evil.example/x"}})
 		if r.StatusCode != 303 || r.Header.Get("Location") != "/" {
 			t.Errorf("reauth with next=//evil.example: %d → %q", r.StatusCode, r.Header.Get("Location"))
+		}
+		// Step-up with a code gives a new token too.
+		before = c.cookie(staffSessionCookie)
+		if r := c.post("/reauth", url.Values{"csrf_token": {form.token()}, "code": {ts.code(t, lead)}, "next": {back}}); r.StatusCode != 303 {
+			t.Fatalf("reauth with a code: %d", r.StatusCode)
+		}
+		if after := c.cookie(staffSessionCookie); after == "" || after == before {
+			t.Error("the staff session token was not replaced by step-up with a code")
 		}
 	})
 }

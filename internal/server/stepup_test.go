@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/pquerna/otp/totp"
 	"net/url"
 	"strings"
 	"testing"
@@ -71,6 +72,34 @@ func TestStepUpOnThePages(t *testing.T) {
 	}
 	if resp := b.post("/account/password", form); resp.StatusCode != 303 || resp.Header.Get("Location") != "/account/security?done=password" {
 		t.Fatalf("after reauth: %d → %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// Re-authentication with a code, like with the password, gives the web
+// session a new token.
+func TestStepUpWithCodeReplacesSessionToken(t *testing.T) {
+	ts := newTestServer(t)
+	tk := ts.signUp(t, "codestep@example.com", "Code Step")
+	secret, _ := ts.enrolTOTP(t, tk.AccessToken)
+	b := ts.browser(t)
+	ts.env.Clock.Advance(31 * time.Second) // the confirmation's code cannot be used again
+	b.webMFASignIn("codestep@example.com", secret)
+	ts.env.Clock.Advance(6 * time.Minute)
+	_, _, tok := b.get("/account/reauth?next=%2Faccount%2Fsecurity")
+	before := b.cookie(sessionCookie)
+	code, _ := totp.GenerateCode(secret, ts.env.Clock.Now())
+	resp := b.post("/account/reauth", url.Values{"csrf_token": {tok}, "code": {code}, "next": {"/account/security"}})
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/account/security" {
+		t.Fatalf("reauth with a code: %d → %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if after := b.cookie(sessionCookie); after == "" || after == before {
+		t.Fatal("the session token was not replaced by re-authentication with a code")
+	}
+	if _, err := ts.accounts.WebSession(t.Context(), before); err == nil {
+		t.Error("the token from before re-authentication still works")
+	}
+	if status, _, _ := b.get("/account/security"); status != 200 {
+		t.Errorf("security page with the new token: %d", status)
 	}
 }
 
