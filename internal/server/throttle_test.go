@@ -49,6 +49,26 @@ func TestConcurrentGuessesAreCountedOneByOne(t *testing.T) {
 	})
 }
 
+// concurrentSignIns has clients sign in to email with the right password,
+// each times in a row, all at once, and counts the answers by status.
+func (ts *testServer) concurrentSignIns(t *testing.T, email string, clients, each int) map[int]int {
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for range each {
+				code := ts.loginFrom(t, "127.0.0.1", email, testPassword)
+				mu.Lock()
+				codes[code]++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return codes
+}
+
 // Concurrent right passwords for one account from one network: a success
 // forgets the account's record while other attempts are being counted
 // against it. Every answer is a success or a wait: no server error, and no
@@ -57,20 +77,7 @@ func TestConcurrentSignInsNeverFail(t *testing.T) {
 	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
 		ts := newTestServerOn(t, b)
 		ts.signUp(t, "busy@example.com", "Busy")
-		var mu sync.Mutex
-		codes := map[int]int{}
-		var wg sync.WaitGroup
-		for range 16 {
-			wg.Go(func() {
-				for range 25 {
-					code := ts.loginFrom(t, "127.0.0.1", "busy@example.com", testPassword)
-					mu.Lock()
-					codes[code]++
-					mu.Unlock()
-				}
-			})
-		}
-		wg.Wait()
+		codes := ts.concurrentSignIns(t, "busy@example.com", 16, 25)
 		if codes[200] == 0 || codes[200]+codes[429] != 400 {
 			t.Errorf("400 concurrent right sign-ins answered %v; want only 200 or 429\n%s", codes, ts.logs.String())
 		}
@@ -100,20 +107,7 @@ func TestSignInsDuringHousekeeping(t *testing.T) {
 				}
 			}
 		}()
-		var mu sync.Mutex
-		codes := map[int]int{}
-		var wg sync.WaitGroup
-		for range 8 {
-			wg.Go(func() {
-				for range 25 {
-					code := ts.loginFrom(t, "127.0.0.1", "swept@example.com", testPassword)
-					mu.Lock()
-					codes[code]++
-					mu.Unlock()
-				}
-			})
-		}
-		wg.Wait()
+		codes := ts.concurrentSignIns(t, "swept@example.com", 8, 25)
 		close(done)
 		if n := <-swept; n == 0 {
 			t.Fatal("housekeeping never ran")

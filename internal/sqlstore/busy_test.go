@@ -13,15 +13,7 @@ import (
 // client may retry, not an internal error. (It waits the full 5 seconds.)
 func TestContendedWriteIsUnavailable(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	db, err := sqlstore.Open(t.Context(), "", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	db, _, dir := testutil.Backends()[0].Open(t) // SQLite, migrated
 	holder, err := testutil.RawDB(t, "", dir).Conn(t.Context())
 	if err != nil {
 		t.Fatal(err)
