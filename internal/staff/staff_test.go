@@ -91,6 +91,21 @@ func (f *fixture) refresh(p Principal) Principal {
 	return np
 }
 
+// erasureRequested sets up a customer and two leads, "one" and "two"; one
+// requests the customer's erasure. It returns the customer's id, both
+// leads and the request.
+func (f *fixture) erasureRequested(email, phone string) (id string, one, two Principal, req string) {
+	f.t.Helper()
+	id = f.customer(email, phone)
+	one = f.signIn("one@corp.example", f.enrol("one@corp.example", resguardo.RoleLead))
+	two = f.signIn("two@corp.example", f.enrol("two@corp.example", resguardo.RoleLead))
+	req, err := f.staff.Request(f.t.Context(), one, KindErase, id, "")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return id, one, two, req
+}
+
 func (f *fixture) customer(email, phone string) string {
 	f.t.Helper()
 	ctx := f.t.Context()
@@ -213,13 +228,7 @@ func TestErasureNeedsASecondLead(t *testing.T) {
 	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
 		f := newFixture(t, b)
 		ctx := t.Context()
-		id := f.customer("gone@example.com", "+34612345600")
-		one := f.signIn("one@corp.example", f.enrol("one@corp.example", resguardo.RoleLead))
-		two := f.signIn("two@corp.example", f.enrol("two@corp.example", resguardo.RoleLead))
-		req, err := f.staff.Request(ctx, one, KindErase, id, "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		id, one, two, req := f.erasureRequested("gone@example.com", "+34612345600")
 		if _, err := f.staff.Decide(ctx, one, req, true); resguardo.ErrorCode(err) != resguardo.EForbidden {
 			t.Fatalf("a lead approved their own erasure: %v", err)
 		}
@@ -315,13 +324,7 @@ func TestConcurrentRevealsAreCountedOneByOne(t *testing.T) {
 func TestApprovalRefusedOnceRequesterDisabled(t *testing.T) {
 	f := newFixture(t, testutil.Backends()[0])
 	ctx := t.Context()
-	id := f.customer("kept@example.com", "+34612345603")
-	one := f.signIn("one@corp.example", f.enrol("one@corp.example", resguardo.RoleLead))
-	two := f.signIn("two@corp.example", f.enrol("two@corp.example", resguardo.RoleLead))
-	req, err := f.staff.Request(ctx, one, KindErase, id, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, _, two, req := f.erasureRequested("kept@example.com", "+34612345603")
 	if _, err := f.staff.Disable(ctx, "one@corp.example", nil); err != nil {
 		t.Fatal(err)
 	}
