@@ -30,7 +30,7 @@ func newDoctorEnv(t *testing.T, b testutil.Backend) *doctorEnv {
 	if err := env.Accounts.Register(t.Context(), account.RegisterInput{Email: email, Password: password, Name: "María"}); err != nil {
 		t.Fatal(err)
 	}
-	id, _, err := env.Accounts.Login(t.Context(), email, password, netip.MustParseAddr("192.0.2.10"))
+	id, _, err := env.Accounts.Login(t.Context(), account.SignIn{Email: email, Password: password, Client: netip.MustParseAddr("192.0.2.10")})
 	if err != nil {
 		t.Fatal(err)
 	}

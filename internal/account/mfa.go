@@ -52,7 +52,7 @@ func (s *Service) CompleteMFA(ctx context.Context, challenge, code string) (stri
 		return "", errChallengeInvalid
 	}
 	keys := codeThrottleKeys(ctx, customerID)
-	if err := s.claimAttempt(ctx, keys...); err != nil {
+	if _, err := s.claimAttempt(ctx, keys...); err != nil {
 		return "", err
 	}
 	err = s.db.Tx(ctx, func(c sqlstore.Conn) error {
@@ -198,7 +198,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, code, lang strin
 // recovery code (the route also demands recent authentication).
 func (s *Service) RemoveTOTP(ctx context.Context, p Principal, code, lang string) error {
 	keys := codeThrottleKeys(ctx, p.CustomerID)
-	if err := s.claimAttempt(ctx, keys...); err != nil {
+	if _, err := s.claimAttempt(ctx, keys...); err != nil {
 		return err
 	}
 	err := s.secondFactorChanged(ctx, p, lang, resguardo.ActTOTPRemoved, func(c sqlstore.Conn) error {
@@ -266,7 +266,7 @@ func (s *Service) secondFactorChanged(ctx context.Context, p Principal, lang, ac
 // password.
 func (s *Service) ReauthenticateCode(ctx context.Context, p Principal, code string) (string, error) {
 	keys := codeThrottleKeys(ctx, p.CustomerID)
-	if err := s.claimAttempt(ctx, keys...); err != nil {
+	if _, err := s.claimAttempt(ctx, keys...); err != nil {
 		return "", err
 	}
 	var token string

@@ -45,7 +45,7 @@ func (s *Service) SendMail(ctx context.Context, sender mail.Sender, limit int) (
 // Housekeep deletes records that have no use left (see DeleteStale).
 func (s *Service) Housekeep(ctx context.Context) error {
 	now := s.now()
-	return s.db.Conn().DeleteStale(ctx, now.Unix(), now.Add(-forgetAfter).Unix())
+	return s.db.Conn().DeleteStale(ctx, now.Unix(), now.Add(-forgetAfter).Unix(), "ac:", now.Add(-accountForget).Unix())
 }
 
 // RunMail sends due mail every interval, and keeps house every minute,

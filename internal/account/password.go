@@ -128,7 +128,7 @@ func (s *Service) sendReset(ctx context.Context, email resguardo.Email, lang str
 // register") to an address, and says no past three an hour, so that nobody
 // can flood a customer's inbox through us.
 func (s *Service) mayMail(ctx context.Context, emailIndex []byte) bool {
-	err := s.claimAttempt(ctx, "ml:"+accountKey(emailIndex))
+	_, err := s.claimAttempt(ctx, "ml:"+accountKey(emailIndex))
 	if err != nil && resguardo.ErrorCode(err) != resguardo.ERateLimited {
 		s.log.WarnContext(ctx, "mail limit", "err", err)
 	}
@@ -160,7 +160,19 @@ func (s *Service) ResetPassword(ctx context.Context, token, next, lang string) e
 		if err := c.MarkEmailVerified(ctx, row.ID, row.EmailIndex, s.now().Unix()); err != nil {
 			return err
 		}
-		return c.ClearThrottlePrefix(ctx, "an:"+accountKey(row.EmailIndex)+"/")
+		// The owner proved control of the address: the account's guessing
+		// counts go, and so do its known devices (whoever reset the
+		// password decides afresh which browsers are trusted).
+		acct := accountKey(row.EmailIndex)
+		for _, prefix := range []string{"an:" + acct + "/", "kd:" + acct + "/"} {
+			if err := c.ClearThrottlePrefix(ctx, prefix); err != nil {
+				return err
+			}
+		}
+		if err := c.ClearThrottle(ctx, "ac:"+acct); err != nil {
+			return err
+		}
+		return c.ForgetKnownDevices(ctx, row.ID)
 	}
 	return s.setPassword(ctx, row, hash, nil, lang, resguardo.ActPasswordReset, consume)
 }

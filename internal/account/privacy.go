@@ -172,8 +172,8 @@ func (s *Service) erasureThrottles(ctx context.Context, row sqlstore.CustomerRow
 			continue
 		}
 		seen[k] = true
-		names = append(names, "ml:"+k)
-		prefixes = append(prefixes, "an:"+k+"/")
+		names = append(names, "ml:"+k, "ac:"+k)
+		prefixes = append(prefixes, "an:"+k+"/", "kd:"+k+"/")
 	}
 	return names, prefixes, nil
 }

@@ -57,7 +57,7 @@ func (s *Service) checkCurrentPassword(ctx context.Context, customerID, password
 		return row, err
 	}
 	key := "pw:" + customerID
-	if err := s.claimAttempt(ctx, key); err != nil {
+	if _, err := s.claimAttempt(ctx, key); err != nil {
 		return row, err
 	}
 	ok, _, err := s.hasher.Verify(ctx, password, row.PasswordHash)

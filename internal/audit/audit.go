@@ -59,7 +59,7 @@ func New(db *sqlstore.DB, keys MACer, log *slog.Logger, every int64, now func() 
 type Meta struct {
 	RequestID string
 	Client    string // network prefix and browser family, shown to the customer
-	Network   string // network prefix alone, for throttles keyed by client
+	Network   string // the client as guessing limits count it (IPv4 address, IPv6 /64); never recorded
 }
 
 type metaKey struct{}

@@ -52,7 +52,7 @@ func newFixture(t *testing.T, b testutil.Backend) *fixture {
 	if err := env.Accounts.Register(ctx, account.RegisterInput{Email: email, Password: password, Name: "María"}); err != nil {
 		t.Fatal(err)
 	}
-	id, _, err := env.Accounts.Login(ctx, email, password, client)
+	id, _, err := env.Accounts.Login(ctx, account.SignIn{Email: email, Password: password, Client: client})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ func newFixture(t *testing.T, b testutil.Backend, n int) *fixture {
 		if err := env.Accounts.Register(ctx, account.RegisterInput{Email: email, Password: password, Name: "Cliente Número " + fmt.Sprint(i)}); err != nil {
 			t.Fatal(err)
 		}
-		id, _, err := env.Accounts.Login(ctx, email, password, client)
+		id, _, err := env.Accounts.Login(ctx, account.SignIn{Email: email, Password: password, Client: client})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,7 +160,7 @@ func TestIndexRotationResumesAndLookupsKeepWorking(t *testing.T) {
 		signInAll := func() {
 			t.Helper()
 			for i, id := range f.ids {
-				got, _, err := f.env.Accounts.Login(ctx, fmt.Sprintf("c%03d@example.com", i), password, client)
+				got, _, err := f.env.Accounts.Login(ctx, account.SignIn{Email: fmt.Sprintf("c%03d@example.com", i), Password: password, Client: client})
 				if err != nil || got != id {
 					t.Fatalf("customer %d cannot sign in: %q, %v", i, got, err)
 				}
@@ -207,7 +207,7 @@ func TestPepperRotationRetiresOnlyWhenUnused(t *testing.T) {
 	}
 	signIn := func(i int) {
 		t.Helper()
-		if _, _, err := f.env.Accounts.Login(ctx, fmt.Sprintf("c%03d@example.com", i), password, client); err != nil {
+		if _, _, err := f.env.Accounts.Login(ctx, account.SignIn{Email: fmt.Sprintf("c%03d@example.com", i), Password: password, Client: client}); err != nil {
 			t.Fatalf("sign-in %d after pepper rotation: %v", i, err)
 		}
 	}

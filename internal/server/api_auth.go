@@ -47,7 +47,9 @@ func (s *Server) handleAPILogin() handler {
 		if err != nil {
 			return err
 		}
-		id, mfa, err := s.accounts.Login(r.Context(), in.Email, in.Password, s.clientIP(r))
+		// Apps are known devices through their refresh family: while it lives
+		// they refresh instead of signing in, and refresh is not limited.
+		id, mfa, err := s.accounts.Login(r.Context(), account.SignIn{Email: in.Email, Password: in.Password, Client: s.clientIP(r)})
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/account"
 )
 
 // Cookie names: under HTTPS the __Host- prefix makes the browser refuse any
@@ -28,6 +29,7 @@ const (
 	sessionCookie = "session"
 	guestCookie   = "csrf" // pre-session cookie for the forms of guests
 	formTokenName = "csrf_token"
+	deviceCookie  = "device" // known-device token, see account.RememberDevice
 )
 
 func (s *Server) sessionToken(r *http.Request) string { return s.cookieValue(r, sessionCookie) }
@@ -40,6 +42,15 @@ func (s *Server) setSessionCookie(w http.ResponseWriter, token string) {
 
 func (s *Server) clearSessionCookie(w http.ResponseWriter) {
 	s.setAuthCookie(w, sessionCookie, "", http.SameSiteLaxMode)
+}
+
+// setDeviceCookie hands the browser its known-device token: HttpOnly,
+// Secure (and __Host- named) under HTTPS, SameSite=Strict (only the
+// site's own sign-in form needs it), kept as long as the device is
+// remembered.
+func (s *Server) setDeviceCookie(w http.ResponseWriter, token string) {
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(deviceCookie), Value: token, Path: "/", // #nosec G124 -- Secure under HTTPS; plain HTTP only on loopback
+		MaxAge: int(account.DeviceLifetime.Seconds()), HttpOnly: true, Secure: s.secureTransport, SameSite: http.SameSiteStrictMode})
 }
 
 // cookieValue reads one of our cookies by its base name, or "".

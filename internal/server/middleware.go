@@ -72,8 +72,9 @@ func (s *Server) withRequest(surface string, next http.Handler) http.Handler {
 		ctx := context.WithValue(r.Context(), requestInfoKey{}, ri)
 		// Audit entries written for this request carry its id and a coarse
 		// description of the client: network prefix and browser family.
-		network := account.CoarseNetwork(s.clientIP(r))
-		ctx = audit.WithMeta(ctx, audit.Meta{RequestID: ri.ID, Network: network, Client: network + " " + deviceName(r.UserAgent())})
+		client := s.clientIP(r)
+		ctx = audit.WithMeta(ctx, audit.Meta{RequestID: ri.ID, Network: account.ThrottleNetwork(client),
+			Client: account.CoarseNetwork(client) + " " + deviceName(r.UserAgent())})
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
 		sw.Header().Set("X-Request-Id", ri.ID)

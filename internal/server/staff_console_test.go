@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/account"
 	"github.com/resguardo/resguardo/internal/testutil"
 )
 
@@ -284,7 +285,7 @@ func TestStaffStepUpForCriticalOperation(t *testing.T) {
 		if c, err := ts.env.Accounts.Profile(t.Context(), id); err != nil || !c.Locked {
 			t.Errorf("not locked (%v)", err)
 		}
-		if _, _, err := ts.env.Accounts.Login(t.Context(), "lockme@example.com", testPassword, netip.MustParseAddr("192.0.2.9")); resguardo.ErrorCode(err) != resguardo.EForbidden {
+		if _, _, err := ts.env.Accounts.Login(t.Context(), account.SignIn{Email: "lockme@example.com", Password: testPassword, Client: netip.MustParseAddr("192.0.2.9")}); resguardo.ErrorCode(err) != resguardo.EForbidden {
 			t.Errorf("a locked customer signed in: %v", err)
 		}
 		// next never leaves the console.

@@ -111,7 +111,8 @@ func (s *Server) handleLoginForm() handler {
 func (s *Server) handleLogin() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		ctx := r.Context()
-		id, mfa, err := s.accounts.Login(ctx, r.PostFormValue("email"), r.PostFormValue("password"), s.clientIP(r))
+		id, mfa, err := s.accounts.Login(ctx, account.SignIn{Email: r.PostFormValue("email"), Password: r.PostFormValue("password"),
+			Client: s.clientIP(r), DeviceToken: s.cookieValue(r, deviceCookie)})
 		if err != nil {
 			keys, status, ok := formFailure(err)
 			if !ok {
@@ -159,6 +160,14 @@ func (s *Server) beginWebSession(w http.ResponseWriter, r *http.Request, custome
 		return err
 	}
 	s.setSessionCookie(w, token)
+	// This browser is now known to the account: its later sign-ins are
+	// exempt from the limits an attacker can trip (account.RememberDevice).
+	// Failing to remember it must not fail the sign-in.
+	if device, err := s.accounts.RememberDevice(ctx, customerID, s.cookieValue(r, deviceCookie)); err == nil {
+		s.setDeviceCookie(w, device)
+	} else {
+		s.log.WarnContext(ctx, "known device not recorded", "err", err)
+	}
 	// #nosec G710 -- afterLogin admits only local paths (localPath, fuzzed)
 	http.Redirect(w, r, afterLogin(next), http.StatusSeeOther)
 	return nil

@@ -28,6 +28,7 @@ var eraseSteps = []struct{ what, query string }{
 	{"app_tokens", `DELETE FROM app_tokens WHERE family_id IN (SELECT id FROM token_families WHERE customer_id = ?)`},
 	{"app_sign_ins", `DELETE FROM token_families WHERE customer_id = ?`},
 	{"web_sessions", `DELETE FROM web_sessions WHERE customer_id = ?`},
+	{"known_devices", `DELETE FROM known_devices WHERE customer_id = ?`},
 	{"sign_in_challenges", `DELETE FROM mfa_challenges WHERE customer_id = ?`},
 	{"recovery_codes", `DELETE FROM recovery_codes WHERE customer_id = ?`},
 	{"second_factor", `DELETE FROM customer_totp WHERE customer_id = ?`},

@@ -219,18 +219,24 @@ func (c Conn) EmailToken(ctx context.Context, hash []byte, purpose string, now i
 
 // DeleteStale removes what has no use left: throttle records quiet and
 // unblocked since before cutoff, expired app tokens, used or expired e-mail
-// tokens, and web sessions past their absolute limit. Nothing personal is
+// tokens, web sessions past their absolute limit and expired device records. Nothing personal is
 // kept longer than it serves.
-func (c Conn) DeleteStale(ctx context.Context, now, cutoff int64) error {
+//
+// Throttle records whose names start with longPrefix (a literal prefix,
+// never input) are kept until longCutoff instead: counts meant to add up
+// over a day.
+func (c Conn) DeleteStale(ctx context.Context, now, cutoff int64, longPrefix string, longCutoff int64) error {
 	for _, st := range []struct {
 		q    string
 		args []any
 	}{
-		{`DELETE FROM throttles WHERE last_failure_at < ? AND blocked_until < ?`, []any{cutoff, now}},
+		{`DELETE FROM throttles WHERE blocked_until < ? AND last_failure_at < ? AND (name NOT LIKE ? OR last_failure_at < ?)`,
+			[]any{now, cutoff, longPrefix + "%", longCutoff}},
 		{`DELETE FROM app_tokens WHERE expires_at < ?`, []any{now}},
 		{`DELETE FROM email_tokens WHERE used_at IS NOT NULL OR expires_at < ?`, []any{now}},
 		{`DELETE FROM web_sessions WHERE expires_at < ?`, []any{now}},
 		{`DELETE FROM mfa_challenges WHERE used_at IS NOT NULL OR expires_at < ?`, []any{now}},
+		{`DELETE FROM known_devices WHERE expires_at < ?`, []any{now}},
 	} {
 		if _, err := c.exec(ctx, st.q, st.args...); err != nil {
 			return fmt.Errorf("housekeeping: %w", err)

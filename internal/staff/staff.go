@@ -307,9 +307,10 @@ func (s *Service) SignIn(ctx context.Context, emailIn, password string) (string,
 	email, _ := resguardo.ParseEmail(emailIn)
 	network := audit.MetaFrom(ctx).Network
 	key := "sa:" + string(email) + "/" + network
-	// Also the network's own count, shared with customer sign-ins, so one
-	// client cannot spray passwords over every staff address.
-	if err := s.accounts.ClaimAttempt(ctx, key, "nt:"+network); err != nil {
+	// Also the network's own count, so one client cannot spray passwords
+	// over every staff address. It is not shared with customer sign-ins:
+	// a flood of customer guesses from an office must not shut its staff out.
+	if err := s.accounts.ClaimAttempt(ctx, key, "sn:"+network); err != nil {
 		return "", Principal{}, err
 	}
 	row, err := s.db.Conn().StaffByEmail(ctx, string(email))

@@ -286,7 +286,7 @@ func TestApprovalExpiresAndCriticalNeedsStepUp(t *testing.T) {
 	if err := f.staff.SetLocked(ctx, two, id, true); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := f.env.Accounts.Login(ctx, "late@example.com", "correct horse battery staple", netip.MustParseAddr("192.0.2.7")); resguardo.ErrorCode(err) != resguardo.EForbidden {
+	if _, _, err := f.env.Accounts.Login(ctx, account.SignIn{Email: "late@example.com", Password: "correct horse battery staple", Client: netip.MustParseAddr("192.0.2.7")}); resguardo.ErrorCode(err) != resguardo.EForbidden {
 		t.Errorf("a locked customer signed in: %v", err)
 	}
 	agent := f.signIn("agent@corp.example", f.enrol("agent@corp.example", resguardo.RoleAgent))

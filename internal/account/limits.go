@@ -1,0 +1,241 @@
+package account
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/sqlstore"
+)
+
+// Guessing limits. Every attempt is counted before the secret is checked,
+// so that concurrent attempts cannot all slip in under one old count; after
+// a few, a key must wait before the next attempt, and the wait doubles with
+// each further attempt up to a ceiling. The records live in the database,
+// so every server of a deployment shares them.
+//
+// A customer's sign-in counts against three keys when it comes from a
+// browser or app the account does not know:
+//
+//   - the account on the client's network (an:), so one attacker is slowed
+//     early;
+//   - the account across all networks (ac:), so guesses spread over many
+//     networks are slowed too (NIST SP 800-63B §5.2.2: at most 100);
+//   - the client's network across accounts (nt:), so one client cannot
+//     spray a common password over many accounts. A network is an IPv4
+//     address or an IPv6 /64: a /24 would let one client behind a shared
+//     NAT shut out its neighbours.
+//
+// None of these may lock the owner out, so a browser that has completed a
+// sign-in to the account before (a device cookie, see RememberDevice)
+// counts only against its own key (kd:, the account on that device): an
+// attacker can trip the account-wide and network-wide ceilings for unknown
+// devices, never for the owner's own. Apps keep their refresh family and
+// never sign in again while it lives; refresh is not a password guess and
+// is not counted.
+type throttlePolicy struct {
+	free    int           // attempts allowed before any wait
+	base    time.Duration // first wait
+	ceiling time.Duration // longest wait
+	// limit, when set, is the count of failures after which the key waits
+	// a whole forget window at each further attempt.
+	limit int
+	// forget is the quiet time after which failures are forgotten
+	// (forgetAfter when zero).
+	forget time.Duration
+}
+
+var throttles = map[string]throttlePolicy{
+	"an:": {free: 5, base: 2 * time.Second, ceiling: 15 * time.Minute},                              // account + network, unknown device
+	"ac:": {free: 10, base: 2 * time.Second, ceiling: time.Hour, limit: 100, forget: accountForget}, // account, unknown devices
+	"nt:": {free: 20, base: 2 * time.Second, ceiling: 15 * time.Minute},                             // network across accounts, unknown devices
+	"kd:": {free: 5, base: 2 * time.Second, ceiling: 15 * time.Minute},                              // account on one known device
+	"pw:": {free: 5, base: 2 * time.Second, ceiling: 15 * time.Minute},                              // current password on change
+	"mf:": {free: 5, base: 2 * time.Second, ceiling: 15 * time.Minute},                              // second-factor codes, account+network
+	"mc:": {free: 20, base: time.Minute, ceiling: time.Hour},                                        // second-factor codes, account
+	"ml:": {free: 3, base: time.Hour, ceiling: time.Hour},                                           // mail to one address
+	"sa:": {free: 5, base: 2 * time.Second, ceiling: 15 * time.Minute},                              // staff sign-in, address+network
+	"sn:": {free: 20, base: 2 * time.Second, ceiling: 15 * time.Minute},                             // staff sign-in, network across addresses
+	"sm:": {free: 5, base: 2 * time.Second, ceiling: 15 * time.Minute},                              // staff codes
+	"sp:": {free: 5, base: 2 * time.Second, ceiling: 15 * time.Minute},                              // staff step-up password
+}
+
+// forgetAfter is how long a key's failures are remembered without a new
+// one, unless its policy says otherwise.
+const forgetAfter = time.Hour
+
+// accountForget is the account-wide key's memory: a day, so that guesses
+// spread thinly over time still add up.
+const accountForget = 24 * time.Hour
+
+func (p throttlePolicy) forgetWindow() time.Duration {
+	if p.forget > 0 {
+		return p.forget
+	}
+	return forgetAfter
+}
+
+func (p throttlePolicy) wait(attempts int) time.Duration {
+	if p.limit > 0 && attempts >= p.limit {
+		return p.forgetWindow()
+	}
+	if attempts < p.free {
+		return 0
+	}
+	d := p.base
+	for i := p.free; i < attempts && d < p.ceiling; i++ {
+		d *= 2
+	}
+	return min(d, p.ceiling)
+}
+
+// accountKey names an account in throttle keys by the first half of the
+// address's blind index, so unknown addresses are throttled exactly like
+// known ones and the answer reveals nothing.
+func accountKey(emailIndex []byte) string { return hex.EncodeToString(emailIndex[:16]) }
+
+// deviceKey names a known device in throttle keys by half its token hash.
+func deviceKey(tokenHash []byte) string { return hex.EncodeToString(tokenHash[:16]) }
+
+// signInKeys names what a sign-in attempt counts against: its own device's
+// key for a device known to the account, else the account on the network,
+// the account and the network. A malformed address can be no account's: it
+// counts against the network alone.
+func signInKeys(emailIndex []byte, client netip.Addr, knownDevice []byte) []string {
+	nw := ThrottleNetwork(client)
+	if emailIndex == nil {
+		return []string{"nt:" + nw}
+	}
+	acct := accountKey(emailIndex)
+	if knownDevice != nil {
+		return []string{"kd:" + acct + "/" + deviceKey(knownDevice)}
+	}
+	return []string{"an:" + acct + "/" + nw, "ac:" + acct, "nt:" + nw}
+}
+
+// ThrottleNetwork is what guessing limits treat as one client: an IPv4
+// address, or the /64 of an IPv6 address (what one subscriber is given).
+func ThrottleNetwork(a netip.Addr) string {
+	if !a.IsValid() {
+		return "unknown"
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return "unknown"
+	}
+	return p.String()
+}
+
+// CoarseNetwork is the /24 (IPv4) or /48 (IPv6) of an address, shown to a
+// customer beside their sessions and sign-ins: enough to recognise a place,
+// not enough to pin a household.
+func CoarseNetwork(a netip.Addr) string {
+	if !a.IsValid() {
+		return "unknown"
+	}
+	a = a.Unmap()
+	bits := 48
+	if a.Is4() {
+		bits = 24
+	}
+	p, err := a.Prefix(bits)
+	if err != nil {
+		return "unknown"
+	}
+	return p.String()
+}
+
+// ClaimAttempt is claimAttempt for the staff side, which shares the
+// throttle table and its policies.
+func (s *Service) ClaimAttempt(ctx context.Context, names ...string) error {
+	_, err := s.claimAttempt(ctx, names...)
+	return err
+}
+
+// ClearAttempts forgets the attempts of a key after a success.
+func (s *Service) ClearAttempts(ctx context.Context, name string) error {
+	return s.db.Conn().ClearThrottle(ctx, name)
+}
+
+// claimAttempt counts one attempt against each key, or refuses with 429
+// and Retry-After (the longest wait) while any key waits, counting nothing
+// then; blocked names the kind of the first key that refused ("ac:"…).
+// The keys are locked for the count, in one order, so concurrent attempts
+// queue on them and never deadlock.
+func (s *Service) claimAttempt(ctx context.Context, names ...string) (blocked string, err error) {
+	for _, name := range names {
+		if len(name) < 3 {
+			return "", fmt.Errorf("throttle key %q has no policy", name)
+		}
+		if _, known := throttles[name[:3]]; !known {
+			return "", fmt.Errorf("throttle key %q has no policy", name) // a programming error: fail closed
+		}
+	}
+	names = slices.Clone(names)
+	slices.Sort(names)
+	names = slices.Compact(names)
+	// A concurrent success may forget a record between its creation and
+	// its lock; the attempt is then claimed again, a few times at most.
+	for range 3 {
+		blocked, err = s.claimOnce(ctx, names)
+		if resguardo.ErrorCode(err) != resguardo.ENotFound {
+			return blocked, err
+		}
+	}
+	return "", errBusy
+}
+
+// errBusy asks the client to retry shortly.
+var errBusy = resguardo.Errorf(resguardo.EUnavailable, "The service is busy. Try again in a moment.")
+
+func (s *Service) claimOnce(ctx context.Context, names []string) (blocked string, err error) {
+	now := s.now()
+	for _, name := range names {
+		if err := s.db.Conn().EnsureThrottle(ctx, name); err != nil {
+			return "", err
+		}
+	}
+	err = s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		rows := make([]sqlstore.ThrottleRow, len(names))
+		var wait int64
+		for i, name := range names {
+			t, err := c.LockThrottle(ctx, name)
+			if err != nil {
+				return err
+			}
+			if d := t.BlockedUntil - now.Unix(); d > 0 {
+				if blocked == "" {
+					blocked = name[:3]
+				}
+				wait = max(wait, d)
+			}
+			rows[i] = t
+		}
+		if wait > 0 {
+			return &resguardo.Error{Code: resguardo.ERateLimited, Message: "Too many attempts. Try again later.",
+				RetryAfter: time.Duration(wait) * time.Second}
+		}
+		for _, t := range rows {
+			p := throttles[t.Name[:3]]
+			if now.Unix()-t.LastFailureAt > int64(p.forgetWindow().Seconds()) {
+				t.Failures = 0
+			}
+			t.Failures++
+			t.LastFailureAt = now.Unix()
+			t.BlockedUntil = now.Add(p.wait(t.Failures)).Unix()
+			if err := c.SaveThrottle(ctx, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return blocked, err
+}
