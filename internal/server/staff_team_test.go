@@ -107,9 +107,7 @@ func TestAdminAloneCannotProduceWorkingAgentAccount(t *testing.T) {
 		if len(row.DataKey) > 32 {
 			candidates = append(candidates, base64.RawURLEncoding.EncodeToString(row.DataKey[:32]))
 		}
-		for _, m := range regexp.MustCompile(`[A-Za-z0-9_-]{20,}`).FindAllString(team.Body+approvals.Body, -1) {
-			candidates = append(candidates, m)
-		}
+		candidates = append(candidates, regexp.MustCompile(`[A-Za-z0-9_-]{20,}`).FindAllString(team.Body+approvals.Body, -1)...)
 		// The form token is a valid one, so a refusal below is the link's,
 		// not the CSRF check's.
 		stranger := ts.console(t)
