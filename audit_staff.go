@@ -6,6 +6,8 @@ const TargetStaff = "staff"
 // Audited staff actions. Names are stable: they are part of the chain.
 const (
 	ActStaffCreated            = "staff.created"
+	ActStaffInvited            = "staff.invited"               // an account waiting for a second administrator: no link yet
+	ActStaffEnrolLinkMailed    = "staff.enrolment_link_mailed" // #nosec G101 -- an audit action name, not a credential
 	ActStaffDisabled           = "staff.disabled"
 	ActStaffEnrolPassword      = "staff.enrolment_password_set" // #nosec G101 -- an audit action name, not a credential
 	ActStaffEnrolled           = "staff.enrolled"

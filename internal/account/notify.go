@@ -17,6 +17,10 @@ func WithLang(ctx context.Context, lang string) context.Context {
 	return context.WithValue(ctx, langKey{}, lang)
 }
 
+// LangFrom returns the language WithLang recorded ("" when none), for mail
+// another service sends.
+func LangFrom(ctx context.Context) string { return langFrom(ctx) }
+
 func langFrom(ctx context.Context) string {
 	l, _ := ctx.Value(langKey{}).(string)
 	return l

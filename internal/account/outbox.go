@@ -48,15 +48,24 @@ func (s *Service) Housekeep(ctx context.Context) error {
 	return s.db.Conn().DeleteStale(ctx, now.Unix(), now.Add(-forgetAfter).Unix(), "ac:", now.Add(-accountForget).Unix())
 }
 
-// RunMail sends due mail every interval, and keeps house every minute,
-// until ctx ends.
-func (s *Service) RunMail(ctx context.Context, sender mail.Sender, interval time.Duration) {
+// Outbox sends up to limit due messages of another outbox (the staff
+// side's) through the same sender, and returns how many went out.
+type Outbox func(ctx context.Context, sender mail.Sender, limit int) (int, error)
+
+// RunMail sends due mail every interval, from the customer outbox and from
+// each of more, and keeps house every minute, until ctx ends.
+func (s *Service) RunMail(ctx context.Context, sender mail.Sender, interval time.Duration, more ...Outbox) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var lastHousekeeping time.Time
 	for {
 		if _, err := s.SendMail(ctx, sender, 100); err != nil && ctx.Err() == nil {
 			s.log.ErrorContext(ctx, "outbox", "err", err)
+		}
+		for _, send := range more {
+			if _, err := send(ctx, sender, 100); err != nil && ctx.Err() == nil {
+				s.log.ErrorContext(ctx, "outbox", "err", err)
+			}
 		}
 		if time.Since(lastHousekeeping) >= time.Minute {
 			lastHousekeeping = time.Now()

@@ -103,7 +103,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	mailCtx, stopMail := context.WithCancel(ctx)
 	defer stopMail()
 	defer accounts.Wait() // work answered before it was done finishes first
-	go accounts.RunMail(mailCtx, sender, 2*time.Second)
+	go accounts.RunMail(mailCtx, sender, 2*time.Second, staffSvc.SendMail)
 	go checkpoints(mailCtx, trail, log)
 	go reloadKeys(mailCtx, keys, log)
 	// Last: a checkpoint of everything appended before shutdown.

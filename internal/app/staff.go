@@ -40,11 +40,11 @@ func StaffCreate(ctx context.Context, cfg config.Config, log *slog.Logger, stdou
 		return err
 	}
 	defer done()
-	link, err := svc.Create(ctx, cfg.Email, resguardo.Role(cfg.Role), nil)
+	inv, err := svc.Create(ctx, cfg.Email, resguardo.Role(cfg.Role), nil)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintln(stdout, link)
+	_, err = fmt.Fprintln(stdout, inv.Link)
 	return err
 }
 
@@ -61,14 +61,7 @@ func StaffList(ctx context.Context, cfg config.Config, log *slog.Logger, stdout 
 	}
 	var b strings.Builder
 	for _, m := range members {
-		state := "active"
-		switch {
-		case m.Disabled:
-			state = "disabled"
-		case !m.Enrolled:
-			state = "not enrolled"
-		}
-		fmt.Fprintf(&b, "%s\t%s\t%s\t%s\n", m.ID, m.Email, m.Role, state)
+		fmt.Fprintf(&b, "%s\t%s\t%s\t%s\n", m.ID, m.Email, m.Role, strings.ReplaceAll(m.State, "_", " "))
 	}
 	_, err = io.WriteString(stdout, b.String())
 	return err

@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 )
 
-// Kind is one of the customer e-mails.
+// Kind is one of the e-mails: to customers, and the one to staff members.
 type Kind string
 
 // The customer e-mails.
@@ -21,12 +21,17 @@ const (
 	KindEmailChanged    Kind = "email_changed"    // notice to the OLD address
 	KindNewSignIn       Kind = "new_sign_in"      // notice: sign-in from a new device (device name only)
 	KindTwoFactor       Kind = "two_factor"       // notice: second factor turned on or off, other sessions signed out
+
+	// KindStaffEnrolment goes to a new staff member only: their single-use
+	// enrolment link, valid N minutes. It is the only way a link made in
+	// the console leaves the server.
+	KindStaffEnrolment Kind = "staff_enrolment"
 )
 
 // Kinds lists every Kind, in a fixed order.
 func Kinds() []Kind {
 	return []Kind{KindVerifyEmail, KindAccountExists, KindPasswordReset,
-		KindPasswordChanged, KindEmailChanged, KindNewSignIn, KindTwoFactor}
+		KindPasswordChanged, KindEmailChanged, KindNewSignIn, KindTwoFactor, KindStaffEnrolment}
 }
 
 // Languages lists the languages Compose renders; the first is the default.
@@ -130,7 +135,7 @@ func pickLanguage(lang string) string {
 
 func (d Data) check(kind Kind) error {
 	switch kind {
-	case KindVerifyEmail, KindPasswordReset, KindAccountExists:
+	case KindVerifyEmail, KindPasswordReset, KindAccountExists, KindStaffEnrolment:
 		if d.Link == "" {
 			return invalid("%s needs a link", kind)
 		}
@@ -143,7 +148,7 @@ func (d Data) check(kind Kind) error {
 	if d.Minutes < 0 || d.Minutes > maxValidMinutes {
 		return invalid("minutes must be between 0 and %d", maxValidMinutes)
 	}
-	if kind == KindPasswordReset && d.Minutes == 0 {
+	if (kind == KindPasswordReset || kind == KindStaffEnrolment) && d.Minutes == 0 {
 		return invalid("%s needs the link's validity in minutes", kind)
 	}
 	if err := checkLine("device name", d.Device); err != nil {

@@ -151,8 +151,8 @@ func (s *Server) routes() []route {
 		{staff, "POST /audit", Staff(resguardo.PermAuditRead), s.handleStaffAuditFilter()},
 		{staff, "GET /audit/verify", Staff(resguardo.PermAuditRead), s.handleStaffAuditVerify()},
 		{staff, "GET /team", Staff(resguardo.PermStaffManage), s.handleStaffTeam()},
-		{staff, "POST /team", Staff(resguardo.PermStaffManage), s.handleStaffInvite()},
-		{staff, "POST /team/{id}/disable", Staff(resguardo.PermStaffManage), s.handleStaffDisable()},
+		{staff, "POST /team", Staff(resguardo.PermStaffManage).Recent(), s.handleStaffInvite()},
+		{staff, "POST /team/{id}/disable", Staff(resguardo.PermStaffManage).Recent(), s.handleStaffDisable()},
 		{staff, "POST /team/{id}/grant", Staff(resguardo.PermStaffManage).Recent(), s.handleStaffGrant()},
 	}
 }

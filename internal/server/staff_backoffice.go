@@ -165,13 +165,16 @@ type staffTeamView struct {
 	layout
 	Me      string
 	Members []staffsvc.Member
-	Link    string // a new member's enrolment link, shown once
 	Flash   string
 }
 
-var staffTeamFlashes = map[string]string{"disabled": "staff.flash.disabled"}
+var staffTeamFlashes = map[string]string{
+	"disabled": "staff.flash.disabled", "invited": "staff.flash.invited", "invite_mailed": "staff.flash.invite_mailed",
+}
 
-func (s *Server) renderStaffTeam(w http.ResponseWriter, r *http.Request, status int, f form, link string) error {
+// renderStaffTeam shows the team. It never shows an enrolment link: those
+// go to the invitee's mailbox only.
+func (s *Server) renderStaffTeam(w http.ResponseWriter, r *http.Request, status int, f form) error {
 	p := staffPrincipal(r)
 	members, err := s.staffSvc.List(r.Context(), &p)
 	if err != nil {
@@ -179,46 +182,56 @@ func (s *Server) renderStaffTeam(w http.ResponseWriter, r *http.Request, status 
 	}
 	l := s.layoutFor(r, "staff.team.title")
 	l.Form = f
-	if link != "" {
-		w.Header().Set("Cache-Control", "no-store")
-	}
-	return s.render(w, r, status, pageStaffTeam, staffTeamView{layout: l, Me: p.StaffID, Members: members, Link: link,
+	return s.render(w, r, status, pageStaffTeam, staffTeamView{layout: l, Me: p.StaffID, Members: members,
 		Flash: staffTeamFlashes[r.URL.Query().Get("done")]})
 }
 
 func (s *Server) handleStaffTeam() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		return s.renderStaffTeam(w, r, http.StatusOK, form{}, "")
+		return s.renderStaffTeam(w, r, http.StatusOK, form{})
 	}
 }
 
-// handleStaffInvite adds an agent or an auditor and shows the enrolment
-// link once, to hand over; lead and admin roles are granted through
-// /approvals instead.
+// handleStaffInvite invites a staff member (step-up). An auditor's
+// enrolment link goes to their mailbox at once; any other role waits for a
+// second administrator on /approvals, and only then is its link made and
+// mailed to the invitee. The page never shows a link.
 func (s *Server) handleStaffInvite() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		p := staffPrincipal(r)
-		link, err := s.staffSvc.Create(r.Context(), r.PostFormValue("email"), resguardo.Role(r.PostFormValue("role")), &p)
+		inv, err := s.staffSvc.Create(r.Context(), r.PostFormValue("email"), resguardo.Role(r.PostFormValue("role")), &p)
 		if err != nil {
 			keys, status, ok := staffFormFailure(err)
 			if !ok {
 				return err
 			}
-			return s.renderStaffTeam(w, r, status, form{values: formValues(r, "email"), Errors: keys}, "")
+			return s.renderStaffTeam(w, r, status, form{values: formValues(r, "email"), Errors: keys})
 		}
-		return s.renderStaffTeam(w, r, http.StatusOK, form{}, link)
+		done := "invite_mailed"
+		if inv.RequestID != "" {
+			done = "invited"
+		}
+		http.Redirect(w, r, "/team?done="+done, http.StatusSeeOther)
+		return nil
 	}
 }
 
+// handleStaffDisable disables an agent, lead or auditor at once (step-up);
+// for an administrator it records a request a second administrator must
+// approve.
 func (s *Server) handleStaffDisable() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		p := staffPrincipal(r)
-		if _, err := s.staffSvc.Disable(r.Context(), r.PathValue("id"), &p); err != nil {
+		req, err := s.staffSvc.DisableOrRequest(r.Context(), staffPrincipal(r), r.PathValue("id"))
+		if err != nil {
 			keys, status, ok := staffFormFailure(err)
 			if !ok {
 				return err
 			}
-			return s.renderStaffTeam(w, r, status, form{Errors: keys}, "")
+			return s.renderStaffTeam(w, r, status, form{Errors: keys})
+		}
+		if req != "" {
+			http.Redirect(w, r, "/approvals?done=requested", http.StatusSeeOther)
+			return nil
 		}
 		http.Redirect(w, r, "/team?done=disabled", http.StatusSeeOther)
 		return nil
@@ -235,7 +248,7 @@ func (s *Server) handleStaffGrant() handler {
 			if !ok {
 				return err
 			}
-			return s.renderStaffTeam(w, r, status, form{Errors: keys}, "")
+			return s.renderStaffTeam(w, r, status, form{Errors: keys})
 		}
 		http.Redirect(w, r, "/approvals?done=requested", http.StatusSeeOther)
 		return nil

@@ -40,11 +40,11 @@ func (ts *testServer) code(t *testing.T, m staffMember) string {
 // the enrolment link's token.
 func (ts *testServer) enrolLink(t *testing.T, email string, role resguardo.Role) string {
 	t.Helper()
-	link, err := ts.staffSvc.Create(t.Context(), email, role, nil)
+	inv, err := ts.staffSvc.Create(t.Context(), email, role, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := url.Parse(link)
+	u, err := url.Parse(inv.Link)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,8 @@ import (
 //	critical operations (step-up), export and erasure requests: lead
 //	approvals: those who may ask for one of its kinds (lead: export and
 //	  erasure; admin: role grants)
-//	team (manage staff): admin; audit trail: admin, auditor
+//	team (manage staff): admin, every change with step-up (staffStepUp);
+//	  audit trail: admin, auditor
 //
 // "all" is everyone, signed in or not; "staff" is every signed-in staff
 // member. A customer's session cookie and anonymous callers pass only "all".
@@ -71,6 +72,42 @@ var staffMatrix = map[string]string{
 	"POST /team":                                  "admin",
 	"POST /team/{id}/disable":                     "admin",
 	"POST /team/{id}/grant":                       "admin",
+}
+
+// staffStepUp lists the staff routes that need a password or code check
+// within 5 minutes on top of their role (SPEC §3, §5): critical operations,
+// four-eyes requests and decisions, and every change of the team.
+var staffStepUp = map[string]bool{
+	"POST /customers/{id}/email":               true,
+	"POST /customers/{id}/phones":              true,
+	"POST /customers/{id}/phones/{pid}/delete": true,
+	"POST /customers/{id}/mfa-reset":           true,
+	"POST /customers/{id}/lock":                true,
+	"POST /customers/{id}/unlock":              true,
+	"POST /customers/{id}/revoke-sessions":     true,
+	"POST /customers/{id}/export":              true,
+	"POST /customers/{id}/erase":               true,
+	"POST /approvals/{id}/approve":             true,
+	"POST /approvals/{id}/refuse":              true,
+	"POST /approvals/{id}/export":              true,
+	"POST /team":                               true,
+	"POST /team/{id}/disable":                  true,
+	"POST /team/{id}/grant":                    true,
+}
+
+// TestStaffStepUpRoutes checks the route table asks for step-up exactly
+// where staffStepUp says (the matrix below signs in recently, so it would
+// not notice a missing step-up).
+func TestStaffStepUpRoutes(t *testing.T) {
+	ts := newTestServer(t)
+	for _, rt := range ts.routes() {
+		if rt.surface != staff {
+			continue
+		}
+		if got := strings.HasSuffix(rt.policy.String(), ".Recent"); got != staffStepUp[rt.pattern] {
+			t.Errorf("%s: policy %s, step-up wanted: %v", rt.pattern, rt.policy, staffStepUp[rt.pattern])
+		}
+	}
 }
 
 // matrixCaller is one column of the matrix: a staff role, an anonymous

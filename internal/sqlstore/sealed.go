@@ -37,4 +37,5 @@ var SealedColumns = []SealedColumn{
 // test accounts for every sealed column.
 var StaffSealedColumns = []SealedColumn{
 	{Table: "staff", Column: "totp_sealed", RowID: "id", CustomerID: "id"},
+	{Table: "staff_outbox", Column: "sealed", RowID: "id", CustomerID: "staff_id"},
 }

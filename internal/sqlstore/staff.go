@@ -25,17 +25,18 @@ type StaffRow struct {
 	EnrolHash      []byte // nil once the enrolment link is used
 	EnrolExpiresAt int64
 	CreatedAt      int64
+	EnrolMailedAt  int64 // when the link reached the mail relay; 0 if never mailed
 }
 
 // ErrStaffTaken is returned when a staff e-mail is already used.
 var ErrStaffTaken = resguardo.Errorf(resguardo.EConflict, "A staff member with this e-mail address exists.")
 
-const staffColumns = `id, email, role, data_key, password_hash, totp_sealed, totp_enabled, totp_last_step, disabled, enrol_hash, enrol_expires_at, created_at`
+const staffColumns = `id, email, role, data_key, password_hash, totp_sealed, totp_enabled, totp_last_step, disabled, enrol_hash, enrol_expires_at, created_at, enrol_mailed_at`
 
 func scanStaff(row interface{ Scan(...any) error }) (StaffRow, error) {
 	var s StaffRow
 	err := row.Scan(&s.ID, &s.Email, &s.Role, &s.DataKey, &s.PasswordHash, &s.TOTPSealed, &s.TOTPEnabled, &s.TOTPLastStep,
-		&s.Disabled, &s.EnrolHash, &s.EnrolExpiresAt, &s.CreatedAt)
+		&s.Disabled, &s.EnrolHash, &s.EnrolExpiresAt, &s.CreatedAt, &s.EnrolMailedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, errNotFound("staff member")
 	}
@@ -45,15 +46,33 @@ func scanStaff(row interface{ Scan(...any) error }) (StaffRow, error) {
 	return s, nil
 }
 
-// InsertStaff adds a staff member (not yet enrolled).
+// InsertStaff adds a staff member (not yet enrolled). A nil EnrolHash is an
+// invitation waiting for a second administrator: no link exists yet.
 func (c Conn) InsertStaff(ctx context.Context, r StaffRow) error {
 	_, err := c.exec(ctx, `INSERT INTO staff (id, email, role, data_key, enrol_hash, enrol_expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.Email, r.Role, r.DataKey, r.EnrolHash, r.EnrolExpiresAt, r.CreatedAt)
+		r.ID, r.Email, r.Role, r.DataKey, nullBytes(r.EnrolHash), r.EnrolExpiresAt, r.CreatedAt)
 	if isUniqueViolation(err) {
 		return ErrStaffTaken
 	}
 	if err != nil {
 		return fmt.Errorf("insert staff member: %w", err)
+	}
+	return nil
+}
+
+// SetStaffEnrolLink gives an invitation that waited for a second
+// administrator its enrolment link: only a member never given a link, not
+// enrolled and not disabled.
+func (c Conn) SetStaffEnrolLink(ctx context.Context, id string, enrolHash []byte, expiresAt int64) error {
+	res, err := c.exec(ctx, `UPDATE staff SET enrol_hash = ?, enrol_expires_at = ?
+		WHERE id = ? AND enrol_hash IS NULL AND totp_enabled = 0 AND password_hash = '' AND disabled = 0`, enrolHash, expiresAt, id)
+	return affectedOne(res, err, "invitation awaiting approval")
+}
+
+// MarkStaffEnrolMailed records that the enrolment link went to the relay.
+func (c Conn) MarkStaffEnrolMailed(ctx context.Context, id string, at int64) error {
+	if _, err := c.exec(ctx, `UPDATE staff SET enrol_mailed_at = ? WHERE id = ?`, at, id); err != nil {
+		return fmt.Errorf("mark staff enrolment mailed: %w", err)
 	}
 	return nil
 }
@@ -356,4 +375,13 @@ func (c Conn) CustomerIDsByPhoneIndex(ctx context.Context, limit int, indexes ..
 		}
 	}
 	return out, rows.Err()
+}
+
+// nullBytes is NULL for a nil slice: the SQLite driver would store an empty
+// blob instead, which is not NULL (and is unique only once).
+func nullBytes(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/resguardo/resguardo"
 	"github.com/resguardo/resguardo/internal/account"
+	"github.com/resguardo/resguardo/internal/auth"
 	"github.com/resguardo/resguardo/internal/sqlstore"
 )
 
@@ -16,13 +17,26 @@ const (
 	KindExport = "customer.export" // the requester downloads the data once, after approval
 	KindErase  = "customer.erase"  // runs on approval
 	KindGrant  = "staff.grant"     // lead or admin role; runs on approval
+	// KindCreate is an invitation made in the console (any role but
+	// auditor): on approval the invitee's enrolment link is made and
+	// mailed to them. It is asked by Create, never through Request.
+	KindCreate = "staff.create"
+	// KindDisable disables an administrator; runs on approval.
+	KindDisable = "staff.disable"
 )
+
+// staffKind reports a kind whose subject is a staff member.
+func staffKind(kind string) bool {
+	return kind == KindGrant || kind == KindCreate || kind == KindDisable
+}
 
 // kindPermission is the permission a kind needs, to ask and to approve.
 var kindPermission = map[string]resguardo.Permission{
-	KindExport: resguardo.PermCustomerExport,
-	KindErase:  resguardo.PermCustomerErase,
-	KindGrant:  resguardo.PermStaffManage,
+	KindExport:  resguardo.PermCustomerExport,
+	KindErase:   resguardo.PermCustomerErase,
+	KindGrant:   resguardo.PermStaffManage,
+	KindCreate:  resguardo.PermStaffManage,
+	KindDisable: resguardo.PermStaffManage,
 }
 
 // Approval is a request as the console shows it.
@@ -37,6 +51,10 @@ type Approval struct {
 	DecidedBy   string
 	Status      string
 	Mine        bool // asked by the viewer: they cannot approve it
+	// StaffSubject is set for requests about a staff member (a role grant,
+	// an invitation, disabling an administrator): the approver sees whose
+	// work address the request is about.
+	StaffSubject string
 }
 
 func (s *Service) approval(r sqlstore.ApprovalRow, viewer Principal) Approval {
@@ -61,7 +79,10 @@ func (s *Service) Request(ctx context.Context, p Principal, kind, subjectID, det
 		return "", err
 	}
 	target := resguardo.TargetCustomer
-	if kind == KindGrant {
+	switch kind {
+	case KindCreate:
+		return "", resguardo.Errorf(resguardo.EInvalid, "Invitations are made on the team page.")
+	case KindGrant:
 		target = resguardo.TargetStaff
 		role := resguardo.Role(detail)
 		if role != resguardo.RoleLead && role != resguardo.RoleAdmin {
@@ -70,7 +91,21 @@ func (s *Service) Request(ctx context.Context, p Principal, kind, subjectID, det
 		if _, err := s.db.Conn().StaffByID(ctx, subjectID); err != nil {
 			return "", err
 		}
-	} else {
+	case KindDisable:
+		target, detail = resguardo.TargetStaff, ""
+		subject, err := s.db.Conn().StaffByID(ctx, subjectID)
+		if err != nil {
+			return "", err
+		}
+		switch {
+		case subject.ID == p.StaffID:
+			return "", errDisableSelf
+		case subject.Disabled:
+			return "", resguardo.Errorf(resguardo.EConflict, "This staff member is already disabled.")
+		case resguardo.Role(subject.Role) != resguardo.RoleAdmin:
+			return "", resguardo.Errorf(resguardo.EInvalid, "Only disabling an administrator needs approval.")
+		}
+	default:
 		detail = ""
 		if ok, err := s.accounts.Exists(ctx, subjectID); err != nil {
 			return "", err
@@ -110,7 +145,15 @@ func (s *Service) Approvals(ctx context.Context, p Principal) ([]Approval, error
 	}
 	out := make([]Approval, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, s.approval(r, p))
+		a := s.approval(r, p)
+		if staffKind(r.Kind) {
+			subject, err := s.db.Conn().StaffByID(ctx, r.SubjectID)
+			if err != nil {
+				return nil, err
+			}
+			a.StaffSubject = subject.Email
+		}
+		out = append(out, a)
 	}
 	return out, nil
 }
@@ -129,6 +172,9 @@ func (s *Service) Decide(ctx context.Context, p Principal, id string, approve bo
 	if row.RequestedBy == p.StaffID {
 		return nil, resguardo.Errorf(resguardo.EForbidden, "You cannot approve your own request: a second person must.")
 	}
+	if staffKind(row.Kind) && row.SubjectID == p.StaffID {
+		return nil, resguardo.Errorf(resguardo.EForbidden, "You cannot decide a request about yourself.")
+	}
 	if approve {
 		if err := s.stillEntitled(ctx, row, perm); err != nil {
 			return nil, err
@@ -139,12 +185,15 @@ func (s *Service) Decide(ctx context.Context, p Principal, id string, approve bo
 		status, action = sqlstore.ApprovalApproved, resguardo.ActApprovalApproved
 	}
 	target := resguardo.TargetCustomer
-	if row.Kind == KindGrant {
+	if staffKind(row.Kind) {
 		target = resguardo.TargetStaff
 	}
 	err = s.db.Tx(ctx, func(c sqlstore.Conn) error {
 		if err := c.DecideApproval(ctx, id, p.StaffID, status, s.now().Unix()); err != nil {
 			return resguardo.Errorf(resguardo.EConflict, "This request is no longer pending (decided or expired).")
+		}
+		if err := s.carryOutStaff(ctx, c, p, row, approve); err != nil {
+			return err
 		}
 		if approve && row.Kind == KindGrant {
 			if err := c.SetStaffRole(ctx, row.SubjectID, row.Detail); err != nil {
@@ -203,11 +252,65 @@ func (s *Service) stillEntitled(ctx context.Context, row sqlstore.ApprovalRow, p
 	if err != nil || asker.Disabled || !resguardo.Role(asker.Role).Can(perm) {
 		return refused
 	}
-	if row.Kind == KindGrant {
+	if staffKind(row.Kind) {
 		subject, err := s.db.Conn().StaffByID(ctx, row.SubjectID)
 		if err != nil || subject.Disabled {
-			return resguardo.Errorf(resguardo.EConflict, "The staff member to promote is disabled; the request cannot be approved.")
+			return resguardo.Errorf(resguardo.EConflict, "The staff member is disabled; the request cannot be approved.")
 		}
+		if row.Kind == KindCreate && (subject.EnrolHash != nil || subject.TOTPEnabled) {
+			return resguardo.Errorf(resguardo.EConflict, "This invitation already has its enrolment link.")
+		}
+		if row.Kind == KindDisable && resguardo.Role(subject.Role) != resguardo.RoleAdmin {
+			return resguardo.Errorf(resguardo.EConflict, "The staff member is no longer an administrator; disable them on the team page.")
+		}
+	}
+	return nil
+}
+
+// carryOutStaff runs a decided invitation or administrator disabling in
+// the decision's transaction, in the approver's name:
+//
+//   - an approved invitation gets its single-use enrolment link, sealed in
+//     the staff outbox for the invitee's mailbox only (nobody else sees it:
+//     not the approver, not the requester, not a page or a log);
+//   - a refused invitation is disabled, so it can never get a link;
+//   - an approved disabling disables the administrator and ends their
+//     sessions.
+func (s *Service) carryOutStaff(ctx context.Context, c sqlstore.Conn, p Principal, row sqlstore.ApprovalRow, approve bool) error {
+	switch {
+	case row.Kind == KindCreate && approve:
+		subject, err := c.StaffByID(ctx, row.SubjectID)
+		if err != nil {
+			return err
+		}
+		token, hash := auth.NewToken()
+		if err := c.SetStaffEnrolLink(ctx, subject.ID, hash, s.now().Add(s.o.EnrolTTL).Unix()); err != nil {
+			return resguardo.Errorf(resguardo.EConflict, "This invitation already has its enrolment link.")
+		}
+		if err := s.queueEnrolment(ctx, c, subject, token); err != nil {
+			return err
+		}
+		if err := c.CompleteApproval(ctx, row.ID, row.RequestedBy, s.now().Unix()); err != nil {
+			return err
+		}
+		ev := staffEvent(p, resguardo.ActStaffCreated, resguardo.TargetStaff, subject.ID, resguardo.OutcomeSuccess)
+		ev.Fields = []string{"role:" + subject.Role}
+		return s.audit.Append(ctx, c, ev)
+	case row.Kind == KindCreate:
+		if err := disableIn(ctx, c, row.SubjectID); err != nil {
+			return err
+		}
+		ev := staffEvent(p, resguardo.ActStaffDisabled, resguardo.TargetStaff, row.SubjectID, resguardo.OutcomeSuccess)
+		ev.Fields = []string{KindCreate + ":refused"}
+		return s.audit.Append(ctx, c, ev)
+	case row.Kind == KindDisable && approve:
+		if err := disableIn(ctx, c, row.SubjectID); err != nil {
+			return err
+		}
+		if err := c.CompleteApproval(ctx, row.ID, row.RequestedBy, s.now().Unix()); err != nil {
+			return err
+		}
+		return s.audit.Append(ctx, c, staffEvent(p, resguardo.ActStaffDisabled, resguardo.TargetStaff, row.SubjectID, resguardo.OutcomeSuccess))
 	}
 	return nil
 }

@@ -93,11 +93,35 @@ type Member struct {
 	Role     resguardo.Role `json:"role"`
 	Enrolled bool           `json:"enrolled"`
 	Disabled bool           `json:"disabled"`
+	State    string         `json:"state"` // one of the Member* states
 	Created  time.Time      `json:"created_at"`
 }
 
-func member(r sqlstore.StaffRow) Member {
-	return Member{ID: r.ID, Email: r.Email, Role: resguardo.Role(r.Role), Enrolled: r.TOTPEnabled, Disabled: r.Disabled,
+// A member's state, as the team page and `staff list` say it.
+const (
+	MemberActive           = "active"
+	MemberDisabled         = "disabled"
+	MemberAwaitingApproval = "awaiting_approval" // an invitation a second administrator has not approved: no link exists
+	MemberLinkMailed       = "link_mailed"       // the enrolment link went to the invitee's mailbox
+	MemberLinkExpired      = "link_expired"
+	MemberNotEnrolled      = "not_enrolled" // a link exists (printed by the CLI, or still in the outbox)
+)
+
+func (s *Service) member(r sqlstore.StaffRow) Member {
+	state := MemberNotEnrolled
+	switch {
+	case r.Disabled:
+		state = MemberDisabled
+	case r.TOTPEnabled:
+		state = MemberActive
+	case r.EnrolHash == nil:
+		state = MemberAwaitingApproval
+	case r.EnrolExpiresAt <= s.now().Unix():
+		state = MemberLinkExpired
+	case r.EnrolMailedAt > 0:
+		state = MemberLinkMailed
+	}
+	return Member{ID: r.ID, Email: r.Email, Role: resguardo.Role(r.Role), Enrolled: r.TOTPEnabled, Disabled: r.Disabled, State: state,
 		Created: time.Unix(r.CreatedAt, 0).UTC()}
 }
 
@@ -115,44 +139,115 @@ func staffEvent(p Principal, action, targetKind, targetID, outcome string) resgu
 		Action: action, TargetKind: targetKind, TargetID: targetID, Outcome: outcome}
 }
 
-// Create adds a staff member and returns the single-use enrolment link
-// (valid Options.EnrolTTL). by is nil for the operator's CLI; otherwise it
-// must be an administrator, and a lead or admin role goes through a second
-// administrator's approval instead (see RequestGrant).
-func (s *Service) Create(ctx context.Context, emailIn string, role resguardo.Role, by *Principal) (string, error) {
+// Invitation is what Create did.
+type Invitation struct {
+	ID string // the new staff member
+	// Link is the enrolment link, given only to the operator's CLI (by nil):
+	// an invitation made in the console never returns it; it goes to the
+	// invitee's mailbox only.
+	Link string
+	// RequestID is the request a second administrator must approve before
+	// the account gets a link ("" when none is needed).
+	RequestID string
+}
+
+// needsSecondAdmin reports whether a console invitation to role waits for
+// a second administrator: every role but auditor, which sees no personal
+// data. (Agents and leads see customers; an administrator could approve
+// the next invitation.)
+func needsSecondAdmin(role resguardo.Role) bool { return role != resguardo.RoleAuditor }
+
+// Create adds a staff member. by is nil for the operator's CLI, which gets
+// the single-use enrolment link (valid Options.EnrolTTL) to print.
+// Otherwise by must be an administrator with a recent password or code
+// check, and nobody sees the link: an auditor's goes to their mailbox at
+// once; any other role is only an invitation, with no link at all, until a
+// second administrator approves it on /approvals (see Decide), and then the
+// link goes to the invitee's mailbox only.
+func (s *Service) Create(ctx context.Context, emailIn string, role resguardo.Role, by *Principal) (Invitation, error) {
 	if !role.Valid() {
-		return "", &resguardo.Error{Code: resguardo.EInvalid, Message: "Unknown role.", Fields: []resguardo.FieldProblem{{Field: "role", Detail: "must be agent, lead, admin or auditor"}}}
+		return Invitation{}, &resguardo.Error{Code: resguardo.EInvalid, Message: "Unknown role.", Fields: []resguardo.FieldProblem{{Field: "role", Detail: "must be agent, lead, admin or auditor"}}}
 	}
-	if by != nil && (!by.Can(resguardo.PermStaffManage) || role == resguardo.RoleLead || role == resguardo.RoleAdmin) {
-		return "", errForbidden
+	if by != nil {
+		if err := s.require(*by, resguardo.PermStaffManage, true); err != nil {
+			return Invitation{}, err
+		}
 	}
 	email, err := resguardo.ParseEmail(emailIn)
 	if err != nil {
-		return "", err
+		return Invitation{}, err
 	}
 	id := rand.Text()
 	wrapped, err := s.vault.NewDataKey("staff:" + id)
 	if err != nil {
-		return "", err
+		return Invitation{}, err
 	}
-	token, hash := auth.NewToken()
-	row := sqlstore.StaffRow{ID: id, Email: string(email), Role: string(role), DataKey: wrapped, EnrolHash: hash,
-		EnrolExpiresAt: s.now().Add(s.o.EnrolTTL).Unix(), CreatedAt: s.now().Unix()}
-	ev := resguardo.AuditEvent{ActorKind: resguardo.ActorSystem, Action: resguardo.ActStaffCreated, TargetKind: resguardo.TargetStaff,
-		TargetID: id, Outcome: resguardo.OutcomeSuccess, Fields: []string{"role:" + string(role)}}
-	if by != nil {
-		ev.ActorKind, ev.ActorID, ev.ActorRole = resguardo.ActorStaff, by.StaffID, string(by.Role)
-	}
-	err = s.db.Tx(ctx, func(c sqlstore.Conn) error {
-		if err := c.InsertStaff(ctx, row); err != nil {
-			return err
+	now := s.now()
+	row := sqlstore.StaffRow{ID: id, Email: string(email), Role: string(role), DataKey: wrapped, CreatedAt: now.Unix()}
+	fields := []string{"role:" + string(role)}
+	switch {
+	case by == nil: // the operator's CLI: the link is printed at the console
+		token, hash := auth.NewToken()
+		row.EnrolHash, row.EnrolExpiresAt = hash, now.Add(s.o.EnrolTTL).Unix()
+		err = s.db.Tx(ctx, func(c sqlstore.Conn) error {
+			if err := c.InsertStaff(ctx, row); err != nil {
+				return err
+			}
+			return s.audit.Append(ctx, c, resguardo.AuditEvent{ActorKind: resguardo.ActorSystem, Action: resguardo.ActStaffCreated,
+				TargetKind: resguardo.TargetStaff, TargetID: id, Outcome: resguardo.OutcomeSuccess, Fields: fields})
+		})
+		if err != nil {
+			return Invitation{}, err
 		}
-		return s.audit.Append(ctx, c, ev)
-	})
-	if err != nil {
-		return "", err
+		return Invitation{ID: id, Link: s.enrolLink(token)}, nil
+
+	case needsSecondAdmin(role): // an invitation without a link, and a request
+		req := sqlstore.ApprovalRow{ID: newID(), Kind: KindCreate, SubjectID: id, Detail: string(role), RequestedBy: by.StaffID,
+			RequestedAt: now.Unix(), ExpiresAt: now.Add(s.o.ApprovalTTL).Unix()}
+		err = s.db.Tx(ctx, func(c sqlstore.Conn) error {
+			if err := c.InsertStaff(ctx, row); err != nil {
+				return err
+			}
+			if err := c.InsertApproval(ctx, req); err != nil {
+				return err
+			}
+			ev := staffEvent(*by, resguardo.ActStaffInvited, resguardo.TargetStaff, id, resguardo.OutcomeSuccess)
+			ev.Fields = fields
+			if err := s.audit.Append(ctx, c, ev); err != nil {
+				return err
+			}
+			ev = staffEvent(*by, resguardo.ActApprovalRequested, resguardo.TargetStaff, id, resguardo.OutcomeSuccess)
+			ev.Fields = []string{KindCreate, "role:" + string(role)}
+			return s.audit.Append(ctx, c, ev)
+		})
+		if err != nil {
+			return Invitation{}, err
+		}
+		return Invitation{ID: id, RequestID: req.ID}, nil
+
+	default: // an auditor: created at once, the link by mail only
+		token, hash := auth.NewToken()
+		row.EnrolHash, row.EnrolExpiresAt = hash, now.Add(s.o.EnrolTTL).Unix()
+		err = s.db.Tx(ctx, func(c sqlstore.Conn) error {
+			if err := c.InsertStaff(ctx, row); err != nil {
+				return err
+			}
+			if err := s.queueEnrolment(ctx, c, row, token); err != nil {
+				return err
+			}
+			ev := staffEvent(*by, resguardo.ActStaffCreated, resguardo.TargetStaff, id, resguardo.OutcomeSuccess)
+			ev.Fields = fields
+			return s.audit.Append(ctx, c, ev)
+		})
+		if err != nil {
+			return Invitation{}, err
+		}
+		return Invitation{ID: id}, nil
 	}
-	return s.o.BaseURL + "/enrol?token=" + url.QueryEscape(token), nil
+}
+
+func (s *Service) enrolLink(token string) string {
+	return s.o.BaseURL + "/enrol?token=" + url.QueryEscape(token)
 }
 
 // List returns every staff member (administrators only; nil by is the CLI).
@@ -166,27 +261,36 @@ func (s *Service) List(ctx context.Context, by *Principal) ([]Member, error) {
 	}
 	out := make([]Member, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, member(r))
+		out = append(out, s.member(r))
 	}
 	return out, nil
 }
 
-// Disable stops a staff member at once: their sessions end and they can no
-// longer sign in or enrol. Nobody disables themselves (an administrator
-// could otherwise lock the console out by mistake).
+// errSecondAdmin refuses to disable an administrator alone.
+var errSecondAdmin = resguardo.Errorf(resguardo.EForbidden, "Disabling an administrator needs a second administrator's approval.")
+
+// Disable stops a staff member at once: their sessions end, any mail
+// waiting for them is dropped, and they can no longer sign in or enrol.
+// by is nil for the operator's CLI; otherwise it must be an administrator
+// with a recent password or code check, and an administrator is disabled
+// only through a second administrator's approval (DisableOrRequest asks for
+// it). Nobody disables themselves (an administrator could otherwise lock
+// the console out by mistake).
 func (s *Service) Disable(ctx context.Context, idOrEmail string, by *Principal) (Member, error) {
-	if by != nil && !by.Can(resguardo.PermStaffManage) {
-		return Member{}, errForbidden
+	if by != nil {
+		if err := s.require(*by, resguardo.PermStaffManage, true); err != nil {
+			return Member{}, err
+		}
 	}
-	row, err := s.db.Conn().StaffByID(ctx, idOrEmail)
-	if resguardo.ErrorCode(err) == resguardo.ENotFound {
-		row, err = s.db.Conn().StaffByEmail(ctx, idOrEmail)
-	}
+	row, err := s.staffByIDOrEmail(ctx, idOrEmail)
 	if err != nil {
 		return Member{}, err
 	}
 	if by != nil && row.ID == by.StaffID {
-		return Member{}, resguardo.Errorf(resguardo.EConflict, "You cannot disable yourself.")
+		return Member{}, errDisableSelf
+	}
+	if by != nil && resguardo.Role(row.Role) == resguardo.RoleAdmin {
+		return Member{}, errSecondAdmin
 	}
 	ev := resguardo.AuditEvent{ActorKind: resguardo.ActorSystem, Action: resguardo.ActStaffDisabled, TargetKind: resguardo.TargetStaff,
 		TargetID: row.ID, Outcome: resguardo.OutcomeSuccess}
@@ -194,16 +298,35 @@ func (s *Service) Disable(ctx context.Context, idOrEmail string, by *Principal) 
 		ev.ActorKind, ev.ActorID, ev.ActorRole = resguardo.ActorStaff, by.StaffID, string(by.Role)
 	}
 	err = s.db.Tx(ctx, func(c sqlstore.Conn) error {
-		if err := c.SetStaffDisabled(ctx, row.ID, true); err != nil {
-			return err
-		}
-		if err := c.DeleteStaffSessions(ctx, row.ID); err != nil {
+		if err := disableIn(ctx, c, row.ID); err != nil {
 			return err
 		}
 		return s.audit.Append(ctx, c, ev)
 	})
 	row.Disabled = true
-	return member(row), err
+	return s.member(row), err
+}
+
+var errDisableSelf = resguardo.Errorf(resguardo.EConflict, "You cannot disable yourself.")
+
+// disableIn disables a staff member inside a transaction: the flag, their
+// sessions, and mail still waiting for them (an enrolment link).
+func disableIn(ctx context.Context, c sqlstore.Conn, id string) error {
+	if err := c.SetStaffDisabled(ctx, id, true); err != nil {
+		return err
+	}
+	if err := c.DeleteStaffSessions(ctx, id); err != nil {
+		return err
+	}
+	return c.DeleteStaffOutboxOf(ctx, id)
+}
+
+func (s *Service) staffByIDOrEmail(ctx context.Context, idOrEmail string) (sqlstore.StaffRow, error) {
+	row, err := s.db.Conn().StaffByID(ctx, idOrEmail)
+	if resguardo.ErrorCode(err) == resguardo.ENotFound {
+		row, err = s.db.Conn().StaffByEmail(ctx, idOrEmail)
+	}
+	return row, err
 }
 
 // Enrolment is the TOTP secret shown during enrolment.
@@ -215,7 +338,7 @@ func (s *Service) EnrolInfo(ctx context.Context, token string) (Member, error) {
 	if err != nil {
 		return Member{}, errBadLink
 	}
-	return member(row), nil
+	return s.member(row), nil
 }
 
 // EnrolPassword sets the password through a live link and makes the TOTP

@@ -40,11 +40,11 @@ func newFixture(t testing.TB, b testutil.Backend) *fixture {
 func (f *fixture) enrol(email string, role resguardo.Role) string {
 	f.t.Helper()
 	ctx := f.t.Context()
-	link, err := f.staff.Create(ctx, email, role, nil)
+	inv, err := f.staff.Create(ctx, email, role, nil)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	u, _ := url.Parse(link)
+	u, _ := url.Parse(inv.Link)
 	token := u.Query().Get("token")
 	en, err := f.staff.EnrolPassword(ctx, token, staffPassword)
 	if err != nil {
@@ -388,11 +388,11 @@ func TestStaffSignInSprayIsLimitedPerNetworkAndEnrolmentIsAudited(t *testing.T) 
 	if !limited {
 		t.Error("60 sign-in attempts on different addresses from one network were never limited")
 	}
-	link, err := f.staff.Create(t.Context(), "new@corp.example", resguardo.RoleAgent, nil)
+	inv, err := f.staff.Create(t.Context(), "new@corp.example", resguardo.RoleAgent, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, _ := url.Parse(link)
+	u, _ := url.Parse(inv.Link)
 	if _, err := f.staff.EnrolPassword(t.Context(), u.Query().Get("token"), staffPassword); err != nil {
 		t.Fatal(err)
 	}
