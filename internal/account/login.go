@@ -39,6 +39,9 @@ var throttles = map[string]throttlePolicy{
 	"sa:": {free: 5, base: 2 * time.Second, ceiling: 15 * time.Minute}, // staff sign-in, address+network
 	"sm:": {free: 5, base: 2 * time.Second, ceiling: 15 * time.Minute}, // staff codes
 	"sp:": {free: 5, base: 2 * time.Second, ceiling: 15 * time.Minute}, // staff step-up password
+	// Sign-ups and unsolicited mail per client network (bounds.go, register.go).
+	"su:": {free: resguardo.SignUpsPerNetwork, base: resguardo.SignUpWindow, ceiling: resguardo.SignUpWindow},
+	"um:": {free: resguardo.UnsolicitedMailPerNetwork, base: resguardo.SignUpWindow, ceiling: resguardo.SignUpWindow},
 }
 
 const forgetAfter = time.Hour
