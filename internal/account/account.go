@@ -32,7 +32,10 @@ type Options struct {
 	RefreshTTL      time.Duration // app refresh token (30 days)
 	VerifyTTL       time.Duration // e-mail verification link (48 h)
 	ResetTTL        time.Duration // password reset link (30 min)
-	Now             func() time.Time
+	// MailPerMinute is the global sending budget, shared by every server
+	// of the deployment through the database (resguardo.DefaultMailPerMinute).
+	MailPerMinute int
+	Now           func() time.Time
 }
 
 // DefaultOptions are SPEC §2 and §4's lifetimes.
@@ -40,7 +43,7 @@ func DefaultOptions(baseURL string) Options {
 	return Options{
 		BaseURL: baseURL, SessionIdle: 30 * time.Minute, SessionAbsolute: 12 * time.Hour,
 		AccessTTL: 15 * time.Minute, RefreshTTL: 30 * 24 * time.Hour,
-		VerifyTTL: 48 * time.Hour, ResetTTL: 30 * time.Minute, Now: time.Now,
+		VerifyTTL: 48 * time.Hour, ResetTTL: 30 * time.Minute, MailPerMinute: resguardo.DefaultMailPerMinute, Now: time.Now,
 	}
 }
 
@@ -105,6 +108,9 @@ func (s *Service) Wait() { s.bg.Wait() }
 func New(db *sqlstore.DB, v *vault.Vault, h *auth.Hasher, a *audit.Log, log *slog.Logger, o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.MailPerMinute < 1 {
+		o.MailPerMinute = resguardo.DefaultMailPerMinute
 	}
 	return &Service{db: db, vault: v, hasher: h, audit: a, log: log, o: o}
 }

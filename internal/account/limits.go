@@ -62,6 +62,9 @@ var throttles = map[string]throttlePolicy{
 	"sn:": {free: 20, base: 2 * time.Second, ceiling: 15 * time.Minute},                             // staff sign-in, network across addresses
 	"sm:": {free: 5, base: 2 * time.Second, ceiling: 15 * time.Minute},                              // staff codes
 	"sp:": {free: 5, base: 2 * time.Second, ceiling: 15 * time.Minute},                              // staff step-up password
+	// Sign-ups and unsolicited mail per client network (bounds.go, register.go).
+	"su:": {free: resguardo.SignUpsPerNetwork, base: resguardo.SignUpWindow, ceiling: resguardo.SignUpWindow},
+	"um:": {free: resguardo.UnsolicitedMailPerNetwork, base: resguardo.SignUpWindow, ceiling: resguardo.SignUpWindow},
 }
 
 // forgetAfter is how long a key's failures are remembered without a new

@@ -5,14 +5,18 @@ import (
 	"time"
 
 	"github.com/resguardo/resguardo/internal/mail"
+	"github.com/resguardo/resguardo/internal/sqlstore"
 )
 
 // SendMail delivers up to limit due messages from the outbox and returns how
 // many went out. A failed send is retried later with a growing delay; the
-// message stays sealed in the database until it is delivered.
+// message stays sealed in the database until it is delivered. Messages are
+// taken within the global budget (Options.MailPerMinute, counted in the
+// database for every server together): past it they wait in the outbox for
+// the next minute, so a flood delays mail and never multiplies it.
 func (s *Service) SendMail(ctx context.Context, sender mail.Sender, limit int) (int, error) {
 	now := s.now()
-	due, err := s.db.Conn().DueOutbox(ctx, now.Unix(), limit)
+	due, err := s.claimMail(ctx, now, limit)
 	if err != nil {
 		return 0, err
 	}
@@ -40,6 +44,45 @@ func (s *Service) SendMail(ctx context.Context, sender mail.Sender, limit int) (
 		sent++
 	}
 	return sent, nil
+}
+
+// mailLease is how long a claimed message stays hidden from other senders:
+// if its sender stops before sending it, it comes due again after this.
+const mailLease = 10 * time.Minute
+
+// claimMail takes up to limit due messages within what is left of this
+// minute's budget, counts them against it and leases them, in one
+// transaction on the budget's row: servers sharing the database share the
+// budget and never take the same message.
+func (s *Service) claimMail(ctx context.Context, now time.Time, limit int) ([]sqlstore.OutboxRow, error) {
+	window := now.Unix() / 60 * 60
+	var due []sqlstore.OutboxRow
+	err := s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		start, taken, err := c.LockMailBudget(ctx)
+		if err != nil {
+			return err
+		}
+		if start != window {
+			taken = 0
+		}
+		n := min(limit, s.o.MailPerMinute-taken)
+		if n <= 0 {
+			return nil
+		}
+		if due, err = c.ClaimableOutbox(ctx, now.Unix(), n); err != nil {
+			return err
+		}
+		for _, m := range due {
+			if err := c.LeaseOutbox(ctx, m.ID, now.Add(mailLease).Unix()); err != nil {
+				return err
+			}
+		}
+		return c.SaveMailBudget(ctx, window, taken+len(due))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return due, nil
 }
 
 // Housekeep deletes records that have no use left (see DeleteStale).

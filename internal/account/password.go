@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"net/netip"
 	"net/url"
 
 	"github.com/resguardo/resguardo"
@@ -78,10 +79,15 @@ func (s *Service) setPassword(ctx context.Context, row sqlstore.CustomerRow, has
 
 // ForgotPassword mails a reset link if the address has an account. It
 // answers at once and does the work in the background, so neither the
-// answer nor its timing tells whether the address has an account.
-func (s *Service) ForgotPassword(ctx context.Context, emailIn, lang string) error {
+// answer nor its timing tells whether the address has an account. Every
+// request counts against the client network's unsolicited mail, and none
+// is taken while the outbox is over its ceiling (429 with Retry-After).
+func (s *Service) ForgotPassword(ctx context.Context, emailIn, lang string, client netip.Addr) error {
 	email, err := resguardo.ParseEmail(emailIn)
 	if err != nil {
+		return err
+	}
+	if err := s.admitUnsolicited(ctx, client, keyUnsolicited); err != nil {
 		return err
 	}
 	s.background(ctx, "password reset mail", func(ctx context.Context) error { return s.sendReset(ctx, email, lang) })

@@ -92,7 +92,8 @@ func (s *Service) change(ctx context.Context, customerID, action string, fields 
 	})
 }
 
-// AddPhone adds a phone number given with its country code.
+// AddPhone adds a phone number given with its country code; past
+// resguardo.MaxPhones it is refused (conflict) and nothing changes.
 func (s *Service) AddPhone(ctx context.Context, customerID, labelIn, numberIn string) (resguardo.Phone, error) {
 	number, err := resguardo.ParsePhone(numberIn)
 	if err != nil {
@@ -116,6 +117,9 @@ func (s *Service) AddPhone(ctx context.Context, customerID, labelIn, numberIn st
 		return resguardo.Phone{}, err
 	}
 	err = s.change(ctx, customerID, resguardo.ActPhoneAdded, []string{"phone"}, func(c sqlstore.Conn) error {
+		if err := roomForPhone(ctx, c, customerID); err != nil {
+			return err
+		}
 		return c.InsertPhone(ctx, sqlstore.PhoneRow{ID: ph.ID, CustomerID: customerID, NumberIndex: index, Sealed: sealed, CreatedAt: s.now().Unix()})
 	})
 	return ph, err
@@ -128,7 +132,8 @@ func (s *Service) DeletePhone(ctx context.Context, customerID, id string) error 
 	})
 }
 
-// AddAddress adds a postal address.
+// AddAddress adds a postal address; past resguardo.MaxAddresses it is
+// refused (conflict) and nothing changes.
 func (s *Service) AddAddress(ctx context.Context, customerID string, a resguardo.Address) (resguardo.Address, error) {
 	a.ID = newID()
 	return a, s.saveAddress(ctx, customerID, &a, true)
@@ -156,6 +161,9 @@ func (s *Service) saveAddress(ctx context.Context, customerID string, a *resguar
 	now := s.now().Unix()
 	if insert {
 		return s.change(ctx, customerID, resguardo.ActAddressAdded, []string{"address"}, func(c sqlstore.Conn) error {
+			if err := roomForAddress(ctx, c, customerID); err != nil {
+				return err
+			}
 			return c.InsertAddress(ctx, sqlstore.AddressRow{ID: a.ID, CustomerID: customerID, Sealed: sealed, CreatedAt: now, UpdatedAt: now})
 		})
 	}

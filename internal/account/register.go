@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 
 	"github.com/resguardo/resguardo"
@@ -18,13 +19,19 @@ type RegisterInput struct {
 	Email    string
 	Password string
 	Name     string
-	Lang     string // for the mail
+	Lang     string     // for the mail
+	Client   netip.Addr // the client's address: sign-ups are bounded per network
 }
 
 // Register creates an account and sends a verification link. If the
 // address is already registered it changes nothing and mails the owner
 // instead, and answers exactly the same, after the same work (one password
 // hash), so the answer does not tell whether an address has an account.
+//
+// Every registration mails someone, so it is bounded before anything is
+// looked up or written: per client network (sign-ups, and unsolicited mail
+// with reset requests) and by the outbox's ceiling; past either, 429 with
+// Retry-After, the same whether or not the address is taken.
 func (s *Service) Register(ctx context.Context, in RegisterInput) error {
 	email, err := resguardo.ParseEmail(in.Email)
 	if err != nil {
@@ -39,6 +46,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) error {
 	}
 	index, err := s.vault.BlindIndex(indexEmail, string(email))
 	if err != nil {
+		return err
+	}
+	if err := s.admitUnsolicited(ctx, in.Client, keySignUp, keyUnsolicited); err != nil {
 		return err
 	}
 	// Hash first, whatever happens next: both outcomes cost one hash.

@@ -31,7 +31,8 @@ const touchEvery = time.Minute
 
 // StartWebSession opens a session for a customer who just proved who they
 // are, and returns the cookie's token. Each sign-in gets a new token: a
-// token planted before sign-in is never promoted (no fixation).
+// token planted before sign-in is never promoted (no fixation). At the
+// bound of live sessions the least recently used one ends (makeRoom).
 func (s *Service) StartWebSession(ctx context.Context, customerID, device string) (string, Principal, error) {
 	row, err := s.db.Conn().CustomerByID(ctx, customerID)
 	if err != nil {
@@ -53,6 +54,9 @@ func (s *Service) StartWebSession(ctx context.Context, customerID, device string
 		return "", Principal{}, err
 	}
 	err = s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		if err := s.makeRoom(ctx, c, customerID, KindWeb); err != nil {
+			return err
+		}
 		if err := s.notifyIfNewDevice(ctx, c, row, device); err != nil {
 			return err
 		}
@@ -100,6 +104,7 @@ type Tokens struct {
 }
 
 // IssueTokens starts an app token family for a customer who just signed in.
+// At the bound of app sign-ins the least recently used one ends (makeRoom).
 func (s *Service) IssueTokens(ctx context.Context, customerID, device string) (Tokens, error) {
 	row, err := s.db.Conn().CustomerByID(ctx, customerID)
 	if err != nil {
@@ -117,6 +122,9 @@ func (s *Service) IssueTokens(ctx context.Context, customerID, device string) (T
 	}
 	var out Tokens
 	err = s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		if err := s.makeRoom(ctx, c, customerID, KindApp); err != nil {
+			return err
+		}
 		if err := s.notifyIfNewDevice(ctx, c, row, device); err != nil {
 			return err
 		}

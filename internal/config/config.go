@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/resguardo/resguardo"
 )
 
 // Secret holds a value that must never be printed: String, MarshalJSON and
@@ -80,6 +82,9 @@ type Config struct {
 	// RevealsPerHour limits how many personal values one staff member may
 	// reveal in an hour.
 	RevealsPerHour int
+	// MailPerMinute is the global mail budget: messages per minute for the
+	// whole deployment; mail past it waits in the outbox.
+	MailPerMinute int
 
 	// JSON asks a report command (doctor, keys status) for JSON output.
 	JSON bool
@@ -138,6 +143,7 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.StringVar(&c.Email, "email", "", "staff create/disable: the staff member's e-mail address")
 	fs.StringVar(&c.Role, "role", "", "staff create: agent, lead, admin or auditor")
 	fs.IntVar(&c.RevealsPerHour, "reveals-per-hour", envInt(getenv, "REVEALS_PER_HOUR", 30), "personal values one staff member may reveal per hour (RESGUARDO_REVEALS_PER_HOUR)")
+	fs.IntVar(&c.MailPerMinute, "mail-per-minute", envInt(getenv, "MAIL_PER_MINUTE", resguardo.DefaultMailPerMinute), "messages per minute the whole deployment may send; more wait in the outbox (RESGUARDO_MAIL_PER_MINUTE)")
 	fs.BoolVar(&c.JSON, "json", false, "doctor, keys status: print JSON")
 	fs.BoolVar(&c.KEK, "kek", false, "keys rotate/retire: the key-encryption key")
 	fs.BoolVar(&c.Index, "index", false, "keys rotate/retire: the blind-index key")
@@ -298,6 +304,9 @@ func (c Config) Validate() error {
 	}
 	if c.HashConcurrency < 1 {
 		problems = append(problems, errors.New("--hash-concurrency must be at least 1"))
+	}
+	if c.MailPerMinute < 1 {
+		problems = append(problems, errors.New("--mail-per-minute must be at least 1: with no budget no mail would ever be sent"))
 	}
 	return errors.Join(problems...)
 }

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/resguardo/resguardo"
 )
 
 func env(m map[string]string) func(string) string {
@@ -108,6 +110,7 @@ func TestValidateRefusesPlainHTTPOffLoopback(t *testing.T) {
 		{"same address twice", load("--addr", "127.0.0.1:8080", "--staff-addr", "127.0.0.1:8080"), []string{"must differ"}},
 		{"password on command line in production", load("--addr", "0.0.0.0:8443", "--tls-cert", "c", "--tls-key", "k", "--public-url", "https://x.example", "--database", "mysql://u:pw@db.example/x?tls=true"), []string{"password on the command line"}},
 		{"password on command line in development is allowed", load("--database", "mysql://u:pw@127.0.0.1/x"), nil},
+		{"no mail budget", load("--mail-per-minute", "0"), []string{"--mail-per-minute must be at least 1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,5 +133,27 @@ func TestValidateRefusesPlainHTTPOffLoopback(t *testing.T) {
 				t.Errorf("error leaks the password: %v", err)
 			}
 		})
+	}
+}
+
+// The global mail budget defaults to the one in limits.go and comes from the
+// flag or the environment, the flag winning.
+func TestMailPerMinute(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		env  map[string]string
+		want int
+	}{
+		{nil, nil, resguardo.DefaultMailPerMinute},
+		{nil, map[string]string{"RESGUARDO_MAIL_PER_MINUTE": "30"}, 30},
+		{[]string{"--mail-per-minute", "600"}, map[string]string{"RESGUARDO_MAIL_PER_MINUTE": "30"}, 600},
+	} {
+		c, err := Load("serve", tt.args, env(tt.env), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.MailPerMinute != tt.want {
+			t.Errorf("args %v env %v: MailPerMinute %d, want %d", tt.args, tt.env, c.MailPerMinute, tt.want)
+		}
 	}
 }

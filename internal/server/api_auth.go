@@ -24,7 +24,7 @@ func (s *Server) handleAPIRegister() handler {
 		if err := decodeJSON(r, &in); err != nil {
 			return err
 		}
-		err := s.accounts.Register(r.Context(), account.RegisterInput{Email: in.Email, Password: in.Password, Name: in.Name, Lang: requestLang(r)})
+		err := s.accounts.Register(r.Context(), account.RegisterInput{Email: in.Email, Password: in.Password, Name: in.Name, Lang: requestLang(r), Client: s.clientIP(r)})
 		if err != nil {
 			return err
 		}
@@ -124,7 +124,7 @@ func (s *Server) handleAPIForgotPassword() handler {
 		if err := decodeJSON(r, &in); err != nil {
 			return err
 		}
-		if err := s.accounts.ForgotPassword(r.Context(), in.Email, requestLang(r)); err != nil {
+		if err := s.accounts.ForgotPassword(r.Context(), in.Email, requestLang(r), s.clientIP(r)); err != nil {
 			return err
 		}
 		return writeJSON(w, http.StatusAccepted, accepted{"If the address has an account, we have sent it a link to reset the password."})

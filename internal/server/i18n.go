@@ -1,8 +1,10 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 
+	"github.com/resguardo/resguardo"
 	"github.com/resguardo/resguardo/internal/account"
 	"golang.org/x/text/language"
 )
@@ -238,6 +240,8 @@ var messages = map[string]map[string]string{
 		"error.field.region":                  "The region can have up to 100 characters.",
 		"error.field.postal_code":             "The postal code can have up to 20 characters.",
 		"error.field.country":                 "Enter the two-letter country code, like ES or MX.",
+		"error.field.phones":                  fmt.Sprintf("An account can have at most %d phone numbers. Remove one to add another.", resguardo.MaxPhones),
+		"error.field.addresses":               fmt.Sprintf("An account can have at most %d addresses. Remove one to add another.", resguardo.MaxAddresses),
 		"error.field.generic":                 "A field is not valid.",
 		"error.conflict":                      "That is already on your account.",
 		"error.link":                          "This link is not valid or has expired. Ask for a new one.",
@@ -447,6 +451,8 @@ var messages = map[string]map[string]string{
 		"error.field.region":                  "La región puede tener hasta 100 caracteres.",
 		"error.field.postal_code":             "El código postal puede tener hasta 20 caracteres.",
 		"error.field.country":                 "Escribe el código de país de dos letras, como ES o MX.",
+		"error.field.phones":                  fmt.Sprintf("Una cuenta puede tener como máximo %d teléfonos. Elimina uno para añadir otro.", resguardo.MaxPhones),
+		"error.field.addresses":               fmt.Sprintf("Una cuenta puede tener como máximo %d direcciones. Elimina una para añadir otra.", resguardo.MaxAddresses),
 		"error.field.generic":                 "Hay un campo que no es válido.",
 		"error.conflict":                      "Eso ya está en tu cuenta.",
 		"error.link":                          "Este enlace no es válido o ha caducado. Pide uno nuevo.",

@@ -87,11 +87,15 @@ func (s *Server) handleRegister() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		err := s.accounts.Register(r.Context(), account.RegisterInput{
 			Email: r.PostFormValue("email"), Password: r.PostFormValue("password"), Name: r.PostFormValue("name"), Lang: requestLang(r),
+			Client: s.clientIP(r),
 		})
 		if err != nil {
 			keys, status, ok := formFailure(err)
 			if !ok {
 				return err
+			}
+			if d := resguardo.RetryAfter(err); d > 0 {
+				w.Header().Set("Retry-After", retryAfterSeconds(d))
 			}
 			l := s.guestLayout(w, r, "register.title")
 			l.Form = form{values: formValues(r, "name", "email"), Errors: keys}
@@ -251,10 +255,13 @@ func (s *Server) handleForgotForm() handler {
 
 func (s *Server) handleForgot() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.accounts.ForgotPassword(r.Context(), r.PostFormValue("email"), requestLang(r)); err != nil {
+		if err := s.accounts.ForgotPassword(r.Context(), r.PostFormValue("email"), requestLang(r), s.clientIP(r)); err != nil {
 			keys, status, ok := formFailure(err)
 			if !ok {
 				return err
+			}
+			if d := resguardo.RetryAfter(err); d > 0 {
+				w.Header().Set("Retry-After", retryAfterSeconds(d))
 			}
 			l := s.guestLayout(w, r, "forgot.title")
 			l.Form = form{values: formValues(r, "email"), Errors: keys}

@@ -196,6 +196,43 @@ func (c Conn) Contacts(ctx context.Context, customerID string) ([]PhoneRow, []Ad
 	return phones, addrs, rows.Err()
 }
 
+// LockCustomer holds the customer's row until the transaction ends, so
+// that changes bounded by a count of the customer's rows (phones,
+// addresses, sessions) are made one after another: two concurrent adds can
+// never both see room for one. SQLite: the transaction already holds the
+// database's write lock (BEGIN IMMEDIATE).
+func (c Conn) LockCustomer(ctx context.Context, customerID string) error {
+	return c.lockCustomer(ctx, customerID)
+}
+
+// CountPhones counts a customer's phone numbers. On MySQL it is a locking
+// read, so inside a transaction it sees every committed row whatever the
+// transaction's snapshot.
+func (c Conn) CountPhones(ctx context.Context, customerID string) (int, error) {
+	q := `SELECT COUNT(*) FROM customer_phones WHERE customer_id = ?`
+	if c.dialect == MySQL {
+		q = `SELECT COUNT(*) FROM customer_phones WHERE customer_id = ? FOR UPDATE`
+	}
+	var n int
+	if err := c.queryRow(ctx, q, customerID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count phones: %w", busy(err))
+	}
+	return n, nil
+}
+
+// CountAddresses counts a customer's postal addresses, as CountPhones.
+func (c Conn) CountAddresses(ctx context.Context, customerID string) (int, error) {
+	q := `SELECT COUNT(*) FROM customer_addresses WHERE customer_id = ?`
+	if c.dialect == MySQL {
+		q = `SELECT COUNT(*) FROM customer_addresses WHERE customer_id = ? FOR UPDATE`
+	}
+	var n int
+	if err := c.queryRow(ctx, q, customerID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count addresses: %w", busy(err))
+	}
+	return n, nil
+}
+
 // ErrTOTPEnabled is returned when enrolling while a second factor is on.
 var ErrTOTPEnabled = resguardo.Errorf(resguardo.EConflict, "Two-step verification is already on. Remove it first to set it up again.")
 

@@ -221,3 +221,37 @@ func (c Conn) ReissueWebSession(ctx context.Context, customerID, id string, toke
 	res, err := c.exec(ctx, `UPDATE web_sessions SET token_hash = ?, recent_auth_at = ? WHERE id = ? AND customer_id = ?`, tokenHash, now, id, customerID)
 	return affectedOne(res, err, "session")
 }
+
+// WebSessionIDsByUse lists a customer's web session ids, the most recently
+// used first. To trim them to a bound, call it first in the transaction,
+// after LockCustomer: on MySQL the transaction's snapshot is then taken
+// once every earlier sign-in of the customer has committed. (A locking read
+// here would hold every session row, and a concurrent refresh or sign-out
+// appending to the audit trail could deadlock against it.)
+func (c Conn) WebSessionIDsByUse(ctx context.Context, customerID string) ([]string, error) {
+	return c.listIDs(ctx, `SELECT id FROM web_sessions WHERE customer_id = ? ORDER BY last_seen_at DESC, created_at DESC, id DESC`, customerID)
+}
+
+// TokenFamilyIDsByUse lists a customer's app sign-ins as
+// WebSessionIDsByUse does web sessions.
+func (c Conn) TokenFamilyIDsByUse(ctx context.Context, customerID string) ([]string, error) {
+	return c.listIDs(ctx, `SELECT id FROM token_families WHERE customer_id = ? ORDER BY last_seen_at DESC, created_at DESC, id DESC`, customerID)
+}
+
+// listIDs runs a query that selects one text column.
+func (c Conn) listIDs(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := c.query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list ids: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("read id: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
