@@ -30,16 +30,22 @@ type Options struct {
 	SessionAbsolute time.Duration // web session absolute timeout (12 h)
 	AccessTTL       time.Duration // app access token (15 min)
 	RefreshTTL      time.Duration // app refresh token (30 days)
+	// AppSigninAbsolute ends an app sign-in (a token family) this long after
+	// the password was given, however often it was refreshed (90 days).
+	AppSigninAbsolute time.Duration
 	VerifyTTL       time.Duration // e-mail verification link (48 h)
 	ResetTTL        time.Duration // password reset link (30 min)
 	Now             func() time.Time
 }
 
+// DefaultAppSigninAbsolute is how long an app sign-in lasts at most.
+const DefaultAppSigninAbsolute = 90 * 24 * time.Hour
+
 // DefaultOptions are SPEC §2 and §4's lifetimes.
 func DefaultOptions(baseURL string) Options {
 	return Options{
 		BaseURL: baseURL, SessionIdle: 30 * time.Minute, SessionAbsolute: 12 * time.Hour,
-		AccessTTL: 15 * time.Minute, RefreshTTL: 30 * 24 * time.Hour,
+		AccessTTL: 15 * time.Minute, RefreshTTL: 30 * 24 * time.Hour, AppSigninAbsolute: DefaultAppSigninAbsolute,
 		VerifyTTL: 48 * time.Hour, ResetTTL: 30 * time.Minute, Now: time.Now,
 	}
 }

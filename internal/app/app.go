@@ -94,6 +94,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	}
 	accountOpts := account.DefaultOptions(cfg.SiteURL())
 	accountOpts.SessionIdle, accountOpts.SessionAbsolute = cfg.SessionIdle, cfg.SessionAbsolute
+	accountOpts.AppSigninAbsolute = cfg.AppSigninAbsolute
 	trail := audit.New(db, keys, log, audit.DefaultCheckpointEvery, nil)
 	hasher := auth.NewHasher(auth.DefaultParams, keys, cfg.HashConcurrency)
 	accounts := account.New(db, keys, hasher, trail, log, accountOpts)
