@@ -33,9 +33,9 @@ type Options struct {
 	// AppSigninAbsolute ends an app sign-in (a token family) this long after
 	// the password was given, however often it was refreshed (90 days).
 	AppSigninAbsolute time.Duration
-	VerifyTTL       time.Duration // e-mail verification link (48 h)
-	ResetTTL        time.Duration // password reset link (30 min)
-	Now             func() time.Time
+	VerifyTTL         time.Duration // e-mail verification link (48 h)
+	ResetTTL          time.Duration // password reset link (30 min)
+	Now               func() time.Time
 }
 
 // DefaultAppSigninAbsolute is how long an app sign-in lasts at most.
