@@ -79,7 +79,9 @@ func anonymous(action, customerID, outcome string) resguardo.AuditEvent {
 }
 
 // AccessLog lists the audit entries about a customer, newest first, before
-// the seq cursor (0 for the newest), at most limit.
+// the seq cursor (0 for the newest), at most limit, as the customer may see
+// them (customerView): every surface that shows a customer their log (the
+// page, the API, the export) reads it here.
 func (s *Service) AccessLog(ctx context.Context, customerID string, before int64, limit int) ([]resguardo.AuditEvent, error) {
 	rows, err := s.db.Conn().AuditForTarget(ctx, resguardo.TargetCustomer, customerID, before, limit)
 	if err != nil {
@@ -87,9 +89,27 @@ func (s *Service) AccessLog(ctx context.Context, customerID string, before int64
 	}
 	out := make([]resguardo.AuditEvent, len(rows))
 	for i, r := range rows {
-		out[i] = r.AuditEvent
+		out[i] = customerView(r.AuditEvent)
 	}
 	return out, nil
+}
+
+// customerView is an audit entry as its customer sees it. Staff appear by
+// role only: their id, network and device, the request and the reason they
+// typed stay in the trail for auditors. The network and device are kept
+// only for what the customer did and for attempts on the account by
+// someone not signed in (failed sign-ins), which the owner needs to judge.
+func customerView(ev resguardo.AuditEvent) resguardo.AuditEvent {
+	if ev.ActorKind != resguardo.ActorCustomer {
+		ev.ActorID = ""
+	}
+	if ev.ActorKind != resguardo.ActorCustomer && ev.ActorKind != resguardo.ActorAnonymous {
+		ev.Client = ""
+	}
+	if ev.ActorKind == resguardo.ActorStaff {
+		ev.RequestID, ev.Reason = "", ""
+	}
+	return ev
 }
 
 // background runs fn after the request has been answered, detached from
