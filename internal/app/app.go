@@ -68,7 +68,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		if err != nil {
 			return fmt.Errorf("load TLS certificate: %w", err)
 		}
-		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		tlsConfig = serverTLS(cert)
 	}
 	// The data directory holds the key set and development mail whatever the
 	// database, so it is created (0700) for every deployment.
@@ -222,6 +222,26 @@ func newSender(cfg config.Config, log *slog.Logger) (mail.Sender, error) {
 		return mail.NewSMTP(u, cfg.MailFrom, []string{parsed.Hostname()}, log)
 	}
 	return mail.NewMaildir(cfg.MailDir, cfg.MailFrom, log)
+}
+
+// serverTLS is the TLS configuration of both listeners: TLS 1.2 or 1.3, and
+// under TLS 1.2 only the ECDHE suites with an AEAD cipher (AES-GCM,
+// ChaCha20-Poly1305), so every connection has forward secrecy and none uses
+// CBC with HMAC-SHA1 (Lucky Thirteen) or RSA key exchange. TLS 1.3 suites
+// are all AEAD with forward secrecy and are not configurable in Go.
+func serverTLS(cert tls.Certificate) *tls.Config {
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{cert},
+		CipherSuites: []uint16{
+			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+			tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+		},
+	}
 }
 
 // newHTTPServer sets the timeouts that keep slow or idle clients from
