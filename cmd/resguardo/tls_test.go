@@ -76,7 +76,7 @@ func TestServeTLSOffersOnlyAEADSuitesWithForwardSecrecy(t *testing.T) {
 			{"TLS 1.3", tls.VersionTLS13, 0, true},
 		} {
 			t.Run(addr+" "+c.name, func(t *testing.T) {
-				cfg := &tls.Config{InsecureSkipVerify: true, MinVersion: c.version, MaxVersion: c.version} //nolint:gosec // a test certificate; the suite is under test
+				cfg := &tls.Config{InsecureSkipVerify: true, MinVersion: c.version, MaxVersion: c.version} // #nosec G402 -- a test certificate; the suite is under test
 				if c.suite != 0 {
 					cfg.CipherSuites = []uint16{c.suite}
 				}

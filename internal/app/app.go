@@ -107,6 +107,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	go accounts.RunMail(mailCtx, sender, 2*time.Second)
 	go checkpoints(mailCtx, trail, log)
 	go reloadKeys(mailCtx, keys, log)
+	go keyRecoveryCodes(mailCtx, accounts, log)
 	// Last: a checkpoint of everything appended before shutdown.
 	defer func() {
 		if _, err := trail.Checkpoint(context.WithoutCancel(ctx), true); err != nil {
@@ -194,6 +195,18 @@ func reloadKeys(ctx context.Context, v *vault.Vault, log *slog.Logger) {
 			log.Info("key set reloaded", "kek", v.Primary(vault.PurposeKEK), "blind_index", v.Primary(vault.PurposeBlindIndex), "pepper", v.Primary(vault.PurposePepper))
 		}
 	})
+}
+
+// keyRecoveryCodes converts recovery codes still stored as a bare digest
+// (written before codes were keyed) to their MAC under the pepper, once at
+// start, in the background: codes keep working meanwhile.
+func keyRecoveryCodes(ctx context.Context, accounts *account.Service, log *slog.Logger) {
+	n, err := accounts.KeyLegacyRecoveryCodes(ctx)
+	if err != nil && ctx.Err() == nil {
+		log.Error("keying recovery codes", "err", err, "converted", n)
+	} else if n > 0 {
+		log.Info("recovery codes keyed under the pepper", "converted", n)
+	}
 }
 
 // every runs fn every d until ctx ends.
