@@ -278,8 +278,8 @@ func TestAppDeviceNameCannotCarryALink(t *testing.T) {
 		before := sessions()
 		for _, device := range []string{
 			"Phone https://evil.example/reset",
-			"Phone Your account is locked: reply with your password",
-			"Phone ‮gnp.exe",
+			"Phone\u2028Your account is locked: reply with your password",
+			"Phone \u202egnp.exe",
 			"visit evil.example",
 			strings.Repeat("x", 65),
 		} {
