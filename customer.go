@@ -172,16 +172,35 @@ func (a *Address) Clean() error {
 // enforces the same rule.
 const MaxDeviceName = 64
 
+// devicePunctuation is the punctuation a device name may hold besides
+// letters, digits and spaces: enough for "Ana's iPhone (work)", not enough
+// for a link, a host name, an address or markup.
+const devicePunctuation = "-_'’(),+#&"
+
+// PlainDeviceRune reports whether r may appear in a device name: a letter
+// or decimal digit of any script, a space, or one of devicePunctuation.
+// Everything else is refused — line and paragraph separators, bidi and
+// other format characters, combining marks, symbols, and the ':', '/',
+// '.' and '@' that links, host names and e-mail addresses need (mail
+// readers turn a bare "evil.example" into a link).
+func PlainDeviceRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || r == ' ' || strings.ContainsRune(devicePunctuation, r)
+}
+
+// errDeviceName names the field and the characters it may hold.
+var errDeviceName = &Error{Code: EInvalid, Message: "A device name may hold only letters, digits, spaces and - _ ' ( ) , + # &.",
+	Fields: []FieldProblem{{Field: "device_name", Detail: "may hold only letters, digits, spaces and - _ ' ( ) , + # &"}}}
+
 // ParseDeviceName cleans a device name chosen by the client (an app): one
-// short line of text that cannot carry a link into the mail that quotes it.
+// short line of plain text (PlainDeviceRune) that cannot carry a link, a
+// host name or a second line into the mail that quotes it.
 func ParseDeviceName(s string) (string, error) {
 	d, err := CleanText("device_name", s, 0, MaxDeviceName)
 	if err != nil {
 		return "", err
 	}
-	if strings.Contains(d, "://") {
-		return "", &Error{Code: EInvalid, Message: "A device name cannot hold a link.",
-			Fields: []FieldProblem{{Field: "device_name", Detail: "must not contain a link"}}}
+	if !utf8.ValidString(d) || strings.ContainsFunc(d, func(r rune) bool { return !PlainDeviceRune(r) }) {
+		return "", errDeviceName
 	}
 	return d, nil
 }

@@ -95,7 +95,7 @@ func TestDoctorPassesOnDevelopmentSetup(t *testing.T) {
 		if err != nil {
 			t.Fatalf("doctor = %v on the development setup:\n%s", err, out)
 		}
-		for _, name := range []string{"listener-tls", "database-privileges"} {
+		for _, name := range []string{"listener-tls", "database-privileges", "keyset-protection"} {
 			if l := line(t, out, name); !strings.HasPrefix(l, "N/A ") {
 				t.Errorf("production-only check not n/a: %s", l)
 			}
@@ -214,6 +214,9 @@ func TestDoctorProductionChecks(t *testing.T) {
 		}
 		if l := line(t, out, "listener-tls"); !strings.HasPrefix(l, "FAIL ") || !strings.Contains(l, "0.0.0.0:8080") {
 			t.Errorf("listener-tls line = %q, want FAIL naming 0.0.0.0:8080", l)
+		}
+		if l := line(t, out, "keyset-protection"); !strings.HasPrefix(l, "FAIL ") || !strings.Contains(l, "in clear") || !strings.Contains(l, "fix: keep the key set encrypted under a master key") {
+			t.Errorf("keyset-protection line = %q, want FAIL for a key set in clear, with the fix", l)
 		}
 		priv := line(t, out, "database-privileges")
 		switch b.Name {

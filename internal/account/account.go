@@ -30,19 +30,25 @@ type Options struct {
 	SessionAbsolute time.Duration // web session absolute timeout (12 h)
 	AccessTTL       time.Duration // app access token (15 min)
 	RefreshTTL      time.Duration // app refresh token (30 days)
-	VerifyTTL       time.Duration // e-mail verification link (48 h)
-	ResetTTL        time.Duration // password reset link (30 min)
+	// AppSigninAbsolute ends an app sign-in (a token family) this long after
+	// the password was given, however often it was refreshed (90 days).
+	AppSigninAbsolute time.Duration
+	VerifyTTL         time.Duration // e-mail verification link (48 h)
+	ResetTTL          time.Duration // password reset link (30 min)
 	// MailPerMinute is the global sending budget, shared by every server
 	// of the deployment through the database (resguardo.DefaultMailPerMinute).
 	MailPerMinute int
 	Now           func() time.Time
 }
 
+// DefaultAppSigninAbsolute is how long an app sign-in lasts at most.
+const DefaultAppSigninAbsolute = 90 * 24 * time.Hour
+
 // DefaultOptions are SPEC §2 and §4's lifetimes.
 func DefaultOptions(baseURL string) Options {
 	return Options{
 		BaseURL: baseURL, SessionIdle: 30 * time.Minute, SessionAbsolute: 12 * time.Hour,
-		AccessTTL: 15 * time.Minute, RefreshTTL: 30 * 24 * time.Hour,
+		AccessTTL: 15 * time.Minute, RefreshTTL: 30 * 24 * time.Hour, AppSigninAbsolute: DefaultAppSigninAbsolute,
 		VerifyTTL: 48 * time.Hour, ResetTTL: 30 * time.Minute, MailPerMinute: resguardo.DefaultMailPerMinute, Now: time.Now,
 	}
 }
@@ -76,7 +82,9 @@ func anonymous(action, customerID, outcome string) resguardo.AuditEvent {
 }
 
 // AccessLog lists the audit entries about a customer, newest first, before
-// the seq cursor (0 for the newest), at most limit.
+// the seq cursor (0 for the newest), at most limit, as the customer may see
+// them (customerView): every surface that shows a customer their log (the
+// page, the API, the export) reads it here.
 func (s *Service) AccessLog(ctx context.Context, customerID string, before int64, limit int) ([]resguardo.AuditEvent, error) {
 	rows, err := s.db.Conn().AuditForTarget(ctx, resguardo.TargetCustomer, customerID, before, limit)
 	if err != nil {
@@ -84,9 +92,27 @@ func (s *Service) AccessLog(ctx context.Context, customerID string, before int64
 	}
 	out := make([]resguardo.AuditEvent, len(rows))
 	for i, r := range rows {
-		out[i] = r.AuditEvent
+		out[i] = customerView(r.AuditEvent)
 	}
 	return out, nil
+}
+
+// customerView is an audit entry as its customer sees it. Staff appear by
+// role only: their id, network and device, the request and the reason they
+// typed stay in the trail for auditors. The network and device are kept
+// only for what the customer did and for attempts on the account by
+// someone not signed in (failed sign-ins), which the owner needs to judge.
+func customerView(ev resguardo.AuditEvent) resguardo.AuditEvent {
+	if ev.ActorKind != resguardo.ActorCustomer {
+		ev.ActorID = ""
+	}
+	if ev.ActorKind != resguardo.ActorCustomer && ev.ActorKind != resguardo.ActorAnonymous {
+		ev.Client = ""
+	}
+	if ev.ActorKind == resguardo.ActorStaff {
+		ev.RequestID, ev.Reason = "", ""
+	}
+	return ev
 }
 
 // background runs fn after the request has been answered, detached from

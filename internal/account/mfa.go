@@ -123,7 +123,7 @@ func (s *Service) checkSecondFactor(ctx context.Context, c sqlstore.Conn, custom
 		}
 		return errCodeWrong // used meanwhile by a concurrent request
 	}
-	used, err := c.UseRecoveryCode(ctx, customerID, auth.RecoveryCodeHash(code), s.now().Unix())
+	used, err := s.useRecoveryCode(ctx, c, customerID, code)
 	if err != nil {
 		return err
 	}
@@ -131,6 +131,76 @@ func (s *Service) checkSecondFactor(ctx context.Context, c sqlstore.Conn, custom
 		return errCodeWrong
 	}
 	return s.audit.Append(ctx, c, event(resguardo.ActRecoveryUsed, customerID, resguardo.OutcomeSuccess))
+}
+
+// useRecoveryCode consumes an unused recovery code of the customer, once:
+// stored as a MAC under any pepper key (the primary first), or, until the
+// conversion at start reaches it, in the old unkeyed form.
+func (s *Service) useRecoveryCode(ctx context.Context, c sqlstore.Conn, customerID, code string) (bool, error) {
+	digest := auth.RecoveryCodeDigest(code)
+	macs, err := s.vault.RecoveryMACs(customerID, digest)
+	if err != nil {
+		return false, err
+	}
+	now := s.now().Unix()
+	for _, m := range macs {
+		if used, err := c.UseRecoveryCode(ctx, customerID, m.KeyID, m.MAC, now); err != nil || used {
+			return used, err
+		}
+	}
+	return c.UseLegacyRecoveryCode(ctx, customerID, digest, now)
+}
+
+// newRecoveryCodes makes a fresh set of codes to show once, and their MACs
+// under the primary pepper key to store.
+func (s *Service) newRecoveryCodes(customerID string) (codes []string, keyID uint32, macs [][]byte, err error) {
+	codes, digests := auth.NewRecoveryCodes(auth.RecoveryCodes)
+	for _, d := range digests {
+		m, err := s.vault.RecoveryMAC(customerID, d)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		keyID = m.KeyID
+		macs = append(macs, m.MAC)
+	}
+	return codes, keyID, macs, nil
+}
+
+// recoveryKeyBatch is how many codes of the old form one transaction
+// converts.
+const recoveryKeyBatch = 500
+
+// KeyLegacyRecoveryCodes converts every recovery code still stored in the
+// old unkeyed form (a bare SHA-256 digest) to its MAC under the primary
+// pepper key, in batches, and reports how many it converted. The MAC is
+// taken over the old digest, so no code needs to be known; codes keep
+// working throughout (the old form is still recognised until converted).
+// Safe to run on several servers at once: a code converted by another is
+// skipped.
+func (s *Service) KeyLegacyRecoveryCodes(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		rows, err := s.db.Conn().LegacyRecoveryCodes(ctx, recoveryKeyBatch)
+		if err != nil || len(rows) == 0 {
+			return total, err
+		}
+		err = s.db.Tx(ctx, func(c sqlstore.Conn) error {
+			for _, r := range rows {
+				m, err := s.vault.RecoveryMAC(r.CustomerID, r.Digest)
+				if err != nil {
+					return err
+				}
+				if err := c.KeyRecoveryCode(ctx, r.CustomerID, r.Digest, m.KeyID, m.MAC); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		total += len(rows)
+	}
 }
 
 // TOTPEnrolment is what a customer needs to add the secret to an app.
@@ -184,12 +254,15 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, code, lang strin
 	if !ok {
 		return nil, errCodeWrong
 	}
-	codes, hashes := auth.NewRecoveryCodes(auth.RecoveryCodes)
+	codes, keyID, macs, err := s.newRecoveryCodes(p.CustomerID)
+	if err != nil {
+		return nil, err
+	}
 	err = s.secondFactorChanged(ctx, p, lang, resguardo.ActTOTPEnabled, func(c sqlstore.Conn) error {
 		if err := c.EnableTOTP(ctx, p.CustomerID, t.SecretSealed, step); err != nil {
 			return err
 		}
-		return c.ReplaceRecoveryCodes(ctx, p.CustomerID, hashes)
+		return c.ReplaceRecoveryCodes(ctx, p.CustomerID, keyID, macs)
 	})
 	return codes, err
 }
@@ -218,8 +291,11 @@ func (s *Service) RemoveTOTP(ctx context.Context, p Principal, code, lang string
 
 // RenewRecoveryCodes replaces the recovery codes (recent authentication).
 func (s *Service) RenewRecoveryCodes(ctx context.Context, p Principal) ([]string, error) {
-	codes, hashes := auth.NewRecoveryCodes(auth.RecoveryCodes)
-	err := s.change(ctx, p.CustomerID, resguardo.ActRecoveryRenewed, nil, func(c sqlstore.Conn) error {
+	codes, keyID, macs, err := s.newRecoveryCodes(p.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	err = s.change(ctx, p.CustomerID, resguardo.ActRecoveryRenewed, nil, func(c sqlstore.Conn) error {
 		on, err := s.totpEnabled(ctx, c, p.CustomerID)
 		if err != nil {
 			return err
@@ -227,7 +303,7 @@ func (s *Service) RenewRecoveryCodes(ctx context.Context, p Principal) ([]string
 		if !on {
 			return resguardo.Errorf(resguardo.EConflict, "Two-step verification is off.")
 		}
-		return c.ReplaceRecoveryCodes(ctx, p.CustomerID, hashes)
+		return c.ReplaceRecoveryCodes(ctx, p.CustomerID, keyID, macs)
 	})
 	return codes, err
 }

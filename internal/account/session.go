@@ -131,23 +131,33 @@ func (s *Service) IssueTokens(ctx context.Context, customerID, device string) (T
 		if err := c.InsertTokenFamily(ctx, fam); err != nil {
 			return err
 		}
-		out, err = s.newTokenPair(ctx, c, fam.ID)
+		out, err = s.newTokenPair(ctx, c, fam)
 		return err
 	})
 	return out, err
 }
 
-func (s *Service) newTokenPair(ctx context.Context, c sqlstore.Conn, familyID string) (Tokens, error) {
+// newTokenPair issues an access and a refresh token in a family. Neither
+// outlives the family's absolute lifetime.
+func (s *Service) newTokenPair(ctx context.Context, c sqlstore.Conn, fam sqlstore.TokenFamilyRow) (Tokens, error) {
 	now := s.now()
+	end := s.appSigninEnd(fam)
 	access, accessHash := auth.NewToken()
 	refresh, refreshHash := auth.NewToken()
-	if err := c.InsertAppToken(ctx, sqlstore.AppTokenRow{TokenHash: accessHash, FamilyID: familyID, Kind: "access", ExpiresAt: now.Add(s.o.AccessTTL).Unix()}); err != nil {
+	accessExp := min(now.Add(s.o.AccessTTL).Unix(), end)
+	if err := c.InsertAppToken(ctx, sqlstore.AppTokenRow{TokenHash: accessHash, FamilyID: fam.ID, Kind: "access", ExpiresAt: accessExp}); err != nil {
 		return Tokens{}, err
 	}
-	if err := c.InsertAppToken(ctx, sqlstore.AppTokenRow{TokenHash: refreshHash, FamilyID: familyID, Kind: "refresh", ExpiresAt: now.Add(s.o.RefreshTTL).Unix()}); err != nil {
+	if err := c.InsertAppToken(ctx, sqlstore.AppTokenRow{TokenHash: refreshHash, FamilyID: fam.ID, Kind: "refresh", ExpiresAt: min(now.Add(s.o.RefreshTTL).Unix(), end)}); err != nil {
 		return Tokens{}, err
 	}
-	return Tokens{AccessToken: access, RefreshToken: refresh, TokenType: "Bearer", ExpiresIn: int(s.o.AccessTTL.Seconds())}, nil
+	return Tokens{AccessToken: access, RefreshToken: refresh, TokenType: "Bearer", ExpiresIn: int(accessExp - now.Unix())}, nil
+}
+
+// appSigninEnd is when an app sign-in ends whatever its refreshes: the
+// absolute lifetime counted from the sign-in that started the family.
+func (s *Service) appSigninEnd(fam sqlstore.TokenFamilyRow) int64 {
+	return fam.CreatedAt + int64(s.o.AppSigninAbsolute/time.Second)
 }
 
 var errTokenInvalid = resguardo.Errorf(resguardo.EUnauthenticated, "The access token is not valid.")
@@ -165,7 +175,9 @@ func (s *Service) AppPrincipal(ctx context.Context, token string) (Principal, er
 		return Principal{}, err
 	}
 	now := s.now()
-	if t.Kind != "access" || now.Unix() >= t.ExpiresAt {
+	// The family's end is checked too, not only the token's own expiry: a
+	// shorter configured lifetime applies to tokens issued before.
+	if t.Kind != "access" || now.Unix() >= t.ExpiresAt || now.Unix() >= s.appSigninEnd(fam) {
 		return Principal{}, errTokenInvalid
 	}
 	if now.Sub(time.Unix(fam.LastSeenAt, 0)) >= touchEvery {
@@ -182,13 +194,26 @@ var errRefreshInvalid = resguardo.Errorf(resguardo.EUnauthenticated, "The refres
 // time: one of the two presenters stole it, so the whole family is revoked.
 var ErrRefreshReused = resguardo.Errorf(resguardo.EUnauthenticated, "The refresh token was already used; this sign-in has been revoked.")
 
+// ErrAppSigninEnded is answered to a refresh after the app sign-in's
+// absolute lifetime: the family is ended, and only a new sign-in (with the
+// password) continues.
+var ErrAppSigninEnded = resguardo.Errorf(resguardo.EUnauthenticated, "This sign-in has expired. Sign in again.")
+
 // Refresh exchanges a refresh token, once, for a new pair in the same
-// family. A second use revokes the family: both the thief and the owner
-// must sign in again, and the thief's copies stop working.
+// family, and retires the family's earlier access token: only the newest
+// pair works. A second use revokes the family: both the thief and the owner
+// must sign in again, and the thief's copies stop working. After the
+// family's absolute lifetime the family is ended instead.
+//
+// A request racing the refresh with the old access token is answered by
+// whichever commits first: it either completes with the old token or gets
+// 401 and retries with the new one. Two refreshes racing with one refresh
+// token are one use and one reuse: MarkRefreshUsed is a conditional update,
+// so exactly one of them wins.
 func (s *Service) Refresh(ctx context.Context, refresh string) (Tokens, error) {
 	hash := auth.TokenHash(refresh)
 	var out Tokens
-	reused := false
+	reused, ended := false, false
 	err := s.db.Tx(ctx, func(c sqlstore.Conn) error {
 		t, fam, err := c.AppTokenByHash(ctx, hash)
 		if resguardo.ErrorCode(err) == resguardo.ENotFound {
@@ -199,6 +224,15 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (Tokens, error) {
 		}
 		if t.Kind != "refresh" {
 			return errRefreshInvalid
+		}
+		if s.now().Unix() >= s.appSigninEnd(fam) {
+			ended = true
+			// Commit the end; the error is answered after. A family gone
+			// meanwhile (a concurrent logout) is as ended.
+			if err := c.DeleteTokenFamily(ctx, fam.CustomerID, fam.ID); resguardo.ErrorCode(err) != resguardo.ENotFound {
+				return err
+			}
+			return nil
 		}
 		fresh, err := c.MarkRefreshUsed(ctx, hash, s.now().Unix())
 		if err != nil {
@@ -218,11 +252,19 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (Tokens, error) {
 		if err := s.audit.Append(ctx, c, event(resguardo.ActTokenRefreshed, fam.CustomerID, resguardo.OutcomeSuccess)); err != nil {
 			return err
 		}
-		out, err = s.newTokenPair(ctx, c, fam.ID)
+		// Only the newest pair works: the access token issued with this
+		// refresh token stops now, not at its expiry.
+		if err := c.RetireAccessTokens(ctx, fam.ID); err != nil {
+			return err
+		}
+		out, err = s.newTokenPair(ctx, c, fam)
 		return err
 	})
 	if err != nil {
 		return Tokens{}, err
+	}
+	if ended {
+		return Tokens{}, ErrAppSigninEnded
 	}
 	if reused {
 		s.log.WarnContext(ctx, "refresh token reused: token family revoked")

@@ -68,7 +68,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		if err != nil {
 			return fmt.Errorf("load TLS certificate: %w", err)
 		}
-		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		tlsConfig = serverTLS(cert)
 	}
 	// The data directory holds the key set and development mail whatever the
 	// database, so it is created (0700) for every deployment.
@@ -95,6 +95,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	accountOpts := account.DefaultOptions(cfg.SiteURL())
 	accountOpts.SessionIdle, accountOpts.SessionAbsolute = cfg.SessionIdle, cfg.SessionAbsolute
 	accountOpts.MailPerMinute = cfg.MailPerMinute
+	accountOpts.AppSigninAbsolute = cfg.AppSigninAbsolute
 	trail := audit.New(db, keys, log, audit.DefaultCheckpointEvery, nil)
 	hasher := auth.NewHasher(auth.DefaultParams, keys, cfg.HashConcurrency)
 	accounts := account.New(db, keys, hasher, trail, log, accountOpts)
@@ -107,6 +108,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	go accounts.RunMail(mailCtx, sender, 2*time.Second, staffSvc.SendMail)
 	go checkpoints(mailCtx, trail, log)
 	go reloadKeys(mailCtx, keys, log)
+	go keyRecoveryCodes(mailCtx, accounts, log)
 	// Last: a checkpoint of everything appended before shutdown.
 	defer func() {
 		if _, err := trail.Checkpoint(context.WithoutCancel(ctx), true); err != nil {
@@ -196,6 +198,18 @@ func reloadKeys(ctx context.Context, v *vault.Vault, log *slog.Logger) {
 	})
 }
 
+// keyRecoveryCodes converts recovery codes still stored as a bare digest
+// (written before codes were keyed) to their MAC under the pepper, once at
+// start, in the background: codes keep working meanwhile.
+func keyRecoveryCodes(ctx context.Context, accounts *account.Service, log *slog.Logger) {
+	n, err := accounts.KeyLegacyRecoveryCodes(ctx)
+	if err != nil && ctx.Err() == nil {
+		log.Error("keying recovery codes", "err", err, "converted", n)
+	} else if n > 0 {
+		log.Info("recovery codes keyed under the pepper", "converted", n)
+	}
+}
+
 // every runs fn every d until ctx ends.
 func every(ctx context.Context, d time.Duration, fn func()) {
 	t := time.NewTicker(d)
@@ -222,6 +236,26 @@ func newSender(cfg config.Config, log *slog.Logger) (mail.Sender, error) {
 		return mail.NewSMTP(u, cfg.MailFrom, []string{parsed.Hostname()}, log)
 	}
 	return mail.NewMaildir(cfg.MailDir, cfg.MailFrom, log)
+}
+
+// serverTLS is the TLS configuration of both listeners: TLS 1.2 or 1.3, and
+// under TLS 1.2 only the ECDHE suites with an AEAD cipher (AES-GCM,
+// ChaCha20-Poly1305), so every connection has forward secrecy and none uses
+// CBC with HMAC-SHA1 (Lucky Thirteen) or RSA key exchange. TLS 1.3 suites
+// are all AEAD with forward secrecy and are not configurable in Go.
+func serverTLS(cert tls.Certificate) *tls.Config {
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{cert},
+		CipherSuites: []uint16{
+			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+			tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+		},
+	}
 }
 
 // newHTTPServer sets the timeouts that keep slow or idle clients from

@@ -73,21 +73,25 @@ const RecoveryCodes = 10
 var recoveryEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // NewRecoveryCodes returns n codes like "ABCD-EFGH-IJKL" (60 random bits)
-// to show once, and the hashes to store.
-func NewRecoveryCodes(n int) (codes []string, hashes [][]byte) {
+// to show once, and their digests (RecoveryCodeDigest). A digest is not
+// what is stored: the store keeps vault.RecoveryMAC of it, keyed by the
+// pepper, so that a dump alone cannot test guesses.
+func NewRecoveryCodes(n int) (codes []string, digests [][]byte) {
 	for range n {
 		b := make([]byte, 8)
 		_, _ = rand.Read(b)
 		s := recoveryEncoding.EncodeToString(b)[:12]
 		codes = append(codes, s[:4]+"-"+s[4:8]+"-"+s[8:])
-		hashes = append(hashes, RecoveryCodeHash(s))
+		digests = append(digests, RecoveryCodeDigest(s))
 	}
-	return codes, hashes
+	return codes, digests
 }
 
-// RecoveryCodeHash is the stored form of a recovery code, as typed in any
-// case, with or without dashes and spaces.
-func RecoveryCodeHash(code string) []byte {
+// RecoveryCodeDigest is the unkeyed digest of a recovery code, as typed in
+// any case, with or without dashes and spaces. It was the stored form
+// before codes were keyed; it is now only the input of vault.RecoveryMAC
+// (and recognises codes of the old form not yet converted).
+func RecoveryCodeDigest(code string) []byte {
 	c := strings.ToUpper(strings.NewReplacer("-", "", " ", "").Replace(strings.TrimSpace(code)))
 	sum := sha256.Sum256([]byte("resguardo.recovery.v1:" + c))
 	return sum[:]

@@ -54,7 +54,7 @@ func TestRecoveryCodes(t *testing.T) {
 		}
 		seen[c] = true
 		typed := strings.ToLower(strings.ReplaceAll(c, "-", " "))
-		if string(RecoveryCodeHash(typed)) != string(hashes[i]) {
+		if string(RecoveryCodeDigest(typed)) != string(hashes[i]) {
 			t.Errorf("code %q typed as %q does not match its hash", c, typed)
 		}
 	}

@@ -69,6 +69,9 @@ type Config struct {
 
 	SessionIdle     time.Duration
 	SessionAbsolute time.Duration
+	// AppSigninAbsolute ends an app sign-in (its refresh tokens) this long
+	// after the password was given, however often it is refreshed.
+	AppSigninAbsolute time.Duration
 	// HashConcurrency bounds password hashes running at once, so that a
 	// sign-in flood queues instead of exhausting memory.
 	HashConcurrency int
@@ -137,6 +140,7 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.StringVar(&c.MailFrom, "mail-from", env("MAIL_FROM", "resguardo <no-reply@localhost>"), "From address of mail (RESGUARDO_MAIL_FROM)")
 	fs.DurationVar(&c.SessionIdle, "session-idle", envDuration(getenv, "SESSION_IDLE", 30*time.Minute), "customer web session idle timeout (RESGUARDO_SESSION_IDLE)")
 	fs.DurationVar(&c.SessionAbsolute, "session-absolute", envDuration(getenv, "SESSION_ABSOLUTE", 12*time.Hour), "customer web session absolute timeout (RESGUARDO_SESSION_ABSOLUTE)")
+	fs.DurationVar(&c.AppSigninAbsolute, "app-signin-absolute", envDuration(getenv, "APP_SIGNIN_ABSOLUTE", 90*24*time.Hour), "app sign-in absolute lifetime: refresh stops working this long after the password was given (RESGUARDO_APP_SIGNIN_ABSOLUTE)")
 	fs.IntVar(&c.HashConcurrency, "hash-concurrency", runtime.NumCPU(), "password hashes computed at once")
 	fs.StringVar(&c.FromCheckpoint, "from-checkpoint", "", "audit verify: a checkpoint kept outside the database, SEQ:MAC as the log printed it")
 	fs.StringVar(&c.StaffURL, "staff-public-url", env("STAFF_PUBLIC_URL", ""), "staff console origin for enrolment links (RESGUARDO_STAFF_PUBLIC_URL)")
@@ -265,6 +269,10 @@ func (c Config) BehindProxy() bool { return len(c.TrustedProxies) > 0 }
 func (c Config) SecureTransport() bool { return c.TLS() || c.BehindProxy() }
 
 // Validate reports every problem of a serving configuration at once.
+// minAppSigninAbsolute is the shortest app sign-in allowed: one access
+// token's lifetime.
+const minAppSigninAbsolute = 15 * time.Minute
+
 func (c Config) Validate() error {
 	var problems []error
 	if (c.TLSCert == "") != (c.TLSKey == "") {
@@ -301,6 +309,9 @@ func (c Config) Validate() error {
 	}
 	if c.SessionIdle <= 0 || c.SessionAbsolute < c.SessionIdle {
 		problems = append(problems, errors.New("--session-idle must be positive and no longer than --session-absolute"))
+	}
+	if c.AppSigninAbsolute < minAppSigninAbsolute {
+		problems = append(problems, fmt.Errorf("--app-signin-absolute must be at least %s (an access token's lifetime)", minAppSigninAbsolute))
 	}
 	if c.HashConcurrency < 1 {
 		problems = append(problems, errors.New("--hash-concurrency must be at least 1"))

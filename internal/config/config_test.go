@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/resguardo/resguardo"
 )
@@ -106,6 +107,7 @@ func TestValidateRefusesPlainHTTPOffLoopback(t *testing.T) {
 		{"public without public URL", load("--addr", "0.0.0.0:8443", "--tls-cert", "c.pem", "--tls-key", "k.pem"), []string{"--public-url is required"}},
 		{"public URL with a path", load("--public-url", "https://x.example/app"), []string{"must be an origin"}},
 		{"idle longer than absolute", load("--session-idle", "13h"), []string{"--session-idle"}},
+		{"app sign-in shorter than an access token", load("--app-signin-absolute", "10m"), []string{"--app-signin-absolute"}},
 		{"cert without key", load("--tls-cert", "c.pem"), []string{"--tls-cert and --tls-key go together"}},
 		{"same address twice", load("--addr", "127.0.0.1:8080", "--staff-addr", "127.0.0.1:8080"), []string{"must differ"}},
 		{"password on command line in production", load("--addr", "0.0.0.0:8443", "--tls-cert", "c", "--tls-key", "k", "--public-url", "https://x.example", "--database", "mysql://u:pw@db.example/x?tls=true"), []string{"password on the command line"}},
@@ -155,5 +157,33 @@ func TestMailPerMinute(t *testing.T) {
 		if c.MailPerMinute != tt.want {
 			t.Errorf("args %v env %v: MailPerMinute %d, want %d", tt.args, tt.env, c.MailPerMinute, tt.want)
 		}
+	}
+}
+
+// The app sign-in lifetime defaults to 90 days and is set by flag or
+// environment, the flag winning.
+func TestAppSigninAbsolute(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want time.Duration
+	}{
+		{"default", nil, nil, 90 * 24 * time.Hour},
+		{"environment", nil, map[string]string{"RESGUARDO_APP_SIGNIN_ABSOLUTE": "720h"}, 720 * time.Hour},
+		{"flag beats environment", []string{"--app-signin-absolute", "48h"}, map[string]string{"RESGUARDO_APP_SIGNIN_ABSOLUTE": "720h"}, 48 * time.Hour},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load("serve", tt.args, env(tt.env), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.AppSigninAbsolute != tt.want {
+				t.Errorf("AppSigninAbsolute = %v, want %v", c.AppSigninAbsolute, tt.want)
+			}
+			if err := c.Validate(); err != nil {
+				t.Errorf("Validate() = %v", err)
+			}
+		})
 	}
 }

@@ -62,6 +62,7 @@ const (
 	NameListenerTLS  = "listener-tls"
 	NameDatabaseTLS  = "database-tls"
 	NameKeySet       = "keyset"
+	NameKeyProtect   = "keyset-protection"
 	NamePrivileges   = "database-privileges"
 	NameMigrations   = "migrations"
 	NamePersonalData = "personal-data"
@@ -119,7 +120,7 @@ func (d Deployment) Production() bool {
 // opening the embedded database tightens the data directory's mode, and
 // doctor must report the directory as it found it.
 func Run(ctx context.Context, d Deployment, open func(context.Context) Handles) Report {
-	checks := []Check{checkListeners(d), checkDatabaseTLS(d), checkKeySet(d)}
+	checks := []Check{checkListeners(d), checkDatabaseTLS(d), checkKeySet(d), checkKeySetProtection(d)}
 	h := open(ctx)
 	checks = append(checks,
 		checkPrivileges(ctx, d, h),
@@ -330,6 +331,29 @@ func checkKeySet(d Deployment) Check {
 	}
 	return pass(NameKeySet, fmt.Sprintf("key set %s: regular file, mode %04o%s, directory not writable by others; not inside %s",
 		path, perm, owner, strings.Join(checked, ", ")))
+}
+
+// checkKeySetProtection: with a public listener, the key set file must not
+// hold the keys in clear. A clear file is protected by file permissions
+// only: whoever reads the data directory (a backup, a snapshot of the
+// disk, a path traversal elsewhere on the host) has every key. On loopback
+// it is the development default.
+func checkKeySetProtection(d Deployment) Check {
+	path := filepath.Join(d.DataDir, vault.KeysetFile)
+	if !d.Production() {
+		return na(NameKeyProtect, "both listeners are on loopback: a key set in clear is the development default; applies in production")
+	}
+	inClear, err := vault.KeysetInClear(d.DataDir)
+	if err != nil {
+		return notChecked(NameKeyProtect, "key set", err)
+	}
+	if inClear {
+		return fail(NameKeyProtect, fmt.Sprintf("key set %s holds every key in clear, guarded by file permissions only, while a listener is public", path),
+			"keep the key set encrypted under a master key held in a KMS once resguardo can be configured with one; "+
+				"until then keep keyset.json off the server's disk and out of its backups (mount it at start from a secret store, e.g. on a tmpfs) "+
+				"and limit who can log in to the host")
+	}
+	return pass(NameKeyProtect, fmt.Sprintf("key set %s is encrypted under a master key", path))
 }
 
 type servedDir struct{ label, path string }

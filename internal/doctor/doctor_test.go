@@ -26,6 +26,8 @@ import (
 	"github.com/resguardo/resguardo/internal/account"
 	"github.com/resguardo/resguardo/internal/sqlstore"
 	"github.com/resguardo/resguardo/internal/testutil"
+	"github.com/tink-crypto/tink-go/v2/aead"
+	"github.com/tink-crypto/tink-go/v2/keyset"
 )
 
 const (
@@ -150,7 +152,7 @@ func TestDevelopmentSetupPasses(t *testing.T) {
 		f := newFixture(t, b)
 		rep := f.run(t)
 		want := map[string]Status{
-			NameListenerTLS: NA, NameDatabaseTLS: NA, NameKeySet: Pass, NamePrivileges: NA,
+			NameListenerTLS: NA, NameDatabaseTLS: NA, NameKeySet: Pass, NameKeyProtect: NA, NamePrivileges: NA,
 			NameMigrations: Pass, NamePersonalData: Pass, NameAuditChain: Pass,
 		}
 		if b.Name == "mysql" {
@@ -382,6 +384,42 @@ func TestProductionChecks(t *testing.T) {
 	})
 }
 
+// A key set file in clear fails once a listener is public, with the fix;
+// on loopback it is the development default (n/a); a key set encrypted
+// under a master key passes.
+func TestKeySetInClearFailsInProduction(t *testing.T) {
+	f := newFixture(t, testutil.Backends()[0])
+	if c := check(t, f.run(t), NameKeyProtect); c.Status != NA {
+		t.Errorf("on loopback: %+v, want n/a", c)
+	}
+	f.d.Addr = "192.0.2.1:443"
+	f.d.TLSCert, f.d.TLSKey = certificate(t, time.Now().Add(90*24*time.Hour))
+	rep := f.run(t)
+	c := check(t, rep, NameKeyProtect)
+	if rep.OK || c.Status != Fail || !strings.Contains(c.Detail, "in clear") || !strings.Contains(c.Fix, "master key") || !strings.Contains(c.Fix, "off the server's disk") {
+		t.Errorf("public with a key set in clear: %+v, want a failure with the fix", c)
+	}
+	if out := text(t, rep); !strings.Contains(out, "FAIL  "+NameKeyProtect) || !strings.Contains(out, "— fix: keep the key set encrypted under a master key") {
+		t.Errorf("report lacks the FAIL line with its fix:\n%s", out)
+	}
+
+	// Encrypted under a master key (a local Tink AEAD stands in for the KMS).
+	h, err := keyset.NewHandle(aead.AES256GCMKeyTemplate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	master, err := aead.New(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.env.Vault.ProtectWithMasterKey(master); err != nil {
+		t.Fatal(err)
+	}
+	if c := check(t, f.run(t), NameKeyProtect); c.Status != Pass {
+		t.Errorf("public with a key set under a master key: %+v, want pass", c)
+	}
+}
+
 func mysqlBackend(t *testing.T) testutil.Backend {
 	t.Helper()
 	for _, b := range testutil.Backends() {
@@ -522,8 +560,8 @@ func TestJSONReport(t *testing.T) {
 			Fix                  *string
 		} `json:"checks"`
 	}
-	if err := json.Unmarshal(b.Bytes(), &got); err != nil || got.OK == nil || *got.OK || len(got.Checks) != 7 {
-		t.Fatalf("JSON report %s (%v): want ok=false and 7 checks", b.String(), err)
+	if err := json.Unmarshal(b.Bytes(), &got); err != nil || got.OK == nil || *got.OK || len(got.Checks) != 8 {
+		t.Fatalf("JSON report %s (%v): want ok=false and 8 checks", b.String(), err)
 	}
 	for _, c := range got.Checks {
 		if c.Fix == nil || (c.Status != "pass" && c.Status != "fail" && c.Status != "n/a") {

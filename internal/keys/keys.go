@@ -376,8 +376,15 @@ func (r *Rotator) countKEK(ctx context.Context) (map[uint32]int, error) {
 	}
 }
 
+// countPepper counts, per pepper key, the password hashes peppered with it
+// and the unused recovery codes stored under it. Recovery codes cannot be
+// moved to a new key (only their MAC is stored): they hold an old key until
+// used or renewed.
 func (r *Rotator) countPepper(ctx context.Context) (map[uint32]int, error) {
-	uses := map[uint32]int{}
+	uses, err := r.DB.Conn().RecoveryCodeKeyUses(ctx)
+	if err != nil {
+		return nil, err
+	}
 	after := ""
 	for {
 		hashes, err := r.DB.Conn().PasswordHashesAfter(ctx, after, 5000)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/template"
 	"unicode/utf8"
+
+	"github.com/resguardo/resguardo"
 )
 
 // Kind is one of the e-mails: to customers, and the one to staff members.
@@ -47,7 +49,8 @@ type Data struct {
 	// verify_email when > 0, ignored otherwise.
 	Minutes int
 	// Device is the device name shown in new_sign_in. It comes from the client, so it is
-	// limited to one line of at most 64 characters and must not contain a URL scheme.
+	// limited to at most 64 characters of resguardo.PlainDeviceRune, and the templates
+	// quote it on a line of its own, as data.
 	Device string
 }
 
@@ -157,9 +160,11 @@ func (d Data) check(kind Kind) error {
 	if utf8.RuneCountInString(d.Device) > maxDeviceRunes {
 		return invalid("device name is longer than %d characters", maxDeviceRunes)
 	}
-	if strings.Contains(d.Device, "://") {
-		// The device name is chosen by whoever signed in; do not let it carry a clickable link.
-		return invalid("device name must not contain a URL")
+	// The device name is chosen by whoever signed in: only the plain set the
+	// API accepts, so it cannot carry a link, a host name, a line separator
+	// (U+2028, U+2029) or a direction override into the message.
+	if strings.ContainsFunc(d.Device, func(r rune) bool { return !resguardo.PlainDeviceRune(r) }) {
+		return invalid("device name holds a character outside letters, digits, spaces and simple punctuation")
 	}
 	return nil
 }

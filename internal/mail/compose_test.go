@@ -61,8 +61,8 @@ func TestComposeDetails(t *testing.T) {
 		{"verify one day en", KindVerifyEmail, "en", Data{Link: "https://a.example/v", Minutes: 1440}, []string{"1 day"}, nil},
 		{"verify two days es", KindVerifyEmail, "es", Data{Link: "https://a.example/v", Minutes: 2880}, []string{"2 días"}, nil},
 		{"verify without minutes", KindVerifyEmail, "en", Data{Link: "https://a.example/v"}, []string{"used once."}, []string{"expires"}},
-		{"device en", KindNewSignIn, "en", Data{Device: "Firefox on Linux"}, []string{`"Firefox on Linux"`}, nil},
-		{"device es", KindNewSignIn, "es", Data{Device: "iPhone de Ana"}, []string{"«iPhone de Ana»"}, nil},
+		{"device en", KindNewSignIn, "en", Data{Device: "Firefox on Linux"}, []string{"\n    “Firefox on Linux”\n", "label only"}, nil},
+		{"device es", KindNewSignIn, "es", Data{Device: "iPhone de Ana"}, []string{"\n    «iPhone de Ana»\n", "solo como una etiqueta"}, nil},
 		{"no device", KindNewSignIn, "en", Data{}, []string{"new device."}, []string{`""`}},
 		{"notice without link en", KindPasswordChanged, "en", Data{}, []string{"Forgot your password?"}, []string{"http"}},
 		{"notice without link es", KindEmailChanged, "es", Data{}, []string{"cuanto antes."}, []string{"http"}},
@@ -121,6 +121,10 @@ func TestComposeRefuses(t *testing.T) {
 		{"device with LF", KindNewSignIn, testTo, with(func(d *Data) { d.Device = "Pixel\nClick here" })},
 		{"device with URL", KindNewSignIn, testTo, with(func(d *Data) { d.Device = "go to https://evil.example" })},
 		{"device with bidi override", KindNewSignIn, testTo, with(func(d *Data) { d.Device = "Pixel \u202egnp.exe" })},
+		{"device with line separator", KindNewSignIn, testTo, with(func(d *Data) { d.Device = "Pixel\u2028Your account is locked, reply with your password" })},
+		{"device with paragraph separator", KindNewSignIn, testTo, with(func(d *Data) { d.Device = "Pixel\u2029Call +34 600 000 000" })},
+		{"device with bare host name", KindNewSignIn, testTo, with(func(d *Data) { d.Device = "visit evil.example" })},
+		{"device with zero-width space", KindNewSignIn, testTo, with(func(d *Data) { d.Device = "Pix\u200bel" })},
 		{"device too long", KindNewSignIn, testTo, with(func(d *Data) { d.Device = strings.Repeat("x", 65) })},
 	}
 	for _, tt := range tests {

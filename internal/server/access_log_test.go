@@ -1,13 +1,16 @@
 package server
 
 import (
+	"encoding/json"
 	"html"
+	"net/http"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/resguardo/resguardo"
 	"github.com/resguardo/resguardo/internal/testutil"
 )
 
@@ -95,4 +98,95 @@ func TestEveryAuditActionHasALabel(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Customers see staff by role only: an entry a staff member caused shows
+// neither the staff member's network and device nor their id, on the
+// page, in the API and in the export; the customer's own sign-ins keep
+// their network.
+func TestAccessLogShowsStaffByRoleOnly(t *testing.T) {
+	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
+		ts := newTestServerOn(t, b, withTrustedProxies("127.0.0.1/32"))
+		var tk tokens
+		body := `{"email":"role@example.com","password":"` + testPassword + `","name":"Role Only"}`
+		if r := ts.do(t, ts.site, "POST", "/api/v1/auth/register", strings.NewReader(body), "Content-Type", "application/json"); r.StatusCode != 202 {
+			t.Fatalf("register: %d", r.StatusCode)
+		}
+		login := `{"email":"role@example.com","password":"` + testPassword + `"}`
+		r := ts.do(t, ts.site, "POST", "/api/v1/auth/login", strings.NewReader(login), "Content-Type", "application/json", "X-Forwarded-For", "198.51.100.7")
+		if r.StatusCode != 200 || json.Unmarshal(r.body, &tk) != nil {
+			t.Fatalf("login: %d", r.StatusCode)
+		}
+		var me struct {
+			ID string `json:"id"`
+		}
+		ts.apiCall(t, "GET", "/api/v1/me", tk.AccessToken, nil, &me)
+
+		// A lead opens the customer's page from the staff office's network.
+		lead := ts.newStaff(t, "lead@example.com", resguardo.RoleLead)
+		c := ts.console(t)
+		c.signIn(lead)
+		req, err := http.NewRequestWithContext(t.Context(), "GET", ts.staff.URL+"/customers/"+me.ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Forwarded-For", "203.0.113.9")
+		req.Header.Set("User-Agent", "Mozilla/5.0 (Windows NT 10.0) Edg/120.0")
+		if p := c.send(req); p.StatusCode != 200 {
+			t.Fatalf("lead opens the customer: %d", p.StatusCode)
+		}
+		staffID := ""
+		if rows, err := ts.env.DB.Conn().AuditForTarget(t.Context(), resguardo.TargetCustomer, me.ID, 0, 100); err == nil {
+			for _, row := range rows {
+				if row.ActorKind == resguardo.ActorStaff && row.Action == resguardo.ActCustomerViewed {
+					staffID = row.ActorID
+					if !strings.Contains(row.Client, "203.0.113") {
+						t.Fatalf("the trail itself lost the staff network: %q", row.Client)
+					}
+				}
+			}
+		}
+		if staffID == "" {
+			t.Fatal("no staff view in the trail")
+		}
+
+		var page accessLogPage
+		if r := ts.apiCall(t, "GET", "/api/v1/me/access-log", tk.AccessToken, nil, &page); r.StatusCode != 200 {
+			t.Fatalf("access log: %d", r.StatusCode)
+		}
+		var staffEntry, ownSignIn *accessLogEntry
+		for i, e := range page.Entries {
+			switch {
+			case e.ActorKind == resguardo.ActorStaff && e.Action == resguardo.ActCustomerViewed:
+				staffEntry = &page.Entries[i]
+			case e.ActorKind == resguardo.ActorCustomer && e.Action == resguardo.ActSignIn:
+				ownSignIn = &page.Entries[i]
+			}
+		}
+		if staffEntry == nil || staffEntry.ActorRole != "lead" || staffEntry.Client != "" {
+			t.Errorf("staff entry %+v, want role lead and no client", staffEntry)
+		}
+		if ownSignIn == nil || !strings.Contains(ownSignIn.Client, "198.51.100") {
+			t.Errorf("own sign-in entry %+v, want the customer's network", ownSignIn)
+		}
+
+		export := ts.apiCall(t, "GET", "/api/v1/me/export", tk.AccessToken, nil, nil)
+		if export.StatusCode != 200 {
+			t.Fatalf("export: %d", export.StatusCode)
+		}
+		br := ts.browser(t)
+		br.signIn("role@example.com", testPassword, "")
+		_, accountPage, _ := br.get("/account?lang=en")
+		apiJSON, _ := json.Marshal(page)
+		for name, text := range map[string]string{"API": string(apiJSON), "export": string(export.body), "/account": accountPage} {
+			for _, leak := range []string{"203.0.113", "Edge on Windows", staffID} {
+				if strings.Contains(text, leak) {
+					t.Errorf("%s shows the staff member's %q", name, leak)
+				}
+			}
+		}
+		if !strings.Contains(accountPage, "198.51.100") {
+			t.Error("/account no longer shows the customer's own network")
+		}
+	})
 }

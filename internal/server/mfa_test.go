@@ -259,17 +259,63 @@ func TestNewDeviceSignInIsNotified(t *testing.T) {
 	}
 }
 
-// An app's device name is one short line without links: it is quoted in
-// the new-sign-in mail.
+// An app's device name is one short line of plain text: it is quoted in
+// the new-sign-in mail. A name outside the plain set is refused with a
+// problem naming device_name, and the refused sign-in starts nothing and
+// mails nothing; a plain name signs in and is quoted on a line of its own.
 func TestAppDeviceNameCannotCarryALink(t *testing.T) {
-	ts := newTestServer(t)
-	ts.signUp(t, "link@example.com", "Link")
-	for _, device := range []string{"Phone https://evil.example/reset", strings.Repeat("x", 65)} {
-		r := ts.apiCall(t, "POST", "/api/v1/auth/login", "", map[string]string{"email": "link@example.com", "password": testPassword, "device_name": device}, nil)
-		if r.StatusCode != 400 {
-			t.Errorf("device name %.20q…: %d, want 400", device, r.StatusCode)
+	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
+		ts := newTestServerOn(t, b)
+		tk := ts.signUp(t, "link@example.com", "Link")
+		ts.env.Clock.Advance(11 * time.Minute) // past the new account's grace: new devices are mailed
+		sessions := func() int {
+			var list []map[string]any
+			if r := ts.apiCall(t, "GET", "/api/v1/me/sessions", tk.AccessToken, nil, &list); r.StatusCode != 200 {
+				t.Fatalf("sessions: %d", r.StatusCode)
+			}
+			return len(list)
 		}
-	}
+		before := sessions()
+		for _, device := range []string{
+			"Phone https://evil.example/reset",
+			"Phone\u2028Your account is locked: reply with your password",
+			"Phone \u202egnp.exe",
+			"visit evil.example",
+			strings.Repeat("x", 65),
+		} {
+			r := ts.apiCall(t, "POST", "/api/v1/auth/login", "", map[string]string{"email": "link@example.com", "password": testPassword, "device_name": device}, nil)
+			if r.StatusCode != 400 {
+				t.Errorf("device name %.20q…: %d, want 400", device, r.StatusCode)
+				continue
+			}
+			if p := r.problem(t); len(p.Errors) != 1 || p.Errors[0].Field != "device_name" {
+				t.Errorf("device name %.20q…: problem %+v, want one naming device_name", device, p)
+			}
+		}
+		if n := sessions(); n != before {
+			t.Errorf("refused sign-ins changed the sign-ins: %d, want %d", n, before)
+		}
+		signInMail := func() []string {
+			var bodies []string
+			for _, m := range ts.env.DeliverMail(t) {
+				if strings.Contains(m.Subject, "New sign-in") {
+					bodies = append(bodies, strings.ReplaceAll(m.Body, "\r\n", "\n"))
+				}
+			}
+			return bodies
+		}
+		if m := signInMail(); len(m) != 0 {
+			t.Errorf("refused sign-ins sent %d new-sign-in mails", len(m))
+		}
+		r := ts.apiCall(t, "POST", "/api/v1/auth/login", "", map[string]string{"email": "link@example.com", "password": testPassword, "device_name": "Ana's Pixel (work)"}, nil)
+		if r.StatusCode != 200 {
+			t.Fatalf("plain device name: %d %s", r.StatusCode, r.body)
+		}
+		mails := signInMail()
+		if len(mails) != 1 || !strings.Contains(mails[0], "\n    “Ana's Pixel (work)”\n") {
+			t.Errorf("new sign-in mail does not quote the name on its own line: %+v", mails)
+		}
+	})
 }
 
 // Turning TOTP on or off in the browser replaces the session token: the

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"github.com/resguardo/resguardo"
 )
@@ -65,6 +66,27 @@ func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 	h := w.Header()
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Content-Security-Policy", apiCSP)
+	if status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", bearerChallenge(r, code))
+	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(p)
+}
+
+// bearerChallenge is the WWW-Authenticate value of an API 401 (RFC 6750
+// §3): the API takes bearer tokens only. A request that sent a token learns
+// that the token is not valid (expired, revoked, unknown), so an app knows to
+// refresh or sign in again; a request that sent none gets the bare
+// challenge, with no error attribute (RFC 6750 §3.1). A valid token that
+// needs a fresh password or code (step-up) is not an invalid token: it gets
+// the step-up error of RFC 9470, so an app asks for re-authentication
+// instead of dropping its sign-in.
+func bearerChallenge(r *http.Request, code string) string {
+	if _, sent := bearerToken(r); !sent {
+		return "Bearer"
+	}
+	if code == resguardo.EReauthRequired {
+		return `Bearer error="insufficient_user_authentication", max_age=` + strconv.Itoa(int(recentAuthWindow.Seconds()))
+	}
+	return `Bearer error="invalid_token"`
 }

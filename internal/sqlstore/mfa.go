@@ -76,28 +76,100 @@ func (c Conn) DeleteTOTP(ctx context.Context, customerID string) error {
 	return affectedOne(res, err, "second factor")
 }
 
-// ReplaceRecoveryCodes stores a fresh set of code hashes, voiding the old.
-func (c Conn) ReplaceRecoveryCodes(ctx context.Context, customerID string, hashes [][]byte) error {
+// ReplaceRecoveryCodes stores a fresh set of codes, each as a MAC under the
+// pepper key keyID, voiding the old.
+func (c Conn) ReplaceRecoveryCodes(ctx context.Context, customerID string, keyID uint32, macs [][]byte) error {
 	if _, err := c.exec(ctx, `DELETE FROM recovery_codes WHERE customer_id = ?`, customerID); err != nil {
 		return fmt.Errorf("delete recovery codes: %w", err)
 	}
-	for _, h := range hashes {
-		if _, err := c.exec(ctx, `INSERT INTO recovery_codes (code_hash, customer_id) VALUES (?, ?)`, h, customerID); err != nil {
+	for _, h := range macs {
+		if _, err := c.exec(ctx, `INSERT INTO recovery_codes (code_hash, customer_id, pepper_key_id) VALUES (?, ?, ?)`, h, customerID, int64(keyID)); err != nil {
 			return fmt.Errorf("store recovery code: %w", err)
 		}
 	}
 	return nil
 }
 
-// UseRecoveryCode consumes one unused code of the customer; false if there
-// is none with that hash.
-func (c Conn) UseRecoveryCode(ctx context.Context, customerID string, hash []byte, now int64) (bool, error) {
-	res, err := c.exec(ctx, `UPDATE recovery_codes SET used_at = ? WHERE code_hash = ? AND customer_id = ? AND used_at IS NULL`, now, hash, customerID)
+// UseRecoveryCode consumes one unused code of the customer stored as mac
+// under pepper key keyID; false if there is none. One conditional UPDATE,
+// so two concurrent uses of a code cannot both succeed.
+func (c Conn) UseRecoveryCode(ctx context.Context, customerID string, keyID uint32, mac []byte, now int64) (bool, error) {
+	res, err := c.exec(ctx, `UPDATE recovery_codes SET used_at = ? WHERE code_hash = ? AND customer_id = ? AND pepper_key_id = ? AND used_at IS NULL`,
+		now, mac, customerID, int64(keyID))
 	if err != nil {
 		return false, fmt.Errorf("use recovery code: %w", err)
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+// UseLegacyRecoveryCode is UseRecoveryCode for a code still stored in the
+// old unkeyed form (its bare digest), not yet converted.
+func (c Conn) UseLegacyRecoveryCode(ctx context.Context, customerID string, digest []byte, now int64) (bool, error) {
+	res, err := c.exec(ctx, `UPDATE recovery_codes SET used_at = ? WHERE code_hash = ? AND customer_id = ? AND pepper_key_id IS NULL AND used_at IS NULL`,
+		now, digest, customerID)
+	if err != nil {
+		return false, fmt.Errorf("use recovery code: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// LegacyRecoveryCode is a code stored in the old unkeyed form.
+type LegacyRecoveryCode struct {
+	CustomerID string
+	Digest     []byte
+}
+
+// LegacyRecoveryCodes returns up to limit codes still in the old unkeyed
+// form, used or not.
+func (c Conn) LegacyRecoveryCodes(ctx context.Context, limit int) ([]LegacyRecoveryCode, error) {
+	rows, err := c.query(ctx, `SELECT customer_id, code_hash FROM recovery_codes WHERE pepper_key_id IS NULL ORDER BY code_hash LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read recovery codes: %w", err)
+	}
+	defer rows.Close()
+	var out []LegacyRecoveryCode
+	for rows.Next() {
+		var r LegacyRecoveryCode
+		if err := rows.Scan(&r.CustomerID, &r.Digest); err != nil {
+			return nil, fmt.Errorf("read recovery code: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// KeyRecoveryCode replaces a code's old unkeyed digest by its MAC under
+// pepper key keyID, only if it is still in the old form (another server may
+// have converted it meanwhile).
+func (c Conn) KeyRecoveryCode(ctx context.Context, customerID string, digest []byte, keyID uint32, mac []byte) error {
+	_, err := c.exec(ctx, `UPDATE recovery_codes SET code_hash = ?, pepper_key_id = ? WHERE code_hash = ? AND customer_id = ? AND pepper_key_id IS NULL`,
+		mac, int64(keyID), digest, customerID)
+	if err != nil {
+		return fmt.Errorf("key recovery code: %w", err)
+	}
+	return nil
+}
+
+// RecoveryCodeKeyUses counts the unused recovery codes stored under each
+// pepper key: a key they use cannot be retired.
+func (c Conn) RecoveryCodeKeyUses(ctx context.Context) (map[uint32]int, error) {
+	rows, err := c.query(ctx, `SELECT pepper_key_id, COUNT(*) FROM recovery_codes WHERE used_at IS NULL AND pepper_key_id IS NOT NULL GROUP BY pepper_key_id`)
+	if err != nil {
+		return nil, fmt.Errorf("count recovery codes: %w", err)
+	}
+	defer rows.Close()
+	out := map[uint32]int{}
+	for rows.Next() {
+		var id int64
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, fmt.Errorf("count recovery codes: %w", err)
+		}
+		out[uint32(id)] += n // #nosec G115 -- written from a uint32
+	}
+	return out, rows.Err()
 }
 
 // InsertMFAChallenge stores a sign-in challenge's hash.

@@ -165,6 +165,36 @@ func (c Conn) MarkRefreshUsed(ctx context.Context, hash []byte, now int64) (bool
 	return n == 1, err
 }
 
+// RetireAccessTokens deletes a family's access tokens, at a refresh, so
+// that the access token issued with the previous refresh token stops
+// working. It reads the hashes and deletes each by primary key: InnoDB then
+// locks those rows only, not the gap of the family index that a DELETE by
+// family would lock and that other families' sign-ins insert into.
+func (c Conn) RetireAccessTokens(ctx context.Context, familyID string) error {
+	rows, err := c.query(ctx, `SELECT token_hash FROM app_tokens WHERE family_id = ? AND kind = 'access'`, familyID)
+	if err != nil {
+		return fmt.Errorf("read access tokens: %w", err)
+	}
+	var hashes [][]byte
+	for rows.Next() {
+		var h []byte
+		if err := rows.Scan(&h); err != nil {
+			_ = rows.Close()
+			return fmt.Errorf("read access token: %w", err)
+		}
+		hashes = append(hashes, h)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("read access tokens: %w", err)
+	}
+	for _, h := range hashes {
+		if _, err := c.exec(ctx, `DELETE FROM app_tokens WHERE token_hash = ? AND kind = 'access'`, h); err != nil {
+			return fmt.Errorf("retire access token: %w", err)
+		}
+	}
+	return nil
+}
+
 // TouchTokenFamily records activity.
 func (c Conn) TouchTokenFamily(ctx context.Context, id string, now int64) error {
 	_, err := c.exec(ctx, `UPDATE token_families SET last_seen_at = ? WHERE id = ?`, now, id)

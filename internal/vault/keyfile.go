@@ -288,3 +288,38 @@ func (v *Vault) save(handles map[Purpose]*keyset.Handle, replace bool) error {
 	}
 	return nil
 }
+
+// KeysetInClear reports whether the key set file in dataDir holds its
+// keysets in cleartext (protected by file permissions only) rather than
+// encrypted under a master key. It reads the file's header only, never the
+// keys, and changes nothing: it is for doctor.
+func KeysetInClear(dataDir string) (bool, error) {
+	root, err := os.OpenRoot(dataDir)
+	if err != nil {
+		return false, fmt.Errorf("vault: open data directory: %w", err)
+	}
+	defer root.Close()
+	f, err := root.Open(KeysetFile)
+	if err != nil {
+		return false, fmt.Errorf("vault: open key set file: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return false, fmt.Errorf("vault: read key set file: %w", err)
+	}
+	var head struct {
+		Format     string `json:"format"`
+		Protection string `json:"protection"`
+	}
+	if len(data) > maxFileSize || json.Unmarshal(data, &head) != nil || head.Format != fileFormat {
+		return false, errors.New("vault: the key set file is not a resguardo key set")
+	}
+	switch head.Protection {
+	case protectionCleartext:
+		return true, nil
+	case protectionMasterKey:
+		return false, nil
+	}
+	return false, fmt.Errorf("vault: key set file has unknown protection %q", head.Protection)
+}

@@ -12,7 +12,8 @@
 //
 //   - kek: AEAD AES256-GCM, wraps the per-customer data keys;
 //   - blind_index: PRF HMAC-SHA256, keyed blind indexes for exact lookups;
-//   - pepper: PRF HMAC-SHA256, the secret applied to passwords before argon2id;
+//   - pepper: PRF HMAC-SHA256, the secret applied to passwords before argon2id,
+//     and the key of the stored form of recovery codes;
 //   - audit: PRF HMAC-SHA256, the keyed MAC of the audit chain.
 //
 // Each customer has a data key (a Tink AEAD AES256-GCM keyset of its own) stored
@@ -52,6 +53,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -100,6 +102,7 @@ const (
 	labelField      = "resguardo.field.v1"
 	labelBlindIndex = "resguardo.blindindex.v1"
 	labelPepper     = "resguardo.pepper.v1"
+	labelRecovery   = "resguardo.recovery.v1"
 	labelAudit      = "resguardo.audit.v1"
 )
 
@@ -312,6 +315,58 @@ func (v *Vault) PepperMAC(password []byte) (keyID uint32, mac []byte, err error)
 // PepperMACWith is PepperMAC under the given, possibly older, pepper key.
 func (v *Vault) PepperMACWith(keyID uint32, password []byte) ([]byte, error) {
 	return macWith(v.keys.Load().pepper, keyID, labelPepper, password, "pepper")
+}
+
+// KeyedMAC is a MAC and the id of the key it was computed with.
+type KeyedMAC struct {
+	KeyID uint32
+	MAC   []byte
+}
+
+// RecoveryMAC is the stored form of a customer's recovery code: HMAC-SHA256
+// under the primary pepper key of the customer id and the code's digest
+// (auth.RecoveryCodeHash). The key lives outside the database, so a dump
+// alone cannot test guesses; the customer id makes equal codes of two
+// customers store differently. Taking the digest, not the code, lets codes
+// stored as a bare digest before be converted without knowing them.
+func (v *Vault) RecoveryMAC(customerID string, digest []byte) (KeyedMAC, error) {
+	set := v.keys.Load().pepper
+	mac, err := recoveryMAC(set, set.PrimaryID, customerID, digest)
+	return KeyedMAC{KeyID: set.PrimaryID, MAC: mac}, err
+}
+
+// RecoveryMACs is RecoveryMAC under every pepper key, the primary first:
+// codes stored before a pepper rotation verify under the key they were
+// made with.
+func (v *Vault) RecoveryMACs(customerID string, digest []byte) ([]KeyedMAC, error) {
+	set := v.keys.Load().pepper
+	ids := make([]uint32, 0, len(set.PRFs))
+	for id := range set.PRFs {
+		if id != set.PrimaryID {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	out := make([]KeyedMAC, 0, len(set.PRFs))
+	for _, id := range append([]uint32{set.PrimaryID}, ids...) {
+		mac, err := recoveryMAC(set, id, customerID, digest)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, KeyedMAC{KeyID: id, MAC: mac})
+	}
+	return out, nil
+}
+
+func recoveryMAC(set *prf.Set, keyID uint32, customerID string, digest []byte) ([]byte, error) {
+	if customerID == "" || len(digest) == 0 {
+		return nil, errors.New("vault: recovery mac: customer and digest must be non-empty")
+	}
+	in, err := encode(customerID, string(digest))
+	if err != nil {
+		return nil, fmt.Errorf("vault: recovery mac: %w", err)
+	}
+	return macWith(set, keyID, labelRecovery, in, "recovery")
 }
 
 // AuditMAC returns the id of the primary audit key and the HMAC-SHA256 of msg

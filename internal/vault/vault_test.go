@@ -900,3 +900,34 @@ func BenchmarkBlindIndex(b *testing.B) {
 		}
 	}
 }
+
+// The stored form of a recovery code is keyed by the pepper, bound to the
+// customer, separate from the password pepper's outputs, and verifiable
+// under every pepper key after a rotation, the primary first.
+func TestRecoveryMAC(t *testing.T) {
+	v, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := []byte("0123456789abcdef0123456789abcdef")
+	a, err := v.RecoveryMAC("CUSTOMERA", digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := v.RecoveryMAC("CUSTOMERB", digest)
+	_, pw, _ := v.PepperMAC(digest)
+	if bytes.Equal(a.MAC, b.MAC) || bytes.Equal(a.MAC, pw) || len(a.MAC) != 32 {
+		t.Error("recovery MACs are not bound to the customer or not separate from password MACs")
+	}
+	if _, err := v.RecoveryMAC("", digest); err == nil {
+		t.Error("an empty customer id was accepted")
+	}
+	old := v.Primary(PurposePepper)
+	if _, err := v.Rotate(PurposePepper); err != nil {
+		t.Fatal(err)
+	}
+	all, err := v.RecoveryMACs("CUSTOMERA", digest)
+	if err != nil || len(all) != 2 || all[0].KeyID != v.Primary(PurposePepper) || all[1].KeyID != old || !bytes.Equal(all[1].MAC, a.MAC) {
+		t.Errorf("RecoveryMACs after a rotation = %+v, %v; want the new primary first, then the old key's MAC", all, err)
+	}
+}
