@@ -204,9 +204,14 @@ func TestRevealNeedsReasonAndIsRateLimited(t *testing.T) {
 	if err != nil || got != "+34612345699" {
 		t.Fatalf("reveal phone = %q, %v", got, err)
 	}
-	events, _ := f.env.Accounts.AccessLog(ctx, id, 0, 1)
-	if events[0].Action != resguardo.ActCustomerRevealed || events[0].Reason != reason || strings.Join(events[0].Fields, ",") != "phone" {
-		t.Errorf("reveal entry = %+v", events[0])
+	// The trail keeps the reason for auditors (the customer's own view
+	// shows staff by role only).
+	rows, err := f.env.DB.Conn().AuditForTarget(ctx, resguardo.TargetCustomer, id, 0, 1)
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("audit entries of the customer: %d, %v", len(rows), err)
+	}
+	if ev := rows[0].AuditEvent; ev.Action != resguardo.ActCustomerRevealed || ev.Reason != reason || strings.Join(ev.Fields, ",") != "phone" || ev.ActorID != agent.StaffID {
+		t.Errorf("reveal entry = %+v", ev)
 	}
 	for range 2 {
 		if _, err := f.staff.Reveal(ctx, agent, id, "name", reason); err != nil {
