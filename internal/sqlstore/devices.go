@@ -72,7 +72,7 @@ func (c Conn) TrimKnownDevices(ctx context.Context, customerID string, keep int,
 	for i := 0; rows.Next(); i++ {
 		var h []byte
 		if err := rows.Scan(&h); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return fmt.Errorf("list known devices: %w", err)
 		}
 		if i >= keep {
