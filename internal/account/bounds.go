@@ -76,7 +76,11 @@ func (s *Service) makeRoom(ctx context.Context, c sqlstore.Conn, customerID, kin
 		return err
 	}
 	for i := limit - 1; i < len(ids); i++ {
-		if err := del(ctx, customerID, ids[i]); err != nil {
+		err := del(ctx, customerID, ids[i])
+		if resguardo.ErrorCode(err) == resguardo.ENotFound {
+			continue // ended meanwhile (sign-out, housekeeping): gone either way
+		}
+		if err != nil {
 			return err
 		}
 		if err := s.audit.Append(ctx, c, event(resguardo.ActSessionRevoked, customerID, resguardo.OutcomeSuccess)); err != nil {
