@@ -98,19 +98,16 @@ func (s *Service) AccessLog(ctx context.Context, customerID string, before int64
 }
 
 // customerView is an audit entry as its customer sees it. Staff appear by
-// role only: their id, network and device, the request and the reason they
-// typed stay in the trail for auditors. The network and device are kept
-// only for what the customer did and for attempts on the account by
-// someone not signed in (failed sign-ins), which the owner needs to judge.
+// role only: their id, network and device stay in the trail for auditors.
+// The network and device are kept only for what the customer did and for
+// attempts on the account by someone not signed in (failed sign-ins),
+// which the owner needs to judge.
 func customerView(ev resguardo.AuditEvent) resguardo.AuditEvent {
 	if ev.ActorKind != resguardo.ActorCustomer {
 		ev.ActorID = ""
 	}
 	if ev.ActorKind != resguardo.ActorCustomer && ev.ActorKind != resguardo.ActorAnonymous {
 		ev.Client = ""
-	}
-	if ev.ActorKind == resguardo.ActorStaff {
-		ev.RequestID, ev.Reason = "", ""
 	}
 	return ev
 }

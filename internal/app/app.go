@@ -132,7 +132,10 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		_ = siteLn.Close()
 		return fmt.Errorf("staff console listener: %w", err)
 	}
-	servers := []*http.Server{newHTTPServer(srv.Site(), tlsConfig, log), newHTTPServer(srv.Staff(), tlsConfig, log)}
+	// Each listener gets its own copy of the TLS configuration: ServeTLS
+	// adds the HTTP/2 protocol to the one it is given, and two servers
+	// starting at once would otherwise write the same value concurrently.
+	servers := []*http.Server{newHTTPServer(srv.Site(), tlsConfig.Clone(), log), newHTTPServer(srv.Staff(), tlsConfig.Clone(), log)}
 	listeners := []net.Listener{siteLn, staffLn}
 
 	errc := make(chan error, len(servers))
