@@ -72,16 +72,26 @@ const RecoveryCodes = 10
 
 var recoveryEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// NewRecoveryCodes returns n codes like "ABCD-EFGH-IJKL" (60 random bits)
-// to show once, and their digests (RecoveryCodeDigest). A digest is not
-// what is stored: the store keeps vault.RecoveryMAC of it, keyed by the
-// pepper, so that a dump alone cannot test guesses.
+// recoveryBytes is a recovery code's randomness: 120 bits, above the 112
+// at which a keyed hash (not a password hash) is enough to store it (ASVS
+// V6.5.2), so a leaked table cannot be searched even with the pepper.
+const recoveryBytes = 15
+
+// NewRecoveryCodes returns n codes like "ABCD-EFGH-IJKL-MNOP-QRST-UVWX"
+// (120 random bits) to show once, and their digests (RecoveryCodeDigest).
+// A digest is not what is stored: the store keeps vault.RecoveryMAC of it,
+// keyed by the pepper, so that a dump alone cannot test guesses. Codes of
+// the earlier, 12-character form still verify until used or renewed.
 func NewRecoveryCodes(n int) (codes []string, digests [][]byte) {
 	for range n {
-		b := make([]byte, 8)
+		b := make([]byte, recoveryBytes)
 		_, _ = rand.Read(b)
-		s := recoveryEncoding.EncodeToString(b)[:12]
-		codes = append(codes, s[:4]+"-"+s[4:8]+"-"+s[8:])
+		s := recoveryEncoding.EncodeToString(b) // 24 characters
+		groups := make([]string, 0, len(s)/4)
+		for i := 0; i < len(s); i += 4 {
+			groups = append(groups, s[i:i+4])
+		}
+		codes = append(codes, strings.Join(groups, "-"))
 		digests = append(digests, RecoveryCodeDigest(s))
 	}
 	return codes, digests

@@ -49,7 +49,8 @@ func TestRecoveryCodes(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for i, c := range codes {
-		if len(c) != 14 || c[4] != '-' || seen[c] {
+		// 24 base32 characters (120 bits) in six groups of four.
+		if len(c) != 29 || strings.Count(c, "-") != 5 || c[4] != '-' || seen[c] {
 			t.Errorf("code %q", c)
 		}
 		seen[c] = true
