@@ -426,6 +426,7 @@ func (f *fuzzer) refreshForm(ft *formTarget) bool {
 	if !c.dirty {
 		return true
 	}
+	defer f.timed("reading forms again")()
 	if ft.surface == "staff" && ft.as == "lead" {
 		f.ensureCustomer() // the lead's forms act on the customer
 	}

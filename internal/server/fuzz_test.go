@@ -151,6 +151,7 @@ func TestRequestFuzz(t *testing.T) {
 	testutil.ForEachBackend(t, func(t *testing.T, bk testutil.Backend) {
 		start := time.Now()
 		f := newFuzzer(t, bk, rotating)
+		t.Logf("%s: set-up (server, principals, the crawl of the pages) in %s", bk.Name, time.Since(start).Round(time.Millisecond))
 		f.runRegressions(corpus)
 		seeds := []uint64{fuzzFixedSeed}
 		if rotating != fuzzFixedSeed {
@@ -162,6 +163,9 @@ func TestRequestFuzz(t *testing.T) {
 		t.Logf("%s: %d requests (%d regression cases) in %s (requests %s, state snapshots %s); seeds fixed %d, rotating %d",
 			bk.Name, f.sent, len(corpus), time.Since(start).Round(time.Millisecond), f.inRequests.Round(time.Millisecond),
 			f.inSnapshots.Round(time.Millisecond), fuzzFixedSeed, rotating)
+		for what, d := range f.spent {
+			t.Logf("%s: %s in %s", bk.Name, what, d.Round(time.Millisecond))
+		}
 		if len(f.failures) > 0 {
 			const show = 25
 			msgs := f.failures
@@ -235,6 +239,7 @@ type fuzzer struct {
 	sent      int
 	// time spent sending cases and reading the database's state
 	inRequests, inSnapshots time.Duration
+	spent                   map[string]time.Duration
 	knownSeen               map[string]bool
 }
 
@@ -317,6 +322,7 @@ func (f *fuzzer) ensureCustomer() {
 	if !f.custDirty && f.cust.access != "" && ts.env.Clock.Now().Sub(f.cust.loggedAt) < stepUpMargin {
 		return
 	}
+	defer f.timed("keeping the customer signed in")()
 	defer func() { f.custDirty = false }()
 	f.before = nil // what follows writes (sign-ins, a new customer)
 	for attempt := 0; ; attempt++ {
@@ -445,6 +451,7 @@ func (f *fuzzer) ensureClient(c *fuzzClient) {
 	}
 	t := f.t
 	f.before = nil // what follows may write (sign-ins)
+	defer f.timed("keeping page sessions signed in")()
 	switch c.surface + " " + c.as {
 	case "site guest", "staff guest":
 		f.resetJar(c)
@@ -640,17 +647,21 @@ func (f *fuzzer) send(c fuzzCase) int {
 // erased the customer or disabled a staff member; a 401 or 403 may mean a
 // session or form token that is no longer valid.
 func (f *fuzzer) afterAnswer(c fuzzCase, client *fuzzClient, api bool, status int) {
-	if status >= 400 && status != 401 && status != 403 && status != 429 {
-		return
-	}
-	if client != nil {
-		client.dirty = true
-	}
-	if status >= 400 {
+	switch {
+	case status == 401 || status == 429 || status == 403 && c.Field != formTokenName:
+		// The session or its form token may be stale.
+		if client != nil {
+			client.dirty = true
+		}
 		if api && c.As == "customer" {
 			f.custDirty = true
 		}
 		return
+	case status >= 400 || !sessionChangeRe.MatchString(c.Method+" "+c.Path):
+		return
+	}
+	if client != nil {
+		client.dirty = true
 	}
 	switch {
 	case c.As == "customer" || c.Surface == "staff" && c.As == "lead":
@@ -659,6 +670,22 @@ func (f *fuzzer) afterAnswer(c fuzzCase, client *fuzzClient, api bool, status in
 		f.clients["site customer"].dirty = true
 	case c.Surface == "staff" && c.As == "admin":
 		f.clients["staff lead"].dirty = true // disabled, or a role changed
+	}
+}
+
+// sessionChangeRe matches the requests whose success may end or replace a
+// session or form token, lock or erase the customer, remove a phone or an
+// address the cases name, or disable a staff member.
+var sessionChangeRe = regexp.MustCompile(`^DELETE |logout|password|email|session|lock|revoke|mfa|totp|erase|delete|reauth|login|disable|grant|enrol|register|reset|verify`)
+
+// timed adds the time until the returned function runs to what's spent.
+func (f *fuzzer) timed(what string) func() {
+	start := time.Now()
+	return func() {
+		if f.spent == nil {
+			f.spent = map[string]time.Duration{}
+		}
+		f.spent[what] += time.Since(start)
 	}
 }
 
@@ -725,7 +752,9 @@ func (f *fuzzer) pass(seed uint64) {
 	f.seed, f.sampling = seed, seed != fuzzFixedSeed
 	f.rng = rand.New(rand.NewPCG(seed, seed^0x5eed))
 	for _, c := range f.apiCases() {
-		f.send(c)
+		if status := f.send(c); c.As == "customer" && status == 401 {
+			f.send(c) // once more with a fresh token
+		}
 	}
 	keys := make([]string, 0, len(f.forms))
 	for k := range f.forms {
@@ -743,7 +772,10 @@ func (f *fuzzer) pass(seed uint64) {
 				c.Path += "?" + c.Form
 				c.Form = ""
 			}
-			f.send(c)
+			if status := f.send(c); c.As != "guest" && (status == 401 || status == 403 && c.Field != formTokenName) && f.refreshForm(f.forms[k]) {
+				c.Path = f.forms[k].action
+				f.send(c) // once more with a fresh session and token
+			}
 		}
 	}
 }
