@@ -67,3 +67,36 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestJSONTooDeep(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		deep bool
+	}{
+		{`{"a":[1,{"b":2}]}`, false},
+		{strings.Repeat("[", 16) + strings.Repeat("]", 16), false},
+		{strings.Repeat("[", 17) + strings.Repeat("]", 17), true},
+		{`{"a":"` + strings.Repeat("[", 40) + `"}`, false},     // brackets in a string
+		{`{"a":"\"` + strings.Repeat("{", 40) + `\\"}`, false}, // escaped quotes
+		{`{"a":"\\"` + `,"b":` + strings.Repeat("[", 20) + `1` + strings.Repeat("]", 20) + `}`, true},
+	} {
+		if got := jsonTooDeep([]byte(tc.body), maxJSONDepth); got != tc.deep {
+			t.Errorf("jsonTooDeep(%.60s) = %v, want %v", tc.body, got, tc.deep)
+		}
+	}
+}
+
+// A deeply nested body is refused before the schema validator, whose time
+// grows with the square of the depth: a body at the 10,000 levels that
+// json.Valid allows took over ten seconds of CPU. Found by TestRequestFuzz.
+func TestAPIRefusesDeeplyNestedBody(t *testing.T) {
+	ts := newTestServer(t)
+	tk := ts.signUp(t, "nested@example.com", "Nested")
+	n := 9000
+	body := `{"number":` + strings.Repeat("[", n) + strings.Repeat("]", n) + `}`
+	resp := ts.do(t, ts.site, "POST", "/api/v1/me/phones", strings.NewReader(body),
+		"Content-Type", "application/json", "Authorization", "Bearer "+tk.AccessToken)
+	if p := resp.problem(t); resp.StatusCode != 400 || !strings.Contains(p.Detail, "too deeply") {
+		t.Errorf("deeply nested body: %d %+v, want 400 naming the nesting", resp.StatusCode, p)
+	}
+}

@@ -71,6 +71,11 @@ func (v *apiValidator) validate(r *http.Request) (*http.Request, error) {
 		if !json.Valid(body) {
 			return nil, resguardo.Errorf(resguardo.EInvalid, "The request body must be exactly one valid JSON value.")
 		}
+		// Before the schema validator, whose time grows with the square of
+		// the nesting depth (10,000 levels of brackets took over ten seconds).
+		if jsonTooDeep(body, maxJSONDepth) {
+			return nil, resguardo.Errorf(resguardo.EInvalid, "The request body nests arrays or objects too deeply.")
+		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		defer func() { r.Body = io.NopCloser(bytes.NewReader(body)) }()
 	}
