@@ -74,7 +74,13 @@ func newTestServer(t *testing.T, opts ...testOption) *testServer {
 func newTestServerOn(t *testing.T, b testutil.Backend, opts ...testOption) *testServer {
 	t.Helper()
 	logs := &testutil.SyncBuffer{}
-	env := testutil.NewEnv(t, b, logs)
+	return serveEnv(t, testutil.NewEnv(t, b, logs), logs, opts...)
+}
+
+// serveEnv starts the real server, both listeners, over env: its database,
+// key set, customer side and clock, with a staff side of its own.
+func serveEnv(t *testing.T, env *testutil.Env, logs *testutil.SyncBuffer, opts ...testOption) *testServer {
+	t.Helper()
 	so := staffsvc.DefaultOptions("http://127.0.0.1:8081")
 	so.Now = env.Clock.Now
 	staffSide := staffsvc.New(env.DB, env.Vault, auth.NewHasher(testutil.FastParams, env.Vault, 4), env.Audit, env.Accounts, env.Log, so)

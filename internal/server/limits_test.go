@@ -3,59 +3,20 @@ package server
 import (
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/resguardo/resguardo/internal/account"
-	"github.com/resguardo/resguardo/internal/audit"
 	"github.com/resguardo/resguardo/internal/auth"
-	"github.com/resguardo/resguardo/internal/sqlstore"
-	staffsvc "github.com/resguardo/resguardo/internal/staff"
 	"github.com/resguardo/resguardo/internal/testutil"
-	"github.com/resguardo/resguardo/internal/vault"
 )
 
-// newPeerServer is a second server of the same deployment as ts: its own
-// connections to the same database, the same key set (read from the same
-// data directory), the same clock, its own listeners. What one server
-// counts, the other must see.
+// newPeerServer is a second server of the same deployment as ts (see
+// testutil.Env.Peer), with its own listeners.
 func newPeerServer(t *testing.T, ts *testServer, opts ...testOption) *testServer {
 	t.Helper()
-	db, err := sqlstore.Open(t.Context(), ts.env.DSN, ts.env.DataDir)
-	if err != nil {
-		t.Fatalf("open the database again: %v", err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	v, err := vault.Open(ts.env.DataDir)
-	if err != nil {
-		t.Fatalf("vault: %v", err)
-	}
-	env := *ts.env
-	env.DB, env.Vault = db, v
-	env.Audit = audit.New(db, v, env.Log, audit.DefaultCheckpointEvery, env.Clock.Now)
-	ao := account.DefaultOptions("http://127.0.0.1:8080")
-	ao.Now = env.Clock.Now
-	env.Accounts = account.New(db, v, auth.NewHasher(testutil.FastParams, v, 4), env.Audit, env.Log, ao)
-	so := staffsvc.DefaultOptions("http://127.0.0.1:8081")
-	so.Now = env.Clock.Now
-	staffSide := staffsvc.New(db, v, auth.NewHasher(testutil.FastParams, v, 4), env.Audit, env.Accounts, env.Log, so)
-	o := Options{Logger: env.Log, DB: db, Accounts: env.Accounts, Staff: staffSide, Now: env.Clock.Now}
-	doc := openapiJSON
-	var extra []route
-	for _, opt := range opts {
-		opt(&o, &doc, &extra)
-	}
-	s, err := build(o, doc, extra)
-	if err != nil {
-		t.Fatalf("build peer server: %v", err)
-	}
-	peer := &testServer{Server: s, env: &env, site: httptest.NewServer(s.Site()), staff: httptest.NewServer(s.Staff()), logs: ts.logs}
-	t.Cleanup(peer.site.Close)
-	t.Cleanup(peer.staff.Close)
-	return peer
+	return serveEnv(t, ts.env.Peer(t), ts.logs, opts...)
 }
 
 // on is the same browser (cookie jar) talking to another server of the

@@ -166,24 +166,6 @@ func (c Conn) InsertOutbox(ctx context.Context, m OutboxRow) error {
 	return nil
 }
 
-// DueOutbox returns up to limit messages due for sending.
-func (c Conn) DueOutbox(ctx context.Context, now int64, limit int) ([]OutboxRow, error) {
-	rows, err := c.query(ctx, `SELECT id, customer_id, sealed, created_at, attempts, next_attempt_at FROM outbox WHERE next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`, now, limit)
-	if err != nil {
-		return nil, fmt.Errorf("read outbox: %w", err)
-	}
-	defer rows.Close()
-	var out []OutboxRow
-	for rows.Next() {
-		var m OutboxRow
-		if err := rows.Scan(&m.ID, &m.CustomerID, &m.Sealed, &m.CreatedAt, &m.Attempts, &m.NextAttemptAt); err != nil {
-			return nil, fmt.Errorf("read outbox row: %w", err)
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
-}
-
 // DeleteOutbox removes a sent message.
 func (c Conn) DeleteOutbox(ctx context.Context, id string) error {
 	_, err := c.exec(ctx, `DELETE FROM outbox WHERE id = ?`, id)

@@ -71,15 +71,33 @@ type Env struct {
 func NewEnv(t testing.TB, b Backend, logTo io.Writer) *Env {
 	t.Helper()
 	db, dsn, dir := b.Open(t)
-	v, err := vault.Open(dir)
-	if err != nil {
-		t.Fatalf("vault: %v", err)
-	}
 	if logTo == nil {
 		logTo = io.Discard
 	}
 	log := slog.New(slog.NewJSONHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	clock := NewClock()
+	return envOver(t, db, dsn, dir, NewClock(), log)
+}
+
+// Peer is a second server's view of the same deployment: its own
+// connections to the same database, the key set read again from the same
+// data directory, the same clock and log, and its own customer side and
+// audit trail writer. What one counts or writes, the other must see.
+func (e *Env) Peer(t testing.TB) *Env {
+	t.Helper()
+	db, err := sqlstore.Open(t.Context(), e.DSN, e.DataDir)
+	if err != nil {
+		t.Fatalf("open the database again: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return envOver(t, db, e.DSN, e.DataDir, e.Clock, e.Log)
+}
+
+func envOver(t testing.TB, db *sqlstore.DB, dsn, dir string, clock *Clock, log *slog.Logger) *Env {
+	t.Helper()
+	v, err := vault.Open(dir)
+	if err != nil {
+		t.Fatalf("vault: %v", err)
+	}
 	opts := account.DefaultOptions("http://127.0.0.1:8080")
 	opts.Now = clock.Now
 	mailDir := filepath.Join(dir, "mail")
