@@ -62,6 +62,8 @@ type Service struct {
 	o      Options
 	audit  *audit.Log
 	bg     sync.WaitGroup // work answered before it is done
+	// activity holds last-seen times waiting to be written (activity.go).
+	activity *activity
 }
 
 // event is an audit entry about a customer's own account, done by the
@@ -124,8 +126,14 @@ func (s *Service) background(ctx context.Context, what string, fn func(context.C
 	})
 }
 
-// Wait returns once background work has finished (shutdown, tests).
-func (s *Service) Wait() { s.bg.Wait() }
+// Wait returns once background work has finished and pending activity is
+// written (shutdown, tests).
+func (s *Service) Wait() {
+	s.bg.Wait()
+	if err := s.FlushActivity(context.Background()); err != nil {
+		s.log.Error("activity not written", "err", err)
+	}
+}
 
 // New returns the service.
 func New(db *sqlstore.DB, v *vault.Vault, h *auth.Hasher, a *audit.Log, log *slog.Logger, o Options) *Service {
@@ -135,7 +143,7 @@ func New(db *sqlstore.DB, v *vault.Vault, h *auth.Hasher, a *audit.Log, log *slo
 	if o.MailPerMinute < 1 {
 		o.MailPerMinute = resguardo.DefaultMailPerMinute
 	}
-	return &Service{db: db, vault: v, hasher: h, audit: a, log: log, o: o}
+	return &Service{db: db, vault: v, hasher: h, audit: a, log: log, o: o, activity: newActivity()}
 }
 
 func (s *Service) now() time.Time { return s.o.Now() }

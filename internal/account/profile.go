@@ -16,22 +16,28 @@ func (s *Service) Profile(ctx context.Context, customerID string) (resguardo.Cus
 	if err != nil {
 		return resguardo.Customer{}, err
 	}
+	phones, addrs, err := conn.Contacts(ctx, customerID)
+	if err != nil {
+		return resguardo.Customer{}, err
+	}
+	return s.openProfile(row, phones, addrs)
+}
+
+// openProfile opens a customer's sealed fields and contacts.
+func (s *Service) openProfile(row sqlstore.CustomerRow, phones []sqlstore.PhoneRow, addrs []sqlstore.AddressRow) (resguardo.Customer, error) {
 	dk, err := s.dataKey(row)
 	if err != nil {
 		return resguardo.Customer{}, err
 	}
 	c := resguardo.Customer{ID: row.ID, EmailVerified: row.EmailVerified, CreatedAt: time.Unix(row.CreatedAt, 0).UTC(),
-		TOTPEnabled: row.TOTPEnabled, Locked: row.Locked, Phones: []resguardo.Phone{}, Addresses: []resguardo.Address{}}
+		TOTPEnabled: row.TOTPEnabled, Locked: row.Locked,
+		Phones: make([]resguardo.Phone, 0, len(phones)), Addresses: make([]resguardo.Address, 0, len(addrs))}
 	email, err := s.openString(dk, row.EmailSealed, tCustomers, "email_sealed", row.ID)
 	if err != nil {
 		return c, err
 	}
 	c.Email = resguardo.Email(email)
 	if c.Name, err = s.openString(dk, row.NameSealed, tCustomers, "name_sealed", row.ID); err != nil {
-		return c, err
-	}
-	phones, addrs, err := conn.Contacts(ctx, customerID)
-	if err != nil {
 		return c, err
 	}
 	for _, p := range phones {

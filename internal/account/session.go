@@ -53,6 +53,11 @@ func (s *Service) StartWebSession(ctx context.Context, customerID, device string
 	if sess.DeviceSealed, err = dk.Seal([]byte(device), tSessions, "device_sealed", sess.ID); err != nil {
 		return "", Principal{}, err
 	}
+	// The bound ends the least recently used session: write the activity
+	// this server still holds, so "least recently used" is current.
+	if err := s.FlushActivity(ctx); err != nil {
+		return "", Principal{}, err
+	}
 	err = s.db.Tx(ctx, func(c sqlstore.Conn) error {
 		if err := s.makeRoom(ctx, c, customerID, KindWeb); err != nil {
 			return err
@@ -82,14 +87,13 @@ func (s *Service) WebSession(ctx context.Context, token string) (Principal, erro
 		return Principal{}, err
 	}
 	now := s.now()
-	if now.Unix() >= row.ExpiresAt || now.Sub(time.Unix(row.LastSeenAt, 0)) >= s.o.SessionIdle {
+	lastSeen := max(row.LastSeenAt, s.activity.pendingWeb(row.ID)) // a pending write counts
+	if now.Unix() >= row.ExpiresAt || now.Sub(time.Unix(lastSeen, 0)) >= s.o.SessionIdle {
 		_ = s.db.Conn().DeleteWebSession(ctx, row.CustomerID, row.ID)
 		return Principal{}, errSessionInvalid
 	}
-	if now.Sub(time.Unix(row.LastSeenAt, 0)) >= touchEvery {
-		if err := s.db.Conn().TouchWebSession(ctx, row.ID, now.Unix()); err != nil {
-			return Principal{}, err
-		}
+	if now.Sub(time.Unix(lastSeen, 0)) >= touchEvery {
+		s.noteWebActivity(ctx, row.ID, now.Unix())
 	}
 	return Principal{CustomerID: row.CustomerID, Kind: KindWeb, SessionID: row.ID, CSRFToken: row.CSRFToken,
 		RecentAuthAt: time.Unix(row.RecentAuthAt, 0)}, nil
@@ -118,6 +122,9 @@ func (s *Service) IssueTokens(ctx context.Context, customerID, device string) (T
 	fam := sqlstore.TokenFamilyRow{ID: newID(), CustomerID: customerID, CreatedAt: now.Unix(), LastSeenAt: now.Unix(), RecentAuthAt: now.Unix(),
 		Client: audit.MetaFrom(ctx).Client}
 	if fam.DeviceSealed, err = dk.Seal([]byte(device), tFamilies, "device_sealed", fam.ID); err != nil {
+		return Tokens{}, err
+	}
+	if err := s.FlushActivity(ctx); err != nil { // as in StartWebSession
 		return Tokens{}, err
 	}
 	var out Tokens
@@ -164,28 +171,49 @@ var errTokenInvalid = resguardo.Errorf(resguardo.EUnauthenticated, "The access t
 
 // AppPrincipal resolves a bearer access token.
 func (s *Service) AppPrincipal(ctx context.Context, token string) (Principal, error) {
-	if token == "" {
-		return Principal{}, errTokenInvalid
+	p, _, err := s.appAccess(ctx, token, false)
+	return p, err
+}
+
+// AppProfile is AppPrincipal and Profile in one statement: the hottest
+// read (GET /api/v1/me) goes to the database once.
+func (s *Service) AppProfile(ctx context.Context, token string) (Principal, resguardo.Customer, error) {
+	p, acc, err := s.appAccess(ctx, token, true)
+	if err != nil {
+		return Principal{}, resguardo.Customer{}, err
 	}
-	t, fam, err := s.db.Conn().AppTokenByHash(ctx, auth.TokenHash(token))
+	c, err := s.openProfile(acc.Customer, acc.Phones, acc.Addresses)
+	if err != nil {
+		return Principal{}, resguardo.Customer{}, err
+	}
+	return p, c, nil
+}
+
+// appAccess resolves a bearer token with one read of the database, which
+// holds the truth: a revoked or expired token is refused on the very next
+// request, on any server. Only the last-seen time is written later.
+func (s *Service) appAccess(ctx context.Context, token string, contacts bool) (Principal, sqlstore.AppAccess, error) {
+	if token == "" {
+		return Principal{}, sqlstore.AppAccess{}, errTokenInvalid
+	}
+	acc, err := s.db.Conn().AppAccessByToken(ctx, auth.TokenHash(token), contacts)
 	if resguardo.ErrorCode(err) == resguardo.ENotFound {
-		return Principal{}, errTokenInvalid
+		return Principal{}, acc, errTokenInvalid
 	}
 	if err != nil {
-		return Principal{}, err
+		return Principal{}, acc, err
 	}
+	t, fam := acc.Token, acc.Family
 	now := s.now()
 	// The family's end is checked too, not only the token's own expiry: a
 	// shorter configured lifetime applies to tokens issued before.
 	if t.Kind != "access" || now.Unix() >= t.ExpiresAt || now.Unix() >= s.appSigninEnd(fam) {
-		return Principal{}, errTokenInvalid
+		return Principal{}, acc, errTokenInvalid
 	}
 	if now.Sub(time.Unix(fam.LastSeenAt, 0)) >= touchEvery {
-		if err := s.db.Conn().TouchTokenFamily(ctx, fam.ID, now.Unix()); err != nil {
-			return Principal{}, err
-		}
+		s.noteAppActivity(ctx, fam.ID, now.Unix())
 	}
-	return Principal{CustomerID: fam.CustomerID, Kind: KindApp, SessionID: fam.ID, RecentAuthAt: time.Unix(fam.RecentAuthAt, 0)}, nil
+	return Principal{CustomerID: fam.CustomerID, Kind: KindApp, SessionID: fam.ID, RecentAuthAt: time.Unix(fam.RecentAuthAt, 0)}, acc, nil
 }
 
 var errRefreshInvalid = resguardo.Errorf(resguardo.EUnauthenticated, "The refresh token is not valid.")

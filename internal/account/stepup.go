@@ -96,6 +96,7 @@ func (s *Service) Sessions(ctx context.Context, p Principal) ([]SessionInfo, err
 	}
 	now := s.now()
 	for _, w := range web {
+		w.LastSeenAt = max(w.LastSeenAt, s.activity.pendingWeb(w.ID)) // activity not yet written counts
 		if now.Unix() >= w.ExpiresAt || now.Sub(time.Unix(w.LastSeenAt, 0)) >= s.o.SessionIdle {
 			continue
 		}
@@ -111,6 +112,7 @@ func (s *Service) Sessions(ctx context.Context, p Principal) ([]SessionInfo, err
 		return nil, err
 	}
 	for _, f := range fams {
+		f.LastSeenAt = max(f.LastSeenAt, s.activity.pendingApp(f.ID))
 		device, err := s.openString(dk, f.DeviceSealed, tFamilies, "device_sealed", f.ID)
 		if err != nil {
 			return nil, err

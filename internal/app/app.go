@@ -107,6 +107,11 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	defer accounts.Wait() // work answered before it was done finishes first
 	go accounts.RunMail(mailCtx, sender, 2*time.Second, staffSvc.SendMail)
 	go checkpoints(mailCtx, trail, log)
+	go every(mailCtx, account.ActivityFlushEvery, func() { // last-seen times, off the request path
+		if err := accounts.FlushActivity(mailCtx); err != nil && mailCtx.Err() == nil {
+			log.Error("activity not written", "err", err)
+		}
+	})
 	go reloadKeys(mailCtx, keys, log)
 	go keyRecoveryCodes(mailCtx, accounts, log)
 	// Last: a checkpoint of everything appended before shutdown.

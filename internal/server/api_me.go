@@ -34,9 +34,12 @@ func principal(r *http.Request) account.Principal {
 
 func (s *Server) handleAPIMe() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		c, err := s.accounts.Profile(r.Context(), principal(r).CustomerID)
-		if err != nil {
-			return err
+		c, ok := profileFrom(r.Context()) // read with the token (Customer.WithProfile)
+		if !ok {
+			var err error
+			if c, err = s.accounts.Profile(r.Context(), principal(r).CustomerID); err != nil {
+				return err
+			}
 		}
 		return writeJSON(w, http.StatusOK, toMe(c))
 	}

@@ -61,14 +61,19 @@ func (guestPolicy) authorize(s *Server, r *http.Request) (*http.Request, error) 
 func (guestPolicy) String() string { return "Guest" }
 
 // CustomerPolicy admits a signed-in customer; Recent also requires a password
-// or second-factor check in the last five minutes (step-up).
-type CustomerPolicy struct{ recent bool }
+// or second-factor check in the last five minutes (step-up). WithProfile
+// (API only) reads the customer's profile in the same statement as the
+// token and hands it to the handler (profileFrom): one round trip.
+type CustomerPolicy struct{ recent, profile bool }
 
 // Customer admits a signed-in customer.
 var Customer = CustomerPolicy{}
 
 // Recent is Customer with step-up.
-func (p CustomerPolicy) Recent() CustomerPolicy { return CustomerPolicy{recent: true} }
+func (p CustomerPolicy) Recent() CustomerPolicy { p.recent = true; return p }
+
+// WithProfile is Customer with the profile read along with the token.
+func (p CustomerPolicy) WithProfile() CustomerPolicy { p.profile = true; return p }
 
 // authorize admits a customer by bearer token on the API and by session
 // cookie on pages: API routes never honour cookies, so a cross-site page
@@ -82,7 +87,14 @@ func (p CustomerPolicy) authorize(s *Server, r *http.Request) (*http.Request, er
 		if !ok {
 			return nil, errSignInRequired
 		}
-		pr, err = s.accounts.AppPrincipal(r.Context(), token)
+		if p.profile {
+			var c resguardo.Customer
+			if pr, c, err = s.accounts.AppProfile(r.Context(), token); err == nil {
+				r = r.WithContext(context.WithValue(r.Context(), profileKey{}, c))
+			}
+		} else {
+			pr, err = s.accounts.AppPrincipal(r.Context(), token)
+		}
 	} else {
 		pr, err = s.accounts.WebSession(r.Context(), s.sessionToken(r))
 		if err == nil && !safeMethod(r.Method) {
@@ -243,6 +255,14 @@ func withPrincipal(ctx context.Context, p account.Principal) context.Context {
 
 // principalFrom returns the signed-in customer of a request that passed a
 // Customer policy.
+type profileKey struct{}
+
+// profileFrom is the profile a WithProfile policy read with the token.
+func profileFrom(ctx context.Context) (resguardo.Customer, bool) {
+	c, ok := ctx.Value(profileKey{}).(resguardo.Customer)
+	return c, ok
+}
+
 func principalFrom(ctx context.Context) (account.Principal, bool) {
 	p, ok := ctx.Value(principalKey{}).(account.Principal)
 	return p, ok

@@ -90,7 +90,7 @@ func (s *Server) routes() []route {
 		{site, "POST /api/v1/auth/verify-email", Guest, s.handleAPIVerifyEmail()},
 		{site, "POST /api/v1/auth/password/forgot", Guest, s.handleAPIForgotPassword()},
 		{site, "POST /api/v1/auth/password/reset", Guest, s.handleAPIResetPassword()},
-		{site, "GET /api/v1/me", Customer, s.handleAPIMe()},
+		{site, "GET /api/v1/me", Customer.WithProfile(), s.handleAPIMe()},
 		{site, "PATCH /api/v1/me", Customer, s.handleAPIMePatch()},
 		{site, "POST /api/v1/me/phones", Customer, s.handleAPIPhoneAdd()},
 		{site, "DELETE /api/v1/me/phones/{id}", Customer, s.handleAPIPhoneDelete()},

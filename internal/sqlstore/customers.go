@@ -172,8 +172,7 @@ func (c Conn) DeleteAddress(ctx context.Context, customerID, id string) error {
 // profile is the hottest read, and each statement costs a round trip.
 func (c Conn) Contacts(ctx context.Context, customerID string) ([]PhoneRow, []AddressRow, error) {
 	rows, err := c.query(ctx, `SELECT 'p', id, number_index, sealed, created_at, created_at FROM customer_phones WHERE customer_id = ?
-		UNION ALL SELECT 'a', id, NULL, sealed, created_at, updated_at FROM customer_addresses WHERE customer_id = ?
-		ORDER BY 5, 2`, customerID, customerID)
+		UNION ALL SELECT 'a', id, NULL, sealed, created_at, updated_at FROM customer_addresses WHERE customer_id = ?`, customerID, customerID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list contacts: %w", err)
 	}
@@ -193,7 +192,11 @@ func (c Conn) Contacts(ctx context.Context, customerID string) ([]PhoneRow, []Ad
 			addrs = append(addrs, AddressRow{ID: id, CustomerID: customerID, Sealed: sealed, CreatedAt: created, UpdatedAt: updated})
 		}
 	}
-	return phones, addrs, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("list contacts: %w", err)
+	}
+	sortContacts(phones, addrs) // in Go: ORDER BY would sort the union in a temporary table
+	return phones, addrs, nil
 }
 
 // LockCustomer holds the customer's row until the transaction ends, so

@@ -69,9 +69,10 @@ func (c Conn) WebSessions(ctx context.Context, customerID string) ([]WebSessionR
 	return out, rows.Err()
 }
 
-// TouchWebSession records activity.
+// TouchWebSession records activity; it never moves last-seen back (two
+// servers may flush out of order).
 func (c Conn) TouchWebSession(ctx context.Context, id string, now int64) error {
-	_, err := c.exec(ctx, `UPDATE web_sessions SET last_seen_at = ? WHERE id = ?`, now, id)
+	_, err := c.exec(ctx, `UPDATE web_sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?`, now, id, now)
 	if err != nil {
 		return fmt.Errorf("touch session: %w", err)
 	}
@@ -195,9 +196,9 @@ func (c Conn) RetireAccessTokens(ctx context.Context, familyID string) error {
 	return nil
 }
 
-// TouchTokenFamily records activity.
+// TouchTokenFamily records activity; it never moves last-seen back.
 func (c Conn) TouchTokenFamily(ctx context.Context, id string, now int64) error {
-	_, err := c.exec(ctx, `UPDATE token_families SET last_seen_at = ? WHERE id = ?`, now, id)
+	_, err := c.exec(ctx, `UPDATE token_families SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?`, now, id, now)
 	if err != nil {
 		return fmt.Errorf("touch token family: %w", err)
 	}
