@@ -108,5 +108,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 	if err != nil {
 		return err
 	}
+	if cmd == "serve" {
+		// The server's lines (one per request) are written off the request
+		// path; the rest are flushed before run returns.
+		log, closeLog := app.NewServeLogger(stderr, cfg.LogLevel)
+		defer closeLog()
+		return do(ctx, cfg, log, stdout)
+	}
 	return do(ctx, cfg, app.NewLogger(stderr, cfg.LogLevel), stdout)
 }

@@ -44,6 +44,11 @@ type Log struct {
 // DefaultCheckpointEvery is how many entries may pass between checkpoints.
 const DefaultCheckpointEvery = 1000
 
+// CheckpointLogMessage is the message of the log line that carries each
+// checkpoint. Operators copy these lines out of the log to check the trail
+// later, so the server's log writer never drops them.
+const CheckpointLogMessage = "audit checkpoint"
+
 // New returns the audit log. now may be nil (time.Now).
 func New(db *sqlstore.DB, keys MACer, log *slog.Logger, every int64, now func() time.Time) *Log {
 	if now == nil {
@@ -203,7 +208,7 @@ func (l *Log) Checkpoint(ctx context.Context, force bool) (*External, error) {
 		return nil, err
 	}
 	ext := External{Seq: seq, MAC: mac}
-	l.log.InfoContext(ctx, "audit checkpoint", "seq", seq, "checkpoint", ext.String())
+	l.log.InfoContext(ctx, CheckpointLogMessage, "seq", seq, "checkpoint", ext.String())
 	return &ext, nil
 }
 

@@ -19,6 +19,14 @@ var (
 
 const langCookie = "lang"
 
+// queryLang is the ?lang= switch; the query is parsed only when there is one.
+func queryLang(r *http.Request) string {
+	if r.URL.RawQuery == "" {
+		return ""
+	}
+	return r.URL.Query().Get("lang")
+}
+
 // supportedLang returns the base language code if it is one we speak.
 func supportedLang(s string) (string, bool) {
 	switch s {
@@ -33,7 +41,7 @@ func supportedLang(s string) (string, bool) {
 func (s *Server) withLanguage(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ri := requestInfoFrom(r.Context())
-		if l, ok := supportedLang(r.URL.Query().Get("lang")); ok {
+		if l, ok := supportedLang(queryLang(r)); ok {
 			ri.Lang = l
 			// Secure whenever clients reach us over HTTPS; plain HTTP is only
 			// ever served on loopback (config.Validate), where it cannot be.
@@ -45,9 +53,12 @@ func (s *Server) withLanguage(next http.Handler) http.Handler {
 			ri.Lang, _ = supportedLang(c.Value)
 		}
 		if ri.Lang == "" {
-			tags, _, _ := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
-			_, i, _ := langMatcher.Match(tags...)
-			ri.Lang = []string{"en", "es"}[i]
+			ri.Lang = "en"
+			if al := r.Header.Get("Accept-Language"); al != "" {
+				tags, _, _ := language.ParseAcceptLanguage(al)
+				_, i, _ := langMatcher.Match(tags...)
+				ri.Lang = []string{"en", "es"}[i]
+			}
 		}
 		next.ServeHTTP(w, r.WithContext(account.WithLang(r.Context(), ri.Lang)))
 	})

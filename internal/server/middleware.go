@@ -68,16 +68,17 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (s *Server) withRequest(surface string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ri := &requestInfo{ID: rand.Text(), Nonce: newNonce(), Surface: surface}
+		ri := &requestInfo{ID: rand.Text(), Surface: surface}
 		ctx := context.WithValue(r.Context(), requestInfoKey{}, ri)
 		// Audit entries written for this request carry its id and a coarse
 		// description of the client: network prefix and browser family.
 		client := s.clientIP(r)
+		coarse := account.CoarseNetwork(client)
 		ctx = audit.WithMeta(ctx, audit.Meta{RequestID: ri.ID, Network: account.ThrottleNetwork(client),
-			Client: account.CoarseNetwork(client) + " " + deviceName(r.UserAgent())})
+			Client: coarse + " " + deviceName(r.UserAgent())})
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
-		sw.Header().Set("X-Request-Id", ri.ID)
+		sw.Header()["X-Request-Id"] = []string{ri.ID}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -100,12 +101,21 @@ func (s *Server) withRequest(surface string, next http.Handler) http.Handler {
 				slog.Int("status", sw.status),
 				slog.Int("bytes", sw.bytes),
 				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-				slog.String("client", account.CoarseNetwork(s.clientIP(r))),
+				slog.String("client", coarse),
 				slog.String("actor", ri.Actor),
 			)
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// nonce is the CSP nonce of this response, made when a page first asks
+// for it: API answers run no scripts and never need one.
+func (ri *requestInfo) nonce() string {
+	if ri.Nonce == "" {
+		ri.Nonce = newNonce()
+	}
+	return ri.Nonce
 }
 
 func newNonce() string {
@@ -124,23 +134,37 @@ func pageCSP(nonce string) string {
 		"font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 }
 
+// securityHeaderKeys and securityHeaderValues are the headers every
+// response carries (keys in canonical form), then HSTS for HTTPS.
+var (
+	securityHeaderKeys = [...]string{
+		"Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy",
+		"Permissions-Policy", "Cross-Origin-Opener-Policy", "Cross-Origin-Resource-Policy", "Cache-Control",
+	}
+	securityHeaderValues = [len(securityHeaderKeys) + 1]string{
+		apiCSP, "nosniff", "DENY", "no-referrer",
+		"accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=(), interest-cohort=()",
+		"same-origin", "same-origin", "no-store",
+		"max-age=63072000; includeSubDomains",
+	}
+)
+
 // withSecurityHeaders sets the headers every response carries. The CSP set
 // here is the strict one; the page renderer replaces it with the page policy.
 // Cache-Control defaults to no-store; only fingerprinted static assets
 // override it.
 func (s *Server) withSecurityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// One array holds every value of this response (one allocation, not
+		// one per header); each header gets its own one-element slice of it,
+		// so a later Set or Add on one header touches no other.
+		vals := securityHeaderValues
 		h := w.Header()
-		h.Set("Content-Security-Policy", apiCSP)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Permissions-Policy", "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=(), interest-cohort=()")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Cross-Origin-Resource-Policy", "same-origin")
-		h.Set("Cache-Control", "no-store")
+		for i, k := range securityHeaderKeys {
+			h[k] = vals[i : i+1 : i+1]
+		}
 		if s.secureTransport {
-			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+			h["Strict-Transport-Security"] = vals[len(securityHeaderKeys):]
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -150,7 +174,9 @@ func (s *Server) withSecurityHeaders(next http.Handler) http.Handler {
 // *http.MaxBytesError, which the error adapters answer with 413.
 func withBodyLimit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > maxBodyBytes {
+		if r.Body == nil || r.Body == http.NoBody {
+			// Nothing to read, nothing to bound.
+		} else if r.ContentLength > maxBodyBytes {
 			// Refuse before reading anything.
 			r.Body = http.MaxBytesReader(w, r.Body, 0)
 		} else {

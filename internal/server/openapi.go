@@ -16,7 +16,6 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/resguardo/resguardo"
 )
 
@@ -26,10 +25,36 @@ import (
 //go:embed openapi.json
 var openapiJSON []byte
 
+// apiValidator enforces the OpenAPI document on every /api/v1 request. The
+// operation of each route is found once, at start: per request there is a
+// lookup by the pattern the ServeMux matched, not a search over the paths.
 type apiValidator struct {
-	raw    []byte
-	doc    *openapi3.T
-	router routers.Router
+	raw []byte
+	doc *openapi3.T
+	// ops maps a route pattern ("GET /api/v1/me/phones/{id}") to its
+	// operation, filled by compile for every /api/v1 row of the table.
+	ops map[string]*apiOperation
+}
+
+// apiOperation is one documented operation, ready for the request
+// validator.
+type apiOperation struct {
+	route  routers.Route // what openapi3filter reads: document, path item, operation
+	method string
+	// params are the path template's parameter names, read from the
+	// request with PathValue.
+	params []string
+	// declares is false when the operation has no parameters and no request
+	// body: the library's validator then has nothing to check (security is
+	// the route policy's job), so it is skipped for a request that carries
+	// neither a body nor a query.
+	declares bool
+}
+
+var validateOptions = &openapi3filter.Options{
+	MultiError: true,
+	// Authentication is the route policy's job, done before this.
+	AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
 }
 
 func newAPIValidator(raw []byte) (*apiValidator, error) {
@@ -41,24 +66,82 @@ func newAPIValidator(raw []byte) (*apiValidator, error) {
 	if err := doc.Validate(context.Background()); err != nil {
 		return nil, fmt.Errorf("openapi document is invalid: %w", err)
 	}
-	router, err := legacy.NewRouter(doc)
-	if err != nil {
-		return nil, fmt.Errorf("openapi router: %w", err)
-	}
-	return &apiValidator{raw: raw, doc: doc, router: router}, nil
+	return &apiValidator{raw: raw, doc: doc, ops: map[string]*apiOperation{}}, nil
 }
 
-// validate checks r against the operation the document declares for it:
-// content type (415), size (413), parameters and body (400). The body is
-// read once and put back for the handler.
-func (v *apiValidator) validate(r *http.Request) (*http.Request, error) {
-	route, params, err := v.router.FindRoute(r)
-	if err != nil {
-		// The route table has this route and the document does not: refuse
-		// rather than serve an undocumented, unvalidated operation.
+// isAPIPattern reports whether a route pattern ("METHOD /path") is under
+// /api/v1 and so must have a documented operation.
+func isAPIPattern(pattern string) bool {
+	_, path, _ := strings.Cut(pattern, " ")
+	return strings.HasPrefix(path, "/api/v1/")
+}
+
+// compile finds the operation the document declares for an /api/v1 route
+// pattern. ServeMux patterns and OpenAPI paths write parameters the same
+// way ({name}), so the path is looked up as it is. A route the document
+// does not describe is an error: the server does not start rather than
+// serve an undocumented, unvalidated operation.
+func (v *apiValidator) compile(pattern string) (*apiOperation, error) {
+	if op, ok := v.ops[pattern]; ok {
+		return op, nil // the same pattern on both listeners
+	}
+	method, path, ok := strings.Cut(pattern, " ")
+	if !ok {
+		return nil, fmt.Errorf("route %q has no method", pattern)
+	}
+	item := v.doc.Paths.Value(path)
+	if item == nil {
+		return nil, fmt.Errorf("route %q: the OpenAPI document has no path %s", pattern, path)
+	}
+	operation := item.GetOperation(method)
+	if operation == nil {
+		return nil, fmt.Errorf("route %q: the OpenAPI document has no %s operation on %s", pattern, method, path)
+	}
+	op := &apiOperation{
+		route:  routers.Route{Spec: v.doc, Path: path, PathItem: item, Method: method, Operation: operation},
+		method: method,
+	}
+	for _, seg := range strings.Split(path, "/") {
+		if name, ok := strings.CutPrefix(seg, "{"); ok {
+			op.params = append(op.params, strings.TrimSuffix(name, "}"))
+		}
+	}
+	op.declares = len(item.Parameters) > 0 || len(operation.Parameters) > 0 || operation.RequestBody != nil ||
+		!v.securityDeclared(operation)
+	v.ops[pattern] = op
+	return op, nil
+}
+
+// securityDeclared reports whether every security scheme the operation
+// requires is declared, so that the validator's security step (with the
+// no-op authentication function) cannot fail. If one is not, the
+// validator runs on every request, as it always did.
+func (v *apiValidator) securityDeclared(operation *openapi3.Operation) bool {
+	security := &v.doc.Security
+	if operation.Security != nil {
+		security = operation.Security
+	}
+	for _, req := range *security {
+		for name := range req {
+			if v.doc.Components == nil || v.doc.Components.SecuritySchemes[name] == nil {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// validate checks r against op, the operation the document declares for
+// its route: content type (415), size (413), parameters and body (400).
+// The body is read once and put back for the handler.
+func (v *apiValidator) validate(r *http.Request, op *apiOperation) (*http.Request, error) {
+	if r.Method != op.method {
+		// HEAD on a GET route: the ServeMux matches it, the document does
+		// not declare it.
 		return nil, resguardo.Errorf(resguardo.ENotFound, "There is nothing at this address.")
 	}
-	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+	hasBody := r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
+	if hasBody {
 		if err := checkJSONContentType(r); err != nil {
 			return nil, err
 		}
@@ -79,15 +162,21 @@ func (v *apiValidator) validate(r *http.Request) (*http.Request, error) {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		defer func() { r.Body = io.NopCloser(bytes.NewReader(body)) }()
 	}
+	if !op.declares && !hasBody && r.URL.RawQuery == "" {
+		return r, nil // nothing the library could check
+	}
+	var params map[string]string
+	if len(op.params) > 0 {
+		params = make(map[string]string, len(op.params))
+		for _, name := range op.params {
+			params[name] = r.PathValue(name)
+		}
+	}
 	in := &openapi3filter.RequestValidationInput{
 		Request:    r,
 		PathParams: params,
-		Route:      route,
-		Options: &openapi3filter.Options{
-			MultiError: true,
-			// Authentication is the route policy's job, done before this.
-			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
-		},
+		Route:      &op.route,
+		Options:    validateOptions,
 	}
 	if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
 		return nil, &resguardo.Error{

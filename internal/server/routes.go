@@ -159,7 +159,9 @@ func (s *Server) routes() []route {
 
 // register adds rt to mux behind its policy. It panics on a row without a
 // policy or handler: deny by default, decided at start, not per request.
-func (s *Server) register(mux *http.ServeMux, rt route) {
+// An /api/v1 row is bound here to its OpenAPI operation, op, which build
+// has compiled (nil for other rows).
+func (s *Server) register(mux *http.ServeMux, rt route, op *apiOperation) {
 	if rt.policy == nil {
 		panic(fmt.Sprintf("route %s %q has no access policy", rt.surface, rt.pattern))
 	}
@@ -169,11 +171,14 @@ func (s *Server) register(mux *http.ServeMux, rt route) {
 	if !strings.Contains(rt.pattern, " /") {
 		panic(fmt.Sprintf("route %s %q has no method", rt.surface, rt.pattern))
 	}
+	if isAPIPattern(rt.pattern) && op == nil {
+		panic(fmt.Sprintf("route %s %q has no OpenAPI operation", rt.surface, rt.pattern))
+	}
 	mux.Handle(rt.pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requestInfoFrom(r.Context()).Route = rt.pattern
 		r2, err := rt.policy.authorize(s, r)
-		if err == nil && strings.HasPrefix(r.URL.Path, "/api/v1/") {
-			r2, err = s.api.validate(r2)
+		if err == nil && op != nil {
+			r2, err = s.api.validate(r2, op)
 		}
 		if err == nil {
 			err = rt.handler(w, r2)

@@ -119,7 +119,7 @@ func TestRegisterRefusesRouteWithoutPolicy(t *testing.T) {
 					t.Error("register accepted the route")
 				}
 			}()
-			ts.register(http.NewServeMux(), rt)
+			ts.register(http.NewServeMux(), rt, nil)
 		})
 	}
 }

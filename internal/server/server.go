@@ -93,7 +93,13 @@ func build(o Options, openapiDoc []byte, extra []route) (*Server, error) {
 		if !ok {
 			return nil, fmt.Errorf("route %q: unknown surface %q", rt.pattern, rt.surface)
 		}
-		s.register(mux, rt)
+		var op *apiOperation
+		if isAPIPattern(rt.pattern) {
+			if op, err = s.api.compile(rt.pattern); err != nil {
+				return nil, err
+			}
+		}
+		s.register(mux, rt, op)
 	}
 	s.site = s.pipeline(site, muxes[site])
 	s.staff = s.pipeline(staff, muxes[staff])

@@ -195,7 +195,7 @@ func TestStaffAuthorizationMatrix(t *testing.T) {
 				w.WriteHeader(http.StatusNoContent)
 				return nil
 			}
-			ts.register(mux, rt)
+			ts.register(mux, rt, nil)
 		}
 		for pattern := range staffMatrix {
 			if !hasPattern(rows, pattern) {

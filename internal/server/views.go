@@ -164,7 +164,7 @@ func loadViews(a *assets) (*views, error) {
 // layoutFor fills the shared part of a view for this request.
 func (s *Server) layoutFor(r *http.Request, titleKey string) layout {
 	ri := requestInfoFrom(r.Context())
-	l := layout{Lang: ri.Lang, Nonce: ri.Nonce, T: translator(ri.Lang), TitleKey: titleKey, Staff: ri.Surface == string(staff)}
+	l := layout{Lang: ri.Lang, Nonce: ri.nonce(), T: translator(ri.Lang), TitleKey: titleKey, Staff: ri.Surface == string(staff)}
 	if p, ok := principalFrom(r.Context()); ok {
 		l.SignedIn, l.CSRF = true, p.CSRFToken
 	}
@@ -189,7 +189,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 		return fmt.Errorf("render %s: %w", page, err)
 	}
 	h := w.Header()
-	h.Set("Content-Security-Policy", pageCSP(requestInfoFrom(r.Context()).Nonce))
+	h.Set("Content-Security-Policy", pageCSP(requestInfoFrom(r.Context()).nonce()))
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Language", requestInfoFrom(r.Context()).Lang)
 	h.Add("Vary", "Accept-Language, Cookie")
