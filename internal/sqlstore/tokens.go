@@ -105,7 +105,6 @@ func (c Conn) ClearThrottlePrefix(ctx context.Context, prefix string) error {
 	return nil
 }
 
-
 // The batched forms below serve claims of up to MaxThrottleKeys keys (a
 // sign-in from an unknown device counts against three) in one statement
 // each, so the work around a password hash stays a few round trips. Their
