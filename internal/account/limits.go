@@ -215,7 +215,6 @@ func throttleNames(names []string) ([]string, error) {
 var errBusy = resguardo.Errorf(resguardo.EUnavailable, "The service is busy. Try again in a moment.")
 
 func (s *Service) claimOnce(ctx context.Context, names []string) (blocked string, err error) {
-	now := s.now()
 	if err := s.db.Conn().EnsureThrottles(ctx, names); err != nil {
 		return "", err
 	}
@@ -224,6 +223,9 @@ func (s *Service) claimOnce(ctx context.Context, names []string) (blocked string
 		if err != nil {
 			return err
 		}
+		// The time is read once the keys are held: read before a wait for
+		// the lock, it could be a second behind the attempt that held them.
+		now := s.now()
 		if len(rows) != len(names) {
 			// A success cleared one since EnsureThrottles: start over.
 			return resguardo.Errorf(resguardo.ENotFound, "throttle record gone")
@@ -248,7 +250,13 @@ func (s *Service) claimOnce(ctx context.Context, names []string) (blocked string
 			}
 			t.Failures++
 			t.LastFailureAt = now.Unix()
-			t.BlockedUntil = now.Add(p.wait(t.Failures)).Unix()
+			// No wait is stored as 0, not as "now": an attempt whose clock
+			// reads a second earlier (another server's, or one that read the
+			// time before this one) must not see a wait that nobody set.
+			t.BlockedUntil = 0
+			if w := p.wait(t.Failures); w > 0 {
+				t.BlockedUntil = now.Add(w).Unix()
+			}
 			rows[i] = t
 		}
 		return c.SaveThrottles(ctx, rows)
@@ -281,7 +289,9 @@ func (s *Service) unclaimAttempt(ctx context.Context, names []string) {
 				continue
 			}
 			t.Failures--
-			if until := t.LastFailureAt + int64(throttles[t.Name[:3]].wait(t.Failures).Seconds()); until < t.BlockedUntil {
+			if w := throttles[t.Name[:3]].wait(t.Failures); w == 0 {
+				t.BlockedUntil = 0
+			} else if until := t.LastFailureAt + int64(w.Seconds()); until < t.BlockedUntil {
 				t.BlockedUntil = until
 			}
 			rows[i] = t
