@@ -18,6 +18,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"os"
 	"sort"
 	"sync"
@@ -33,10 +35,23 @@ func main() {
 	conc := flag.Int("conc", 16, "connections signing in at once, all from 127.0.0.1")
 	duration := flag.Duration("duration", 20*time.Second, "how long to sign in")
 	flag.Parse()
+	if u, err := url.Parse(*base); err != nil || u.Scheme != "http" || !isLoopback(u.Hostname()) {
+		fmt.Fprintln(os.Stderr, "signins: -base must be an http:// URL on a loopback address")
+		os.Exit(2)
+	}
+	if *customers < 1 || *customers > 250*250 || *conc < 1 {
+		fmt.Fprintln(os.Stderr, "signins: -customers must be 1 to 62500 (one source address each), -conc at least 1")
+		os.Exit(2)
+	}
 	if err := run(*base, *customers, *conc, *duration); err != nil {
 		fmt.Fprintln(os.Stderr, "signins:", err)
 		os.Exit(1)
 	}
+}
+
+func isLoopback(host string) bool {
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 func client(src net.IP, conns int) *http.Client {
@@ -80,7 +95,7 @@ func run(base string, customers, conc int, duration time.Duration) error {
 				if i >= customers {
 					return
 				}
-				c := client(net.IPv4(127, 20, byte(i/250), byte(i%250+1)), 1)
+				c := client(net.ParseIP(fmt.Sprintf("127.20.%d.%d", i/250, i%250+1)), 1)
 				code, err := post(ctx, c, base+"/api/v1/auth/register",
 					map[string]string{"email": email(i), "password": password, "name": "Load Customer"})
 				c.CloseIdleConnections()
