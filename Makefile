@@ -9,6 +9,9 @@
 #   make tools      install the pinned linters and scanners into $(go env GOPATH)/bin
 #   make build      bin/resguardo
 #   make run        resguardo serve (SQLite under ./data/, loopback only)
+#   make bench-compare  this checkout side by side with the FastAPI reference
+#                   (../shared/bench/compare.sh; options in ARGS, e.g. ARGS="--db sqlite")
+#   make bench-floor    the machine's own limit (../shared/bench/floor/floor.sh; options in ARGS)
 #
 # MySQL/MariaDB tests run when RESGUARDO_TEST_MYSQL_DSN is set
 # (e.g. mysql://root@127.0.0.1:3306/test); the tests read it themselves.
@@ -28,7 +31,12 @@ CYCLONEDX_GOMOD_VERSION := v1.10.0
 VULNDB ?= ../shared/vulndb/go-vulndb.tar.gz
 SBOM   := bin/resguardo.cdx.json
 
-.PHONY: test lint audit sbom tools build run
+# The side-by-side harness lives beside the project, never inside it: it is a measuring
+# instrument, not a dependency of the product or of its tests.
+BENCH ?= ../shared/bench
+ARGS  ?=
+
+.PHONY: test lint audit sbom tools build run bench-compare bench-floor
 
 test:
 	$(GO) test -race -count=1 ./...
@@ -62,3 +70,9 @@ build:
 
 run:
 	$(GO) run ./cmd/resguardo serve
+
+bench-compare:
+	$(BENCH)/compare.sh --checkout "$(CURDIR)" $(ARGS)
+
+bench-floor:
+	$(BENCH)/floor/floor.sh $(ARGS)

@@ -172,19 +172,14 @@ func (s *Service) ClearAttempts(ctx context.Context, name string) error {
 // and Retry-After (the longest wait) while any key waits, counting nothing
 // then; blocked names the kind of the first key that refused ("ac:"…).
 // The keys are locked for the count, in one order, so concurrent attempts
-// queue on them and never deadlock.
+// queue on them and never deadlock. It takes one statement to create the
+// records, one to lock them all and one to write them all, whatever the
+// number of keys (at most sqlstore.MaxThrottleKeys).
 func (s *Service) claimAttempt(ctx context.Context, names ...string) (blocked string, err error) {
-	for _, name := range names {
-		if len(name) < 3 {
-			return "", fmt.Errorf("throttle key %q has no policy", name)
-		}
-		if _, known := throttles[name[:3]]; !known {
-			return "", fmt.Errorf("throttle key %q has no policy", name) // a programming error: fail closed
-		}
+	names, err = throttleNames(names)
+	if err != nil {
+		return "", err
 	}
-	names = slices.Clone(names)
-	slices.Sort(names)
-	names = slices.Compact(names)
 	// A concurrent success may forget a record between its creation and
 	// its lock; the attempt is then claimed again, a few times at most.
 	for range 3 {
@@ -196,49 +191,114 @@ func (s *Service) claimAttempt(ctx context.Context, names ...string) (blocked st
 	return "", errBusy
 }
 
+// throttleNames checks that every key has a policy and returns them sorted
+// and without repeats: the order every claim locks them in.
+func throttleNames(names []string) ([]string, error) {
+	for _, name := range names {
+		if len(name) < 3 {
+			return nil, fmt.Errorf("throttle key %q has no policy", name)
+		}
+		if _, known := throttles[name[:3]]; !known {
+			return nil, fmt.Errorf("throttle key %q has no policy", name) // a programming error: fail closed
+		}
+	}
+	names = slices.Clone(names)
+	slices.Sort(names)
+	names = slices.Compact(names)
+	if len(names) < 1 || len(names) > sqlstore.MaxThrottleKeys {
+		return nil, fmt.Errorf("%d throttle keys, want 1 to %d", len(names), sqlstore.MaxThrottleKeys)
+	}
+	return names, nil
+}
+
 // errBusy asks the client to retry shortly.
 var errBusy = resguardo.Errorf(resguardo.EUnavailable, "The service is busy. Try again in a moment.")
 
 func (s *Service) claimOnce(ctx context.Context, names []string) (blocked string, err error) {
-	now := s.now()
-	for _, name := range names {
-		if err := s.db.Conn().EnsureThrottle(ctx, name); err != nil {
-			return "", err
-		}
+	if err := s.db.Conn().EnsureThrottles(ctx, names); err != nil {
+		return "", err
 	}
 	err = s.db.Tx(ctx, func(c sqlstore.Conn) error {
-		rows := make([]sqlstore.ThrottleRow, len(names))
+		rows, err := c.LockThrottles(ctx, names)
+		if err != nil {
+			return err
+		}
+		// The time is read once the keys are held: read before a wait for
+		// the lock, it could be a second behind the attempt that held them.
+		now := s.now()
+		if len(rows) != len(names) {
+			// A success cleared one since EnsureThrottles: start over.
+			return resguardo.Errorf(resguardo.ENotFound, "throttle record gone")
+		}
 		var wait int64
-		for i, name := range names {
-			t, err := c.LockThrottle(ctx, name)
-			if err != nil {
-				return err
-			}
+		for _, t := range rows {
 			if d := t.BlockedUntil - now.Unix(); d > 0 {
 				if blocked == "" {
-					blocked = name[:3]
+					blocked = t.Name[:3]
 				}
 				wait = max(wait, d)
 			}
-			rows[i] = t
 		}
 		if wait > 0 {
 			return &resguardo.Error{Code: resguardo.ERateLimited, Message: "Too many attempts. Try again later.",
 				RetryAfter: time.Duration(wait) * time.Second}
 		}
-		for _, t := range rows {
+		for i, t := range rows {
 			p := throttles[t.Name[:3]]
 			if now.Unix()-t.LastFailureAt > int64(p.forgetWindow().Seconds()) {
 				t.Failures = 0
 			}
 			t.Failures++
 			t.LastFailureAt = now.Unix()
-			t.BlockedUntil = now.Add(p.wait(t.Failures)).Unix()
-			if err := c.SaveThrottle(ctx, t); err != nil {
-				return err
+			// No wait is stored as 0, not as "now": an attempt whose clock
+			// reads a second earlier (another server's, or one that read the
+			// time before this one) must not see a wait that nobody set.
+			t.BlockedUntil = 0
+			if w := p.wait(t.Failures); w > 0 {
+				t.BlockedUntil = now.Add(w).Unix()
 			}
+			rows[i] = t
 		}
-		return nil
+		return c.SaveThrottles(ctx, rows)
 	})
 	return blocked, err
+}
+
+// unclaimAttempt takes back an attempt counted by claimAttempt whose
+// secret was never checked (no hashing slot was free, or the stored hash
+// could not be read): it was no guess, so it must not bring anyone nearer
+// a wait. Each key loses one attempt, and its wait shrinks to what the
+// remaining count calls for from its latest attempt (never longer than it
+// was). It runs even when the request's context has ended, bounded in
+// time; a failure is logged, and leaves the key counted (fail closed).
+func (s *Service) unclaimAttempt(ctx context.Context, names []string) {
+	names, err := throttleNames(names)
+	if err != nil {
+		s.log.ErrorContext(ctx, "throttle take-back", "err", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	err = s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		rows, err := c.LockThrottles(ctx, names)
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+		for i, t := range rows {
+			if t.Failures <= 0 {
+				continue
+			}
+			t.Failures--
+			if w := throttles[t.Name[:3]].wait(t.Failures); w == 0 {
+				t.BlockedUntil = 0
+			} else if until := t.LastFailureAt + int64(w.Seconds()); until < t.BlockedUntil {
+				t.BlockedUntil = until
+			}
+			rows[i] = t
+		}
+		return c.SaveThrottles(ctx, rows)
+	})
+	if err != nil {
+		s.log.ErrorContext(ctx, "throttle take-back", "err", err)
+	}
 }

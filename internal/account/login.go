@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 
 	"github.com/resguardo/resguardo"
@@ -64,15 +65,20 @@ func (s *Service) Login(ctx context.Context, in SignIn) (customerID string, mfa 
 		return "", false, errUnauthenticated
 	}
 	// The dummy hash fails (busy) exactly when a real one would, so a 503
-	// says nothing about whether the address has an account.
+	// says nothing about whether the address has an account. When the
+	// hasher gives no verdict (no slot free in time, an unreadable stored
+	// hash), the password was never checked: the attempt is taken back, so
+	// that a busy server never brings a customer or a network nearer a wait.
 	if !found {
 		if err := s.hasher.DummyVerify(ctx, in.Password); err != nil {
+			s.unclaimAttempt(ctx, keys)
 			return "", false, err
 		}
 		return fail()
 	}
 	ok, rehash, err := s.hasher.Verify(ctx, in.Password, row.PasswordHash)
 	if err != nil {
+		s.unclaimAttempt(ctx, keys)
 		return "", false, err
 	}
 	if !ok {
@@ -107,29 +113,32 @@ func (s *Service) Login(ctx context.Context, in SignIn) (customerID string, mfa 
 	return row.ID, mfa, nil
 }
 
-// signedIn settles the guessing limits after a right password: the owner
-// got in, so the account's own counts (on this device or network, and
-// across networks) are forgotten, and this attempt is taken back from the
-// network's count (not the rest: an attacker could otherwise reset it with
-// an account of their own).
+// signedIn settles the guessing limits after a right password, in one
+// statement: the owner got in, so the account's own counts (on this device
+// or network, and across networks) are forgotten, and this attempt is
+// taken back from the network's count (not the rest: an attacker could
+// otherwise reset it with an account of their own).
 func (s *Service) signedIn(ctx context.Context, emailIndex []byte, keys []string) error {
+	var clear [2]string
+	uncount := ""
+	n := 0
 	for _, k := range keys {
-		var err error
 		switch k[:3] {
 		case "nt:":
-			err = s.db.Conn().UncountAttempt(ctx, k)
+			uncount = k
 		default:
-			err = s.db.Conn().ClearThrottle(ctx, k)
-		}
-		if err != nil {
-			return err
+			if n == len(clear) {
+				return fmt.Errorf("sign-in settles more than %d keys", len(clear)) // a programming error
+			}
+			clear[n] = k
+			n++
 		}
 	}
-	if keys[0][:3] != "kd:" {
-		return nil // the account-wide count was among keys
+	if keys[0][:3] == "kd:" {
+		// From a known device, the account-wide count goes too.
+		clear[1] = "ac:" + accountKey(emailIndex)
 	}
-	// From a known device, the account-wide count goes too.
-	return s.db.Conn().ClearThrottle(ctx, "ac:"+accountKey(emailIndex))
+	return s.db.Conn().SettleSignIn(ctx, clear, uncount)
 }
 
 // limitName says which limit refused an attempt, in the audit entry's

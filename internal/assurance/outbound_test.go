@@ -32,6 +32,9 @@ var outboundAllowed = map[string]string{
 	// A development tool, not part of the binary: it polls the server it has
 	// just started itself on a loopback address.
 	"tools/coldstart/main.go": "polls the server it started on loopback",
+	// The sign-in load run, also not part of the binary: it refuses any
+	// address but a loopback one.
+	"tools/load/signins/main.go": "signs in to the server tools/load/signins.sh started on loopback",
 }
 
 const egressDir = "internal/egress"

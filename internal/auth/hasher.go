@@ -276,6 +276,22 @@ func (h *Hasher) acquire(ctx context.Context) error {
 
 func (h *Hasher) release() { <-h.sem }
 
+// Saturate takes every hashing slot, waiting for those in use to free, and
+// holds them until release is called: the state a sign-in flood puts the
+// hasher in, reproduced on demand, so that what callers do when a hash
+// answers ErrBusy can be checked against the real service. release must be
+// called exactly once.
+func (h *Hasher) Saturate() (release func()) {
+	for range cap(h.sem) {
+		h.sem <- struct{}{}
+	}
+	return func() {
+		for range cap(h.sem) {
+			h.release()
+		}
+	}
+}
+
 // weaker reports whether a stored hash should be replaced by a fresh Hash.
 func (h *Hasher) weaker(stored phc, primary uint32) bool {
 	s, c := stored.params, h.params

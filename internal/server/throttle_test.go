@@ -1,12 +1,15 @@
 package server
 
 import (
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/resguardo/resguardo/internal/account"
+	"github.com/resguardo/resguardo/internal/auth"
 	"github.com/resguardo/resguardo/internal/sqlstore"
 	"github.com/resguardo/resguardo/internal/testutil"
 )
@@ -226,6 +229,83 @@ func TestHousekeepingForgetsQuietThrottles(t *testing.T) {
 		}
 		if n := count(); n != 0 {
 			t.Errorf("%d throttle records after a quiet day, want 0", n)
+		}
+	})
+}
+
+// A sign-in the hasher turns away (503: no hashing slot free in time)
+// never had its password checked: it is no guess, and it is taken back
+// from every key it was counted against, for a known account, a right
+// password and an unknown address alike. Without that, a busy server
+// would push customers and shared networks towards a wait (429).
+func TestBusyHasherCountsNothing(t *testing.T) {
+	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
+		logs := &testutil.SyncBuffer{}
+		env := testutil.NewEnv(t, b, logs)
+		hasher := auth.NewHasher(testutil.FastParams, env.Vault, 1)
+		opts := account.DefaultOptions("http://127.0.0.1:8080")
+		opts.Now = env.Clock.Now
+		env.Accounts = account.New(env.DB, env.Vault, hasher, env.Audit, env.Log, opts)
+		ts := serveEnv(t, env, logs)
+		ts.signUp(t, "slot@example.com", "Slot")
+		// Four wrong guesses: the account's key on this network is one
+		// attempt short of its first wait.
+		for range 4 {
+			if code := ts.loginFrom(t, "127.0.0.1", "slot@example.com", "wrong wrong wrong"); code != 401 {
+				t.Fatalf("wrong password: %d", code)
+			}
+		}
+		db := testutil.RawDB(t, env.DSN, env.DataDir)
+		counts := func() map[string][2]int64 {
+			rows, err := db.QueryContext(t.Context(), `SELECT name, failures, blocked_until FROM throttles WHERE failures > 0`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			m := map[string][2]int64{}
+			for rows.Next() {
+				var name string
+				var f, until int64
+				if err := rows.Scan(&name, &f, &until); err != nil {
+					t.Fatal(err)
+				}
+				m[name] = [2]int64{f, until}
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			return m
+		}
+		before := counts()
+		guessed := 0
+		for name, c := range before {
+			if strings.HasPrefix(name, "an:") || strings.HasPrefix(name, "ac:") || strings.HasPrefix(name, "nt:") {
+				guessed++
+				if c[0] != 4 {
+					t.Fatalf("%s counts %d attempts after 4 guesses", name, c[0])
+				}
+			}
+		}
+		if guessed != 3 {
+			t.Fatalf("throttle records after 4 guesses: %v; want the account on the network, the account and the network", before)
+		}
+		release := hasher.Saturate()
+		for _, try := range []struct{ email, password string }{
+			{"slot@example.com", testPassword},        // the owner, right password
+			{"slot@example.com", "wrong wrong wrong"}, // a guess
+			{"nobody@example.com", testPassword},      // no such account (dummy hash)
+		} {
+			if code := ts.loginFrom(t, "127.0.0.1", try.email, try.password); code != 503 {
+				t.Errorf("%s with every hashing slot taken: %d, want 503", try.email, code)
+			}
+		}
+		release()
+		if after := counts(); !maps.Equal(before, after) {
+			t.Errorf("503 sign-ins changed the guessing counts: before %v, after %v", before, after)
+		}
+		// And the owner is not kept waiting: the next attempt is checked.
+		if code := ts.loginFrom(t, "127.0.0.1", "slot@example.com", testPassword); code != 200 {
+			t.Errorf("right password after the busy spell: %d, want 200", code)
 		}
 	})
 }

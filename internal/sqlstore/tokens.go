@@ -66,27 +66,6 @@ type ThrottleRow struct {
 	BlockedUntil  int64
 }
 
-// LockThrottle reads a key's record (made by EnsureThrottle) inside a
-// transaction and holds it until the transaction ends, so that concurrent
-// attempts on one key are counted one after the other, never all against
-// the same old count.
-func (c Conn) LockThrottle(ctx context.Context, name string) (ThrottleRow, error) {
-	t := ThrottleRow{Name: name}
-	q := `SELECT failures, last_failure_at, blocked_until FROM throttles WHERE name = ?`
-	if c.dialect == MySQL {
-		q = `SELECT failures, last_failure_at, blocked_until FROM throttles WHERE name = ? FOR UPDATE`
-	} // SQLite: the transaction already holds the database's write lock (BEGIN IMMEDIATE).
-	err := c.queryRow(ctx, q, name).Scan(&t.Failures, &t.LastFailureAt, &t.BlockedUntil)
-	if errors.Is(err, sql.ErrNoRows) {
-		// A success cleared it since EnsureThrottle: the caller starts over.
-		return t, errNotFound("throttle")
-	}
-	if err != nil {
-		return t, fmt.Errorf("read throttle: %w", busy(err))
-	}
-	return t, nil
-}
-
 // EnsureThrottle creates a zero record for a key if it has none. Run it
 // outside the transaction that locks the key: inside, InnoDB's shared lock
 // from the duplicate check would deadlock against the exclusive one.
@@ -99,16 +78,6 @@ func (c Conn) EnsureThrottle(ctx context.Context, name string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("create throttle: %w", err)
-	}
-	return nil
-}
-
-// SaveThrottle writes a key's record (after LockThrottle).
-func (c Conn) SaveThrottle(ctx context.Context, t ThrottleRow) error {
-	_, err := c.exec(ctx, `UPDATE throttles SET failures = ?, last_failure_at = ?, blocked_until = ? WHERE name = ?`,
-		t.Failures, t.LastFailureAt, t.BlockedUntil, t.Name)
-	if err != nil {
-		return fmt.Errorf("save throttle: %w", err)
 	}
 	return nil
 }
@@ -136,12 +105,144 @@ func (c Conn) ClearThrottlePrefix(ctx context.Context, prefix string) error {
 	return nil
 }
 
-// UncountAttempt takes back one counted attempt of a key (a success that
-// should not count against a shared network).
-func (c Conn) UncountAttempt(ctx context.Context, name string) error {
-	_, err := c.exec(ctx, `UPDATE throttles SET failures = failures - 1 WHERE name = ? AND failures > 0`, name)
+// The batched forms below serve claims of up to MaxThrottleKeys keys (a
+// sign-in from an unknown device counts against three) in one statement
+// each, so the work around a password hash stays a few round trips. Their
+// SQL is one constant text per number of keys.
+
+// MaxThrottleKeys is the most keys one attempt may count against.
+const MaxThrottleKeys = 3
+
+var (
+	ensureThrottlesMySQL = [MaxThrottleKeys + 1]string{1: `INSERT IGNORE INTO throttles (name, failures, last_failure_at, blocked_until) VALUES (?, 0, 0, 0)`,
+		2: `INSERT IGNORE INTO throttles (name, failures, last_failure_at, blocked_until) VALUES (?, 0, 0, 0), (?, 0, 0, 0)`,
+		3: `INSERT IGNORE INTO throttles (name, failures, last_failure_at, blocked_until) VALUES (?, 0, 0, 0), (?, 0, 0, 0), (?, 0, 0, 0)`}
+	ensureThrottlesSQLite = [MaxThrottleKeys + 1]string{1: `INSERT INTO throttles (name, failures, last_failure_at, blocked_until) VALUES (?, 0, 0, 0) ON CONFLICT (name) DO NOTHING`,
+		2: `INSERT INTO throttles (name, failures, last_failure_at, blocked_until) VALUES (?, 0, 0, 0), (?, 0, 0, 0) ON CONFLICT (name) DO NOTHING`,
+		3: `INSERT INTO throttles (name, failures, last_failure_at, blocked_until) VALUES (?, 0, 0, 0), (?, 0, 0, 0), (?, 0, 0, 0) ON CONFLICT (name) DO NOTHING`}
+	lockThrottlesMySQL = [MaxThrottleKeys + 1]string{1: `SELECT name, failures, last_failure_at, blocked_until FROM throttles WHERE name = ? FOR UPDATE`,
+		2: `SELECT name, failures, last_failure_at, blocked_until FROM throttles WHERE name IN (?, ?) ORDER BY name FOR UPDATE`,
+		3: `SELECT name, failures, last_failure_at, blocked_until FROM throttles WHERE name IN (?, ?, ?) ORDER BY name FOR UPDATE`}
+	// SQLite: the transaction already holds the database's write lock (BEGIN IMMEDIATE).
+	lockThrottlesSQLite = [MaxThrottleKeys + 1]string{1: `SELECT name, failures, last_failure_at, blocked_until FROM throttles WHERE name = ?`,
+		2: `SELECT name, failures, last_failure_at, blocked_until FROM throttles WHERE name IN (?, ?) ORDER BY name`,
+		3: `SELECT name, failures, last_failure_at, blocked_until FROM throttles WHERE name IN (?, ?, ?) ORDER BY name`}
+	saveThrottles = [MaxThrottleKeys + 1]string{1: `UPDATE throttles SET failures = ?, last_failure_at = ?, blocked_until = ? WHERE name = ?`,
+		2: `UPDATE throttles SET failures = CASE name WHEN ? THEN ? WHEN ? THEN ? END, ` +
+			`last_failure_at = CASE name WHEN ? THEN ? WHEN ? THEN ? END, ` +
+			`blocked_until = CASE name WHEN ? THEN ? WHEN ? THEN ? END WHERE name IN (?, ?)`,
+		3: `UPDATE throttles SET failures = CASE name WHEN ? THEN ? WHEN ? THEN ? WHEN ? THEN ? END, ` +
+			`last_failure_at = CASE name WHEN ? THEN ? WHEN ? THEN ? WHEN ? THEN ? END, ` +
+			`blocked_until = CASE name WHEN ? THEN ? WHEN ? THEN ? WHEN ? THEN ? END WHERE name IN (?, ?, ?)`}
+)
+
+func throttleArity(n int) error {
+	if n < 1 || n > MaxThrottleKeys {
+		return fmt.Errorf("throttles: %d keys, want 1 to %d", n, MaxThrottleKeys)
+	}
+	return nil
+}
+
+func namesAsArgs(names []string) []any {
+	args := make([]any, len(names))
+	for i, n := range names {
+		args[i] = n
+	}
+	return args
+}
+
+// EnsureThrottles creates a zero record for each key that has none, in one
+// statement; names must be sorted, so that concurrent callers meet the rows
+// in one order. Run it outside the transaction that locks the keys (see
+// EnsureThrottle).
+func (c Conn) EnsureThrottles(ctx context.Context, names []string) error {
+	if err := throttleArity(len(names)); err != nil {
+		return err
+	}
+	q := ensureThrottlesSQLite[len(names)]
+	if c.dialect == MySQL {
+		q = ensureThrottlesMySQL[len(names)]
+	}
+	if _, err := c.exec(ctx, q, namesAsArgs(names)...); err != nil {
+		return fmt.Errorf("create throttles: %w", err)
+	}
+	return nil
+}
+
+// LockThrottles reads the records of sorted keys inside a transaction,
+// locked for update in name order (one statement), and returns those that
+// exist, in name order: fewer than names when a record was removed since
+// EnsureThrottles.
+func (c Conn) LockThrottles(ctx context.Context, names []string) ([]ThrottleRow, error) {
+	if err := throttleArity(len(names)); err != nil {
+		return nil, err
+	}
+	q := lockThrottlesSQLite[len(names)]
+	if c.dialect == MySQL {
+		q = lockThrottlesMySQL[len(names)]
+	}
+	rows, err := c.query(ctx, q, namesAsArgs(names)...)
 	if err != nil {
-		return fmt.Errorf("uncount attempt: %w", err)
+		return nil, fmt.Errorf("read throttles: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	out := make([]ThrottleRow, 0, len(names))
+	for rows.Next() {
+		var t ThrottleRow
+		if err := rows.Scan(&t.Name, &t.Failures, &t.LastFailureAt, &t.BlockedUntil); err != nil {
+			return nil, fmt.Errorf("read throttles: %w", busy(err))
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read throttles: %w", busy(err))
+	}
+	return out, nil
+}
+
+// SaveThrottles writes records read by LockThrottles, in one statement.
+func (c Conn) SaveThrottles(ctx context.Context, ts []ThrottleRow) error {
+	if err := throttleArity(len(ts)); err != nil {
+		return err
+	}
+	n := len(ts)
+	args := make([]any, 0, 7*n)
+	if n == 1 {
+		args = append(args, ts[0].Failures, ts[0].LastFailureAt, ts[0].BlockedUntil, ts[0].Name)
+	} else {
+		for _, t := range ts {
+			args = append(args, t.Name, t.Failures)
+		}
+		for _, t := range ts {
+			args = append(args, t.Name, t.LastFailureAt)
+		}
+		for _, t := range ts {
+			args = append(args, t.Name, t.BlockedUntil)
+		}
+		for _, t := range ts {
+			args = append(args, t.Name)
+		}
+	}
+	if _, err := c.exec(ctx, saveThrottles[n], args...); err != nil {
+		return fmt.Errorf("save throttles: %w", err)
+	}
+	return nil
+}
+
+// SettleSignIn forgets the attempts of up to two keys (clear; "" for none)
+// and takes back one attempt of a third (uncount; "" for none), in one
+// statement: what a right password does to its guessing limits. The rows
+// are reached through the primary key in name order, the order the claim
+// locks them in.
+func (c Conn) SettleSignIn(ctx context.Context, clear [2]string, uncount string) error {
+	_, err := c.exec(ctx, `UPDATE throttles SET `+
+		`failures = CASE WHEN name = ? THEN failures - 1 ELSE 0 END, `+
+		`last_failure_at = CASE WHEN name = ? THEN last_failure_at ELSE 0 END, `+
+		`blocked_until = CASE WHEN name = ? THEN blocked_until ELSE 0 END `+
+		`WHERE name IN (?, ?) OR (name = ? AND failures > 0)`,
+		uncount, uncount, uncount, clear[0], clear[1], uncount)
+	if err != nil {
+		return fmt.Errorf("settle throttles: %w", err)
 	}
 	return nil
 }
