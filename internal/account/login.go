@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/resguardo/resguardo"
 	"github.com/resguardo/resguardo/internal/auth"
@@ -84,6 +85,12 @@ func (s *Service) Login(ctx context.Context, in SignIn) (customerID string, mfa 
 	if !ok {
 		return fail()
 	}
+	// The password was right: settle the counts even if the client has gone
+	// meanwhile. A sign-in cut off here would otherwise leave its attempt
+	// counted against the client's address, and a load generator stopping
+	// 16 connections at once would push a shared address over its limit.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	// Read the lock and the second factor again: the hash may have waited
 	// for a slot, and a lock set meanwhile must still keep this sign-in out.
 	if row, err = s.db.Conn().CustomerByID(ctx, row.ID); err != nil {
