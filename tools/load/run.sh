@@ -13,21 +13,8 @@ here=tools/load
 duration=${DURATION:-20s}
 go build -trimpath -o bin/resguardo ./cmd/resguardo
 
-work=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
-args=(serve --data-dir "$work/data" --addr 127.0.0.1:18080 --staff-addr 127.0.0.1:18081 --log-level error)
-backend=sqlite
-if [ -n "${RESGUARDO_LOAD_MYSQL:-}" ]; then
-	backend=mariadb
-	db=${RESGUARDO_LOAD_MYSQL##*/}
-	mariadb -h127.0.0.1 -uroot -e "DROP DATABASE IF EXISTS \`$db\`; CREATE DATABASE \`$db\`"
-	export RESGUARDO_DATABASE=$RESGUARDO_LOAD_MYSQL
-	args+=(--migrate)
-fi
-bin/resguardo "${args[@]}" &
-pid=$!
+source tools/load/serve.sh
 base=http://127.0.0.1:18080
-for _ in $(seq 100); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.1; done
 
 json=(-H 'Content-Type: application/json')
 curl -sf "${json[@]}" -d '{"email":"load@example.com","password":"correct horse battery staple","name":"Load Test"}' "$base/api/v1/auth/register" >/dev/null
