@@ -172,6 +172,10 @@ func (s *Service) recordRefusal(ctx context.Context, customerID, action, field s
 	if field != "" {
 		ev.Fields = []string{field}
 	}
+	// Recorded even if the client has gone: a flood that hangs up at once
+	// must not leave its refusals out of the trail.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	if err := s.audit.Record(ctx, ev); err != nil {
 		s.log.ErrorContext(ctx, "audit", "action", action, "err", err)
 	}
