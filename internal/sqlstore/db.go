@@ -91,6 +91,10 @@ func EnsureDataDir(dir string) error {
 	return nil
 }
 
+// sqliteConns bounds the SQLite pool. Each connection has its own page
+// cache (cache_size), so the bound is also a memory bound.
+const sqliteConns = 32
+
 func openSQLite(dataDir string) (*DB, error) {
 	if err := EnsureDataDir(dataDir); err != nil {
 		return nil, err
@@ -120,6 +124,13 @@ func openSQLite(dataDir string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
+	// Keep connections open: database/sql keeps only two idle by default, so
+	// under concurrent requests every other request opened a connection,
+	// ran the pragmas above and prepared its statements again. Readers run
+	// in parallel under WAL; writers queue on the write lock.
+	s.SetMaxOpenConns(sqliteConns)
+	s.SetMaxIdleConns(sqliteConns)
+	s.SetConnMaxIdleTime(5 * time.Minute)
 	return &DB{sql: s, dialect: SQLite, Where: path, stmts: &stmtCache{pool: s, m: map[string]*sql.Stmt{}}}, nil
 }
 
