@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"time"
 
 	"github.com/resguardo/resguardo/internal/account"
@@ -112,6 +113,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 			log.Error("activity not written", "err", err)
 		}
 	})
+	go every(mailCtx, 5*time.Second, func() { hasher.ReturnMemory(debug.FreeOSMemory) })
 	go reloadKeys(mailCtx, keys, log)
 	go keyRecoveryCodes(mailCtx, accounts, log)
 	// Last: a checkpoint of everything appended before shutdown.

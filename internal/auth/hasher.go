@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -117,6 +118,10 @@ type Hasher struct {
 	sem     chan struct{}
 	maxWait time.Duration
 	kdf     kdfFunc // argon2.IDKey; replaced in tests to count or block calls
+
+	// hashes counts finished hashes; lastHashes is its value when
+	// ReturnMemory last looked (see ReturnMemory).
+	hashes, lastHashes atomic.Uint64
 
 	// A stored hash for DummyVerify: random, so that no password matches it.
 	dummy phc
@@ -247,7 +252,26 @@ func (h *Hasher) derive(ctx context.Context, mac, salt []byte, p Params) ([]byte
 		return nil, err
 	}
 	defer h.release()
+	defer h.hashes.Add(1)
 	return h.kdf(mac, salt, p.Time, p.Memory, p.Threads, p.KeyLen), nil
+}
+
+// ReturnMemory gives the memory of finished hashes back to the operating
+// system, by calling free (debug.FreeOSMemory in the server), when hashes
+// have finished since the last call and none is running now. Each argon2id
+// hash allocates its whole matrix (19 MiB at the default parameters) and
+// drops it; Go's scavenger returns such memory slowly, so after a burst of
+// sign-ins the process would otherwise stay tens of MiB larger for
+// minutes. It reports whether it called free. The server calls it every few
+// seconds: at most one forced collection per call, none while idle.
+func (h *Hasher) ReturnMemory(free func()) bool {
+	n := h.hashes.Load()
+	if n == h.lastHashes.Load() || len(h.sem) > 0 {
+		return false
+	}
+	h.lastHashes.Store(n)
+	free()
+	return true
 }
 
 // acquire takes a hashing slot, waiting at most h.maxWait or until ctx ends.

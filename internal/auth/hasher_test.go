@@ -635,3 +635,31 @@ func BenchmarkHasherVerifyParallel(b *testing.B) {
 		}
 	})
 }
+
+// ReturnMemory frees only after hashes have finished since it last looked,
+// and never while a hash holds its matrix: at most one forced collection
+// per burst of sign-ins, none while the server is idle or busy hashing.
+func TestReturnMemoryAfterABurstOnly(t *testing.T) {
+	h := NewHasher(fastParams, newTestPepper(1, "k"), 2)
+	freed := 0
+	free := func() { freed++ }
+	if h.ReturnMemory(free) || freed != 0 {
+		t.Fatal("freed with no hash since start")
+	}
+	for range 3 {
+		if _, err := h.Hash(context.Background(), "a long enough password"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.sem <- struct{}{} // a hash running now
+	if h.ReturnMemory(free) || freed != 0 {
+		t.Fatal("freed while a hash was running")
+	}
+	h.release()
+	if !h.ReturnMemory(free) || freed != 1 {
+		t.Fatalf("not freed after a burst: %d", freed)
+	}
+	if h.ReturnMemory(free) || freed != 1 {
+		t.Fatal("freed again with no new hash")
+	}
+}
