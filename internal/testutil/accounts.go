@@ -2,6 +2,8 @@ package testutil
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"encoding/base64"
 	"io"
 	"log/slog"
@@ -94,10 +96,7 @@ func (e *Env) Peer(t testing.TB) *Env {
 
 func envOver(t testing.TB, db *sqlstore.DB, dsn, dir string, clock *Clock, log *slog.Logger) *Env {
 	t.Helper()
-	v, err := vault.Open(dir)
-	if err != nil {
-		t.Fatalf("vault: %v", err)
-	}
+	v := Keys(t, db, dir)
 	opts := account.DefaultOptions("http://127.0.0.1:8080")
 	opts.Now = clock.Now
 	mailDir := filepath.Join(dir, "mail")
@@ -193,4 +192,32 @@ func unescape(s string) string {
 		return u
 	}
 	return s
+}
+
+// Keys opens the deployment's key set kept in db, creating it (and the
+// master key file <dir>/master.key, as the embedded default does) on first
+// use: a second call for the same database opens the same keys, as a second
+// server would.
+func Keys(t testing.TB, db *sqlstore.DB, dir string) *vault.Vault {
+	t.Helper()
+	path := filepath.Join(dir, vault.MasterKeyFile)
+	m, err := vault.ReadMasterFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		m, err = vault.WriteMasterFile(path)
+	}
+	if err != nil {
+		t.Fatalf("master key: %v", err)
+	}
+	instance, err := db.InstanceID(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := vault.OpenStored(db.Keyring(), instance, []vault.Master{m})
+	if errors.Is(err, vault.ErrNoKeySet) {
+		v, err = vault.CreateStored(db.Keyring(), instance, m, nil)
+	}
+	if err != nil {
+		t.Fatalf("vault: %v", err)
+	}
+	return v
 }

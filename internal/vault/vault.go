@@ -126,6 +126,18 @@ type Vault struct {
 	// of overwriting (and losing) that process's new keys. Guarded by rotateMu.
 	fileSum [32]byte
 
+	// For a key set kept in the database (OpenStored): where it is, the
+	// deployment it belongs to, the master keys this process holds, the
+	// value last read or written (for compare-and-swap), the key-set key and
+	// the master keys the value is sealed under. Guarded by rotateMu after
+	// opening.
+	store         Storage
+	instance      string
+	masters       []Master
+	last          []byte
+	ksk           *keyset.Handle
+	sealedMasters []sealedMaster
+
 	cache *cache
 }
 
@@ -255,9 +267,9 @@ func (v *Vault) update(p Purpose, change func(*keyset.Manager) error) error {
 	if err != nil {
 		return err
 	}
-	// Write before switching: if the file cannot be written, nothing is
+	// Write before switching: if the key set cannot be written, nothing is
 	// encrypted under a key that would be lost on restart.
-	if err := v.save(handles, true); err != nil {
+	if err := v.write(handles); err != nil {
 		return fmt.Errorf("vault: change %s keyset: %w", p, err)
 	}
 	v.keys.Store(next)
