@@ -94,9 +94,25 @@ func (e *Env) Peer(t testing.TB) *Env {
 	return envOver(t, db, e.DSN, e.DataDir, e.Clock, e.Log)
 }
 
+// NewLegacyEnv is an Env as an earlier release left a deployment: the key
+// set in <data-dir>/keyset.json, none recorded in the database.
+func NewLegacyEnv(t testing.TB, b Backend) *Env {
+	t.Helper()
+	db, dsn, dir := b.Open(t)
+	v, err := vault.Open(dir)
+	if err != nil {
+		t.Fatalf("vault: %v", err)
+	}
+	return envWith(t, db, dsn, dir, NewClock(), slog.New(slog.DiscardHandler), v)
+}
+
 func envOver(t testing.TB, db *sqlstore.DB, dsn, dir string, clock *Clock, log *slog.Logger) *Env {
 	t.Helper()
-	v := Keys(t, db, dir)
+	return envWith(t, db, dsn, dir, clock, log, Keys(t, db, dir))
+}
+
+func envWith(t testing.TB, db *sqlstore.DB, dsn, dir string, clock *Clock, log *slog.Logger, v *vault.Vault) *Env {
+	t.Helper()
 	opts := account.DefaultOptions("http://127.0.0.1:8080")
 	opts.Now = clock.Now
 	mailDir := filepath.Join(dir, "mail")
