@@ -180,6 +180,9 @@ func openKeys(ctx context.Context, cfg config.Config, log *slog.Logger, db *sqls
 		return nil, err
 	}
 	mk, err := loadMaster(cfg)
+	if mode == keysInit && cfg.MasterKeyFile != "" && errors.Is(err, fs.ErrNotExist) {
+		mk, err = nil, nil // keys init writes it
+	}
 	if err != nil {
 		return nil, err
 	}
