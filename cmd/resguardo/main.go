@@ -64,6 +64,8 @@ Usage:
                                withdraw an old master key (after every server has the new one)
   resguardo backup --out FILE [flags]
                                consistent online copy of the database (never the master key)
+  resguardo restore --in FILE [flags]
+                               load a backup into an empty database (or data directory)
   resguardo doctor [--json] [flags]
                                security self-check of this deployment, one line
                                per check; exit 1 when any check fails
@@ -82,6 +84,8 @@ var commands = map[string]func(context.Context, config.Config, *slog.Logger, io.
 		return app.Serve(ctx, cfg, log, nil)
 	},
 	"migrate":       app.Migrate,
+	"backup":        app.Backup,
+	"restore":       app.Restore,
 	"doctor":        app.Doctor,
 	"staff create":  app.StaffCreate,
 	"staff list":    app.StaffList,

@@ -119,8 +119,9 @@ type Config struct {
 	NewMasterKeyFile string
 	NewMasterKeyURI  string
 	MasterID         string
-	// Out is where backup writes the copy of the database.
-	Out string
+	// Out is where backup writes the copy of the database; In is the backup
+	// restore reads.
+	Out, In string
 
 	Migrate  bool // run migrations at start (serve)
 	LogLevel slog.Level
@@ -181,6 +182,7 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.StringVar(&c.NewMasterKeyURI, "new-master-key-uri", "", "keys master add: KMS URI of the master key to add")
 	fs.StringVar(&c.MasterID, "master-id", "", "keys master remove: id of the master key to withdraw (see keys status)")
 	fs.StringVar(&c.Out, "out", "", "backup: file to write the copy of the database to (must not exist)")
+	fs.StringVar(&c.In, "in", "", "restore: the backup file to load into an empty database")
 	fs.BoolVar(&c.Migrate, "migrate", env("MIGRATE", "") == "true", "run database migrations at start (RESGUARDO_MIGRATE=true)")
 	fs.StringVar(&logLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (RESGUARDO_LOG_LEVEL)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to let requests finish on shutdown")
