@@ -166,8 +166,9 @@ func checkpoints(ctx context.Context, trail *audit.Log, log *slog.Logger) {
 	})
 }
 
-// reloadKeys follows the key set file, so that keys added by `keys rotate`
-// in another process are used here within keys.ReloadEvery.
+// reloadKeys follows the key set kept in the database, so that keys added
+// by `keys rotate` in another process, on any host, are used here within
+// keys.ReloadEvery.
 func reloadKeys(ctx context.Context, v *vault.Vault, log *slog.Logger) {
 	every(ctx, keyrotation.ReloadEvery, func() {
 		changed, err := v.Reload()

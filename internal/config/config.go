@@ -101,7 +101,7 @@ type Config struct {
 	// covers (keys rotate).
 	BatchSize int
 	// Settle is how long keys rotate waits after adding a key before using
-	// it, so running servers (which re-read the key set file every 2 s)
+	// it, so running servers (which re-read the key set every 2 s)
 	// have it.
 	Settle time.Duration
 

@@ -2,10 +2,10 @@ package testutil
 
 import (
 	"bytes"
-	"errors"
-	"io/fs"
 	"encoding/base64"
+	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"mime"
 	"mime/quotedprintable"

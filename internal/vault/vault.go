@@ -21,7 +21,15 @@
 // id as associated data. Destroying the wrapped key erases the customer's
 // personal data (crypto-shredding).
 //
-// # Production: a master key in a KMS or HashiCorp Vault
+// # Where the key set is kept
+//
+// A deployment keeps its key set in its database, sealed under a master key
+// that is never in the database ([OpenStored], [CreateStored]; stored.go
+// explains the layout). The key set file described below, [Open] and
+// [OpenWithMasterKey] are what earlier releases used; resguardo now reads
+// such a file only to move it into the database (`resguardo keys init`).
+//
+// # The key set file: a master key in a KMS or HashiCorp Vault
 //
 // [Open] keeps the keysets in cleartext on local disk, protected by file
 // permissions only. That is the development default, and acceptable only where
