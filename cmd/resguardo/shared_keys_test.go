@@ -173,8 +173,8 @@ func TestMasterKeyRotation(t *testing.T) {
 			t.Fatalf("keys rotate --master: %v\n%s", err, out)
 		}
 		status, err = cmd(t, withNew, "keys", "status")
-		if err != nil {
-			t.Fatalf("keys status with the new master key: %v", err)
+		if m := mastersLine.FindStringSubmatch(status); err != nil || m == nil || !strings.Contains(m[1], oldID[1]+",") {
+			t.Fatalf("keys status with the new master key = %q, %v; want both master keys named", status, err)
 		}
 		if out, err := cmd(t, withNew, "keys", "rotate", "--kek", "--settle", "2500ms"); err != nil {
 			t.Fatalf("keys rotate --kek with the new master key: %v\n%s", err, out)

@@ -61,7 +61,7 @@ func KeysStatus(ctx context.Context, cfg config.Config, log *slog.Logger, stdout
 	}
 	var b strings.Builder
 	if bd, err := r.Vault.Binding(); err == nil {
-		fmt.Fprintf(&b, "key set: kept in %s, check %s; sealed under master key(s) %s\n", r.DB.Where, bd.Check, strings.Join(bd.Masters, ", "))
+		fmt.Fprintf(&b, "key set: kept in %s, check %s; sealed under master key(s) %s\n", r.DB.Where, bd.Check, strings.Join(bd.Masters, ","))
 	}
 	for _, ps := range st {
 		fmt.Fprintf(&b, "%s:", ps.Purpose)
