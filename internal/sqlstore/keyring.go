@@ -26,7 +26,7 @@ func (k *Keyring) LoadKeyring() ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), keyringTimeout)
 	defer cancel()
 	var data []byte
-	err := k.db.Conn().queryRow(ctx, `SELECT sealed FROM keyring WHERE id = 1`).Scan(&data)
+	err := k.db.Conn().queryRow(ctx, `SELECT keyset FROM keyring WHERE id = 1`).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("key set in %s: %w", k.db.Where, fs.ErrNotExist)
 	}
@@ -41,7 +41,7 @@ func (k *Keyring) LoadKeyring() ([]byte, error) {
 func (k *Keyring) CreateKeyring(data []byte, binding string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), keyringTimeout)
 	defer cancel()
-	_, err := k.db.Conn().exec(ctx, `INSERT INTO keyring (id, generation, binding, sealed, updated_at) VALUES (1, 1, ?, ?, ?)`,
+	_, err := k.db.Conn().exec(ctx, `INSERT INTO keyring (id, generation, binding, keyset, updated_at) VALUES (1, 1, ?, ?, ?)`,
 		binding, data, time.Now().Unix())
 	if isUniqueViolation(err) {
 		return fmt.Errorf("key set in %s: %w", k.db.Where, fs.ErrExist)
@@ -58,7 +58,7 @@ func (k *Keyring) CreateKeyring(data []byte, binding string) error {
 func (k *Keyring) ReplaceKeyring(old, next []byte, binding string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), keyringTimeout)
 	defer cancel()
-	res, err := k.db.Conn().exec(ctx, `UPDATE keyring SET sealed = ?, binding = ?, generation = generation + 1, updated_at = ? WHERE id = 1 AND sealed = ?`,
+	res, err := k.db.Conn().exec(ctx, `UPDATE keyring SET keyset = ?, binding = ?, generation = generation + 1, updated_at = ? WHERE id = 1 AND keyset = ?`,
 		next, binding, time.Now().Unix(), old)
 	if err != nil {
 		return fmt.Errorf("store the key set in %s: %w", k.db.Where, err)
