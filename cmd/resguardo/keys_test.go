@@ -61,6 +61,7 @@ func TestKeysRotateWhileServing(t *testing.T) {
 		if b.Name == "mysql" {
 			environ["RESGUARDO_DATABASE"] = testutil.MySQLDatabase(t)
 			serveArgs = append(serveArgs, "--migrate")
+			keysInit(t, dataDir, environ["RESGUARDO_DATABASE"])
 		}
 		site, _ := startServe(t, environ, serveArgs)
 		const pw = "correct horse battery staple"

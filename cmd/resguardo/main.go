@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,6 +23,12 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "resguardo:", err)
+		// A key set refusal has its own status (app.ExitKeys), so that a
+		// service manager or script can tell "wrong keys, do not retry".
+		var coded interface{ ExitCode() int }
+		if errors.As(err, &coded) {
+			os.Exit(coded.ExitCode())
+		}
 		os.Exit(1)
 	}
 }
@@ -40,16 +47,31 @@ Usage:
   resguardo staff list [flags] staff members, roles and state
   resguardo staff disable --email E [flags]
                                disable a staff member and end their sessions
+  resguardo keys init [--master-key-file FILE] [flags]
+                               create the key set in an empty database (writing a
+                               new master key to FILE if missing), or move an
+                               earlier release's keyset.json into the database
   resguardo keys status [--json] [flags]
                                key versions in each keyset and what depends on each
   resguardo keys rotate --kek|--index|--pepper [--batch-size N] [flags]
                                add a new primary key and move data to it, online;
                                run again to finish an interrupted rotation
+  resguardo keys rotate --master --new-master-key-file FILE [flags]
+                               seal the key set under a new master key too, online
   resguardo keys retire --kek|--index|--pepper --key-id ID [flags]
                                remove an old key version; refused while data uses it
+  resguardo keys retire --master --master-id ID [flags]
+                               withdraw an old master key (after every server has the new one)
+  resguardo backup --out FILE [flags]
+                               consistent online copy of the database (never the master key)
+  resguardo restore --in FILE [flags]
+                               load a backup into an empty database (or data directory)
   resguardo doctor [--json] [flags]
                                security self-check of this deployment, one line
                                per check; exit 1 when any check fails
+
+Every command except version checks first that the database and the key set
+belong together; if not it changes nothing and exits with status 3.
   resguardo version            print the version
 
 Run 'resguardo COMMAND -h' for the flags of a command.
@@ -62,10 +84,13 @@ var commands = map[string]func(context.Context, config.Config, *slog.Logger, io.
 		return app.Serve(ctx, cfg, log, nil)
 	},
 	"migrate":       app.Migrate,
+	"backup":        app.Backup,
+	"restore":       app.Restore,
 	"doctor":        app.Doctor,
 	"staff create":  app.StaffCreate,
 	"staff list":    app.StaffList,
 	"staff disable": app.StaffDisable,
+	"keys init":     app.KeysInit,
 	"keys status":   app.KeysStatus,
 	"keys rotate":   app.KeysRotate,
 	"keys retire":   app.KeysRetire,
@@ -74,7 +99,7 @@ var commands = map[string]func(context.Context, config.Config, *slog.Logger, io.
 }
 
 // groups are the commands that take a subcommand.
-var groups = map[string]string{"staff": "create, list or disable", "keys": "status, rotate or retire", "audit": "verify or export"}
+var groups = map[string]string{"staff": "create, list or disable", "keys": "init, status, rotate or retire", "audit": "verify or export"}
 
 // run is the whole program with its environment passed in, so tests can run
 // it as the binary would.

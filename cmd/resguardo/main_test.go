@@ -27,6 +27,7 @@ func TestServeSmoke(t *testing.T) {
 		if b.Name == "mysql" {
 			environ["RESGUARDO_DATABASE"] = testutil.MySQLDatabase(t)
 			args = append(args, "--migrate")
+			keysInit(t, dataDir, environ["RESGUARDO_DATABASE"])
 		}
 		ready, stop := startServe(t, environ, args)
 		for _, u := range []string{ready.Site + "/readyz", ready.Staff + "/readyz", ready.Site + "/", ready.Staff + "/login"} {
@@ -137,5 +138,15 @@ func TestMigrateAndVersion(t *testing.T) {
 	}
 	if err := run(t.Context(), []string{"frobnicate"}, func(string) string { return "" }, nil, io.Discard, io.Discard); err == nil {
 		t.Error("unknown command accepted")
+	}
+}
+
+// keysInit runs `resguardo keys init` for a MySQL deployment, which writes
+// the master key to <dataDir>/master.key (where serve then finds it).
+func keysInit(t *testing.T, dataDir, dsn string) {
+	t.Helper()
+	var out strings.Builder
+	if err := run(t.Context(), []string{"keys", "init", "--data-dir", dataDir, "--database", dsn}, func(string) string { return "" }, nil, &out, io.Discard); err != nil {
+		t.Fatalf("keys init: %v\n%s", err, out.String())
 	}
 }

@@ -32,31 +32,6 @@ func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
-// OpenStore opens the configured database. The embedded SQLite database is
-// migrated on open, since nobody else can; MySQL is migrated only when asked
-// (migrate, or serve --migrate), and otherwise must already be current.
-func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate bool) (*sqlstore.DB, error) {
-	db, err := sqlstore.Open(ctx, cfg.Database.Reveal(), cfg.DataDir)
-	if err != nil {
-		return nil, err
-	}
-	if migrate || db.Dialect() == sqlstore.SQLite {
-		n, err := db.Migrate(ctx)
-		if err != nil {
-			_ = db.Close()
-			return nil, err
-		}
-		if n > 0 {
-			log.Info("migrated database", "where", db.Where, "applied", n)
-		}
-	}
-	if err := db.CheckSchema(ctx); err != nil {
-		_ = db.Close()
-		return nil, err
-	}
-	return db, nil
-}
-
 // Serve runs both listeners until ctx ends, then shuts them down gracefully.
 // ready, if not nil, is called with the bound addresses once both listen.
 func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(site, staff net.Addr)) error {
@@ -76,16 +51,14 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	if err := sqlstore.EnsureDataDir(cfg.DataDir); err != nil {
 		return err
 	}
-	db, err := OpenStore(ctx, cfg, log, cfg.Migrate)
+	// The key set is checked against the database before anything is
+	// written to it (openDeployment).
+	db, keys, err := openDeployment(ctx, cfg, log, cfg.Migrate, keysForEmpty)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	instance, err := db.InstanceID(ctx)
-	if err != nil {
-		return err
-	}
-	keys, err := vault.Open(cfg.DataDir)
 	if err != nil {
 		return err
 	}
@@ -195,8 +168,9 @@ func checkpoints(ctx context.Context, trail *audit.Log, log *slog.Logger) {
 	})
 }
 
-// reloadKeys follows the key set file, so that keys added by `keys rotate`
-// in another process are used here within keys.ReloadEvery.
+// reloadKeys follows the key set kept in the database, so that keys added
+// by `keys rotate` in another process, on any host, are used here within
+// keys.ReloadEvery.
 func reloadKeys(ctx context.Context, v *vault.Vault, log *slog.Logger) {
 	every(ctx, keyrotation.ReloadEvery, func() {
 		changed, err := v.Reload()
@@ -283,21 +257,27 @@ func newHTTPServer(h http.Handler, tc *tls.Config, log *slog.Logger) *http.Serve
 	}
 }
 
-// Migrate applies pending migrations to the configured database.
+// Migrate applies pending migrations to the configured database, after
+// checking that the key set given belongs to it. On an empty embedded
+// database it also creates the key set; an empty MySQL database gets one
+// only if a master key is given (else from `keys init` or the first serve).
 func Migrate(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
 	db, err := sqlstore.Open(ctx, cfg.Database.Reveal(), cfg.DataDir)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	n, err := db.Migrate(ctx)
+	before, _, err := db.SchemaVersion(ctx)
+	if err != nil {
+		before = 0 // no version table yet: a new database
+	}
+	if _, err := openKeys(ctx, cfg, log, db, true, keysIfMaster); err != nil {
+		return err
+	}
+	current, want, err := db.SchemaVersion(ctx)
 	if err != nil {
 		return err
 	}
-	_, want, err := db.SchemaVersion(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(stdout, "%s: applied %d migration(s); schema at version %d\n", db.Where, n, want)
+	_, err = fmt.Fprintf(stdout, "%s: applied %d migration(s); schema at version %d\n", db.Where, max(current-before, 0), want)
 	return err
 }

@@ -30,14 +30,9 @@ type services struct {
 }
 
 // openServices opens them; close releases the store.
-func openServices(ctx context.Context, cfg config.Config, log *slog.Logger) (*services, func(), error) {
-	db, err := OpenStore(ctx, cfg, log, false)
+func openServices(ctx context.Context, cfg config.Config, log *slog.Logger, mode keyMode) (*services, func(), error) {
+	db, v, err := openDeployment(ctx, cfg, log, false, mode)
 	if err != nil {
-		return nil, nil, err
-	}
-	v, err := vault.Open(cfg.DataDir)
-	if err != nil {
-		_ = db.Close()
 		return nil, nil, err
 	}
 	s := &services{db: db, vault: v, trail: audit.New(db, v, log, audit.DefaultCheckpointEvery, nil), hasher: auth.NewHasher(auth.DefaultParams, v, 1)}
@@ -48,7 +43,7 @@ func openServices(ctx context.Context, cfg config.Config, log *slog.Logger) (*se
 
 // openAudit opens the audit trail.
 func openAudit(ctx context.Context, cfg config.Config, log *slog.Logger) (*audit.Log, func(), error) {
-	s, done, err := openServices(ctx, cfg, log)
+	s, done, err := openServices(ctx, cfg, log, keysNeeded)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -35,11 +35,26 @@ func Doctor(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 		DatabaseURL: cfg.Database.Reveal(), DataDir: cfg.DataDir, MailDir: cfg.MailDir,
 		WorkDir: wd,
 	}
+	// Where the master key comes from, without reading it yet: the file
+	// checks run before anything is opened.
+	mk, mkErr := loadMaster(cfg)
+	if mk != nil {
+		d.MasterKeyWhere, d.MasterKeyFile = mk.where, mk.file
+	}
 	var db *sqlstore.DB
+	var keyErr *KeyError
 	rep := doctor.Run(ctx, d, func(ctx context.Context) doctor.Handles {
 		var h doctor.Handles
 		h.DB, h.DBErr = openStoreAsIs(ctx, cfg)
-		h.Vault, h.VaultErr = openExistingVault(cfg.DataDir)
+		switch {
+		case h.DB == nil:
+			h.VaultErr = h.DBErr
+		case mkErr != nil:
+			h.VaultErr = mkErr
+		default:
+			h.Vault, h.VaultErr = inspectKeys(ctx, h.DB, mk)
+			errors.As(h.VaultErr, &keyErr)
+		}
 		db = h.DB
 		return h
 	})
@@ -56,6 +71,9 @@ func Doctor(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 	}
 	failed := rep.Failed()
 	log.Debug("doctor", "ok", rep.OK, "failed", failed)
+	if keyErr != nil {
+		return keyErr // the distinct exit status of a key set refusal
+	}
 	if len(failed) > 0 {
 		return fmt.Errorf("%w: %d check(s) failed: %s", errDoctorFailed, len(failed), strings.Join(failed, ", "))
 	}
@@ -74,12 +92,20 @@ func openStoreAsIs(ctx context.Context, cfg config.Config) (*sqlstore.DB, error)
 	return sqlstore.Open(ctx, cfg.Database.Reveal(), cfg.DataDir)
 }
 
-// openExistingVault opens the key set, refusing to generate one: fresh
-// keys would open none of the stored data.
-func openExistingVault(dataDir string) (*vault.Vault, error) {
-	path := filepath.Join(dataDir, vault.KeysetFile)
-	if _, err := os.Lstat(path); err != nil {
-		return nil, fmt.Errorf("key set %s: %w", path, err)
+// inspectKeys opens the key set the database records, changing nothing:
+// no migration, no key set created, no key set file moved.
+func inspectKeys(ctx context.Context, db *sqlstore.DB, mk *masterKey) (*vault.Vault, error) {
+	st, err := db.KeyState(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return vault.Open(dataDir)
+	if !st.Recorded {
+		what := "is empty and records no key set"
+		if st.HasData {
+			what = "holds data but records no key set"
+		}
+		return nil, &KeyError{Problem: fmt.Sprintf("%s %s", db.Where, what),
+			Fix: "check --database and --data-dir; an earlier release's key set file is moved into the database by `resguardo keys init`"}
+	}
+	return openRecorded(db, st, mk)
 }

@@ -13,8 +13,8 @@ import (
 )
 
 // openStaff opens the services for the staff commands.
-func openStaff(ctx context.Context, cfg config.Config, log *slog.Logger) (*staff.Service, func(), error) {
-	s, done, err := openServices(ctx, cfg, log)
+func openStaff(ctx context.Context, cfg config.Config, log *slog.Logger, mode keyMode) (*staff.Service, func(), error) {
+	s, done, err := openServices(ctx, cfg, log, mode)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -35,7 +35,8 @@ func StaffCreate(ctx context.Context, cfg config.Config, log *slog.Logger, stdou
 	if cfg.Email == "" || cfg.Role == "" {
 		return fmt.Errorf("staff create needs --email and --role (agent, lead, admin or auditor)")
 	}
-	svc, done, err := openStaff(ctx, cfg, log)
+	// The first staff member may be created before the first serve.
+	svc, done, err := openStaff(ctx, cfg, log, keysForEmpty)
 	if err != nil {
 		return err
 	}
@@ -50,7 +51,7 @@ func StaffCreate(ctx context.Context, cfg config.Config, log *slog.Logger, stdou
 
 // StaffList prints every staff member, one per line.
 func StaffList(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
-	svc, done, err := openStaff(ctx, cfg, log)
+	svc, done, err := openStaff(ctx, cfg, log, keysNeeded)
 	if err != nil {
 		return err
 	}
@@ -72,7 +73,7 @@ func StaffDisable(ctx context.Context, cfg config.Config, log *slog.Logger, stdo
 	if cfg.Email == "" {
 		return fmt.Errorf("staff disable needs --email")
 	}
-	svc, done, err := openStaff(ctx, cfg, log)
+	svc, done, err := openStaff(ctx, cfg, log, keysNeeded)
 	if err != nil {
 		return err
 	}

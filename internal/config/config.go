@@ -93,15 +93,35 @@ type Config struct {
 	JSON bool
 	// Keys to rotate (keys rotate) or retire (keys retire): exactly one.
 	KEK, Index, Pepper bool
+	// Master names the master key (keys rotate --master, keys retire --master).
+	Master bool
 	// KeyID names the key version to retire (keys retire).
 	KeyID uint
 	// BatchSize is how many records one re-wrap or re-index transaction
 	// covers (keys rotate).
 	BatchSize int
 	// Settle is how long keys rotate waits after adding a key before using
-	// it, so running servers (which re-read the key set file every 2 s)
+	// it, so running servers (which re-read the key set every 2 s)
 	// have it.
 	Settle time.Duration
+
+	// The deployment's master key, which opens the key set kept in the
+	// database: a file (MasterKeyFile), the key itself in RESGUARDO_MASTER_KEY
+	// (MasterKey), a systemd credential named resguardo-master-key in
+	// CredentialsDir ($CREDENTIALS_DIRECTORY), or a KMS URI (MasterKeyURI).
+	// With none, <data-dir>/master.key is used if it exists.
+	MasterKeyFile  string
+	MasterKeyURI   string
+	MasterKey      Secret
+	CredentialsDir string
+	// NewMasterKeyFile and NewMasterKeyURI name the master key to add
+	// (keys master add); MasterID the one to withdraw (keys master remove).
+	NewMasterKeyFile string
+	NewMasterKeyURI  string
+	MasterID         string
+	// Out is where backup writes the copy of the database; In is the backup
+	// restore reads.
+	Out, In string
 
 	Migrate  bool // run migrations at start (serve)
 	LogLevel slog.Level
@@ -152,9 +172,17 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.BoolVar(&c.KEK, "kek", false, "keys rotate/retire: the key-encryption key")
 	fs.BoolVar(&c.Index, "index", false, "keys rotate/retire: the blind-index key")
 	fs.BoolVar(&c.Pepper, "pepper", false, "keys rotate/retire: the password pepper")
+	fs.BoolVar(&c.Master, "master", false, "keys rotate: seal the key set under --new-master-key-file/-uri too; keys retire: withdraw --master-id")
 	fs.UintVar(&c.KeyID, "key-id", 0, "keys retire: the key version to remove")
 	fs.IntVar(&c.BatchSize, "batch-size", 500, "keys rotate: records per transaction")
 	fs.DurationVar(&c.Settle, "settle", 5*time.Second, "keys rotate: wait after adding a key so running servers load it")
+	fs.StringVar(&c.MasterKeyFile, "master-key-file", env("MASTER_KEY_FILE", ""), "file holding the master key that opens the key set in the database; default <data-dir>/master.key (RESGUARDO_MASTER_KEY_FILE)")
+	fs.StringVar(&c.MasterKeyURI, "master-key-uri", env("MASTER_KEY_URI", ""), "KMS URI of the master key, for a KMS client built in (RESGUARDO_MASTER_KEY_URI)")
+	fs.StringVar(&c.NewMasterKeyFile, "new-master-key-file", "", "keys master add: file of the master key to add; created if it does not exist")
+	fs.StringVar(&c.NewMasterKeyURI, "new-master-key-uri", "", "keys master add: KMS URI of the master key to add")
+	fs.StringVar(&c.MasterID, "master-id", "", "keys master remove: id of the master key to withdraw (see keys status)")
+	fs.StringVar(&c.Out, "out", "", "backup: file to write the copy of the database to (must not exist)")
+	fs.StringVar(&c.In, "in", "", "restore: the backup file to load into an empty database")
 	fs.BoolVar(&c.Migrate, "migrate", env("MIGRATE", "") == "true", "run database migrations at start (RESGUARDO_MIGRATE=true)")
 	fs.StringVar(&logLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (RESGUARDO_LOG_LEVEL)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to let requests finish on shutdown")
@@ -190,6 +218,8 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	default:
 		c.SMTPURL = Secret(getenv("RESGUARDO_SMTP_URL"))
 	}
+	c.MasterKey = Secret(getenv("RESGUARDO_MASTER_KEY"))
+	c.CredentialsDir = getenv("CREDENTIALS_DIRECTORY")
 	if c.MailDir == "" {
 		c.MailDir = filepath.Join(c.DataDir, "mail")
 	}

@@ -87,8 +87,12 @@ type Deployment struct {
 	// DatabaseURL is a mysql:// URL or "" for the embedded SQLite file. It
 	// may carry a password: it is parsed, never printed.
 	DatabaseURL string
-	DataDir     string // holds the key set
-	MailDir     string // development mail, a directory others may be given
+	DataDir     string // holds the embedded database and, by default, its master key
+	// MasterKeyWhere says where the master key comes from ("" when none is
+	// configured); MasterKeyFile is its path when it is a file.
+	MasterKeyWhere string
+	MasterKeyFile  string
+	MailDir        string // development mail, a directory others may be given
 	// WorkDir is the server's working directory: static, public or www
 	// folders there are where a web server beside it would serve files.
 	WorkDir string
@@ -273,42 +277,58 @@ func checkDatabaseTLS(d Deployment) Check {
 	}
 }
 
-// checkKeySet: the key set is a private regular file of the server's user,
-// in a directory others cannot write, and not where files are served.
+// checkKeySet: the key set is kept in the database, sealed under a master
+// key; when the master key is a file, it is a private regular file of the
+// server's user, in a directory others cannot write, and not where files
+// are served. A key set file of an earlier release left in the data
+// directory (every key in clear) fails too.
 func checkKeySet(d Deployment) Check {
-	path := filepath.Join(d.DataDir, vault.KeysetFile)
-	fi, err := os.Lstat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return fail(NameKeySet, fmt.Sprintf("no key set at %s", path),
-			"point --data-dir at the deployment's data directory, or restore keyset.json from its backup (without it no personal data can be read)")
-	}
-	if err != nil {
-		return fail(NameKeySet, fmt.Sprintf("key set %s: %v", path, err), "make the key set readable by the server's user only")
+	if d.MasterKeyWhere == "" {
+		return fail(NameKeySet, fmt.Sprintf("no master key: none is configured and there is no %s in %s", vault.MasterKeyFile, d.DataDir),
+			"give the deployment's master key (--master-key-file, RESGUARDO_MASTER_KEY, the systemd credential resguardo-master-key or --master-key-uri), "+
+				"or point --data-dir at the deployment's data directory; without it no personal data can be read")
 	}
 	var problems, fixes []string
 	add := func(problem, fix string) { problems, fixes = append(problems, problem), append(fixes, fix) }
+	legacy := filepath.Join(d.DataDir, vault.KeysetFile)
+	if _, err := os.Lstat(legacy); err == nil {
+		add(fmt.Sprintf("the key set file %s of an earlier release is still there, every key in clear", legacy),
+			fmt.Sprintf("once the database (which now holds the key set) is backed up, delete %s", legacy))
+	}
+	path := d.MasterKeyFile
+	if path == "" {
+		if len(problems) > 0 {
+			return fail(NameKeySet, strings.Join(problems, "; "), strings.Join(fixes, "; "))
+		}
+		return pass(NameKeySet, "key set kept in the database, sealed under the master key from "+d.MasterKeyWhere)
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return fail(NameKeySet, fmt.Sprintf("master key %s: %v", path, err), "make the master key file readable by the server's user only")
+	}
 	switch {
 	case fi.Mode()&fs.ModeSymlink != 0:
 		add("is a symbolic link", "replace the link with the file itself, mode 0600")
 	case !fi.Mode().IsRegular():
-		add("is not a regular file", "restore keyset.json as a regular file, mode 0600")
+		add("is not a regular file", "restore the master key as a regular file, mode 0600")
 	}
-	// A link's own mode and owner say nothing about the keys: only a
+	// A link's own mode and owner say nothing about the key: only a
 	// regular file's are checked. Windows has no Unix permission bits; its
 	// ACLs are not checked here.
 	perm := fi.Mode().Perm()
 	if fi.Mode().IsRegular() && perm&keysetPermMask != 0 && runtime.GOOS != "windows" {
-		add(fmt.Sprintf("has mode %04o, so other users may read or change the keys", perm),
-			fmt.Sprintf("chmod 600 %s, then consider the keys copied: rotate them (resguardo keys rotate)", path))
+		add(fmt.Sprintf("has mode %04o, so other users may read it", perm),
+			fmt.Sprintf("chmod 600 %s, then consider the master key copied: replace it (resguardo keys master add, then keys master remove)", path))
 	}
 	uid, known := fileOwner(fi)
 	if fi.Mode().IsRegular() && known && uid != os.Getuid() {
 		add(fmt.Sprintf("is owned by uid %d, not by this user (uid %d)", uid, os.Getuid()),
-			"chown the key set to the user the server runs as (and run doctor as that user)")
+			"chown the master key to the user the server runs as (and run doctor as that user)")
 	}
-	if di, err := os.Stat(d.DataDir); err == nil && di.Mode().Perm()&keysetDirPermMask != 0 && runtime.GOOS != "windows" {
-		add(fmt.Sprintf("is in %s, mode %04o, where other users may replace it", d.DataDir, di.Mode().Perm()),
-			fmt.Sprintf("chmod 700 %s", d.DataDir))
+	dir := filepath.Dir(path)
+	if di, err := os.Stat(dir); err == nil && di.Mode().Perm()&keysetDirPermMask != 0 && runtime.GOOS != "windows" {
+		add(fmt.Sprintf("is in %s, mode %04o, where other users may replace it", dir, di.Mode().Perm()),
+			fmt.Sprintf("chmod 700 %s", dir))
 	}
 	served := servedDirs(d)
 	var checked []string
@@ -316,11 +336,11 @@ func checkKeySet(d Deployment) Check {
 		checked = append(checked, fmt.Sprintf("%s (%s)", s.label, s.path))
 		if within(path, s.path) {
 			add(fmt.Sprintf("is inside %s (%s)", s.label, s.path),
-				"move the data directory (--data-dir) out of any directory whose files are served or mailed")
+				"move the master key (and --data-dir) out of any directory whose files are served or mailed")
 		}
 	}
 	if len(problems) > 0 {
-		return fail(NameKeySet, fmt.Sprintf("key set %s %s", path, strings.Join(problems, "; ")), strings.Join(fixes, "; "))
+		return fail(NameKeySet, fmt.Sprintf("master key %s %s", path, strings.Join(problems, "; ")), strings.Join(fixes, "; "))
 	}
 	if len(served) == 1 && d.WorkDir != "" {
 		checked = append(checked, "no ./static, ./public or ./www in "+d.WorkDir)
@@ -329,31 +349,28 @@ func checkKeySet(d Deployment) Check {
 	if known {
 		owner = fmt.Sprintf(", owned by uid %d", uid)
 	}
-	return pass(NameKeySet, fmt.Sprintf("key set %s: regular file, mode %04o%s, directory not writable by others; not inside %s",
+	return pass(NameKeySet, fmt.Sprintf("key set kept in the database; master key %s: regular file, mode %04o%s, directory not writable by others; not inside %s",
 		path, perm, owner, strings.Join(checked, ", ")))
 }
 
-// checkKeySetProtection: with a public listener, the key set file must not
-// hold the keys in clear. A clear file is protected by file permissions
-// only: whoever reads the data directory (a backup, a snapshot of the
-// disk, a path traversal elsewhere on the host) has every key. On loopback
-// it is the development default.
+// checkKeySetProtection: with a public listener, the embedded database and
+// its master key must not sit together in the data directory: whoever
+// copies that directory (a backup, a snapshot of the disk, a path traversal
+// elsewhere on the host) would hold the sealed key set and the key that
+// opens it. On loopback it is the development default.
 func checkKeySetProtection(d Deployment) Check {
-	path := filepath.Join(d.DataDir, vault.KeysetFile)
 	if !d.Production() {
-		return na(NameKeyProtect, "both listeners are on loopback: a key set in clear is the development default; applies in production")
+		return na(NameKeyProtect, "both listeners are on loopback: the master key beside the embedded database is the development default; applies in production")
 	}
-	inClear, err := vault.KeysetInClear(d.DataDir)
-	if err != nil {
-		return notChecked(NameKeyProtect, "key set", err)
+	if d.MasterKeyWhere == "" {
+		return notChecked(NameKeyProtect, "master key", errors.New("none configured"))
 	}
-	if inClear {
-		return fail(NameKeyProtect, fmt.Sprintf("key set %s holds every key in clear, guarded by file permissions only, while a listener is public", path),
-			"keep the key set encrypted under a master key held in a KMS once resguardo can be configured with one; "+
-				"until then keep keyset.json off the server's disk and out of its backups (mount it at start from a secret store, e.g. on a tmpfs) "+
-				"and limit who can log in to the host")
+	if d.MasterKeyFile != "" && d.DatabaseURL == "" && within(d.MasterKeyFile, d.DataDir) {
+		return fail(NameKeyProtect, fmt.Sprintf("the master key %s is kept in clear beside the embedded database in %s while a listener is public: a copy of that directory opens every personal field", d.MasterKeyFile, d.DataDir),
+			"keep the master key out of the data directory and out of its backups: a systemd credential (LoadCredential=resguardo-master-key:FILE), "+
+				"RESGUARDO_MASTER_KEY from a secret store, --master-key-file on another disk, or a KMS (--master-key-uri); see docs/keys.md")
 	}
-	return pass(NameKeyProtect, fmt.Sprintf("key set %s is encrypted under a master key", path))
+	return pass(NameKeyProtect, "the key set is sealed under the master key from "+d.MasterKeyWhere+", which is not kept beside the database")
 }
 
 type servedDir struct{ label, path string }

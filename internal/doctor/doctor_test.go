@@ -26,8 +26,7 @@ import (
 	"github.com/resguardo/resguardo/internal/account"
 	"github.com/resguardo/resguardo/internal/sqlstore"
 	"github.com/resguardo/resguardo/internal/testutil"
-	"github.com/tink-crypto/tink-go/v2/aead"
-	"github.com/tink-crypto/tink-go/v2/keyset"
+	"github.com/resguardo/resguardo/internal/vault"
 )
 
 const (
@@ -88,6 +87,7 @@ func newFixture(t *testing.T, b testutil.Backend) *fixture {
 	return &fixture{env: env, customerID: id, d: Deployment{
 		Addr: "127.0.0.1:8080", StaffAddr: "127.0.0.1:8081",
 		DatabaseURL: env.DSN, DataDir: env.DataDir, MailDir: env.MailDir, WorkDir: t.TempDir(),
+		MasterKeyWhere: "file " + filepath.Join(env.DataDir, vault.MasterKeyFile), MasterKeyFile: filepath.Join(env.DataDir, vault.MasterKeyFile),
 	}}
 }
 
@@ -180,10 +180,10 @@ func TestKeySetProblemsFail(t *testing.T) {
 		want  string // in the keyset line
 	}{
 		{"world-readable", func(t *testing.T, f *fixture) {
-			chmod(t, filepath.Join(f.env.DataDir, "keyset.json"), 0o644)
+			chmod(t, filepath.Join(f.env.DataDir, "master.key"), 0o644)
 		}, "mode 0644"},
 		{"group-readable", func(t *testing.T, f *fixture) {
-			chmod(t, filepath.Join(f.env.DataDir, "keyset.json"), 0o640)
+			chmod(t, filepath.Join(f.env.DataDir, "master.key"), 0o640)
 		}, "mode 0640"},
 		{"directory writable by others", func(t *testing.T, f *fixture) {
 			chmod(t, f.env.DataDir, 0o777)
@@ -197,7 +197,7 @@ func TestKeySetProblemsFail(t *testing.T) {
 			}
 		}, "inside ./static"},
 		{"a symbolic link", func(t *testing.T, f *fixture) {
-			p := filepath.Join(f.env.DataDir, "keyset.json")
+			p := filepath.Join(f.env.DataDir, "master.key")
 			if err := os.Rename(p, p+".real"); err != nil {
 				t.Fatal(err)
 			}
@@ -206,10 +206,16 @@ func TestKeySetProblemsFail(t *testing.T) {
 			}
 		}, "symbolic link"},
 		{"missing", func(t *testing.T, f *fixture) {
-			if err := os.Remove(filepath.Join(f.env.DataDir, "keyset.json")); err != nil {
+			if err := os.Remove(filepath.Join(f.env.DataDir, "master.key")); err != nil {
 				t.Fatal(err)
 			}
-		}, "no key set at"},
+			f.d.MasterKeyWhere, f.d.MasterKeyFile = "", "" // as the command finds it: none
+		}, "no master key"},
+		{"a key set file of an earlier release left in clear", func(t *testing.T, f *fixture) {
+			if err := os.WriteFile(filepath.Join(f.env.DataDir, "keyset.json"), []byte("{}"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, "keyset.json of an earlier release"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -217,8 +223,8 @@ func TestKeySetProblemsFail(t *testing.T) {
 			tc.spoil(t, f)
 			rep := f.run(t)
 			c := check(t, rep, NameKeySet)
-			if rep.OK || c.Status != Fail || !strings.Contains(c.Detail, "keyset.json") || !strings.Contains(c.Detail, tc.want) || c.Fix == "" {
-				t.Errorf("keyset check = %+v, want a failure naming keyset.json and %q", c, tc.want)
+			if rep.OK || c.Status != Fail || !strings.Contains(c.Detail, f.env.DataDir) || !strings.Contains(c.Detail, tc.want) || c.Fix == "" {
+				t.Errorf("keyset check = %+v, want a failure naming the data directory and %q", c, tc.want)
 			}
 			if !strings.Contains(text(t, rep), "FAIL  "+NameKeySet) {
 				t.Errorf("text report does not show the failure:\n%s", text(t, rep))
@@ -384,9 +390,10 @@ func TestProductionChecks(t *testing.T) {
 	})
 }
 
-// A key set file in clear fails once a listener is public, with the fix;
-// on loopback it is the development default (n/a); a key set encrypted
-// under a master key passes.
+// The master key kept beside the embedded database fails once a listener
+// is public, with the fix (a copy of the data directory would open
+// everything); on loopback it is the development default (n/a); a master
+// key from elsewhere passes.
 func TestKeySetInClearFailsInProduction(t *testing.T) {
 	f := newFixture(t, testutil.Backends()[0])
 	if c := check(t, f.run(t), NameKeyProtect); c.Status != NA {
@@ -396,27 +403,25 @@ func TestKeySetInClearFailsInProduction(t *testing.T) {
 	f.d.TLSCert, f.d.TLSKey = certificate(t, time.Now().Add(90*24*time.Hour))
 	rep := f.run(t)
 	c := check(t, rep, NameKeyProtect)
-	if rep.OK || c.Status != Fail || !strings.Contains(c.Detail, "in clear") || !strings.Contains(c.Fix, "master key") || !strings.Contains(c.Fix, "off the server's disk") {
-		t.Errorf("public with a key set in clear: %+v, want a failure with the fix", c)
+	if rep.OK || c.Status != Fail || !strings.Contains(c.Detail, "in clear beside the embedded database") || !strings.Contains(c.Fix, "out of the data directory") {
+		t.Errorf("public with the master key beside the database: %+v, want a failure with the fix", c)
 	}
-	if out := text(t, rep); !strings.Contains(out, "FAIL  "+NameKeyProtect) || !strings.Contains(out, "— fix: keep the key set encrypted under a master key") {
+	if out := text(t, rep); !strings.Contains(out, "FAIL  "+NameKeyProtect) || !strings.Contains(out, "— fix: keep the master key out of the data directory") {
 		t.Errorf("report lacks the FAIL line with its fix:\n%s", out)
 	}
 
-	// Encrypted under a master key (a local Tink AEAD stands in for the KMS).
-	h, err := keyset.NewHandle(aead.AES256GCMKeyTemplate())
-	if err != nil {
+	// The master key from elsewhere: a file on another disk, or the environment.
+	other := filepath.Join(t.TempDir(), "master.key")
+	if err := os.Rename(f.d.MasterKeyFile, other); err != nil {
 		t.Fatal(err)
 	}
-	master, err := aead.New(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.env.Vault.ProtectWithMasterKey(master); err != nil {
-		t.Fatal(err)
-	}
+	f.d.MasterKeyWhere, f.d.MasterKeyFile = "file "+other, other
 	if c := check(t, f.run(t), NameKeyProtect); c.Status != Pass {
-		t.Errorf("public with a key set under a master key: %+v, want pass", c)
+		t.Errorf("public with the master key out of the data directory: %+v, want pass", c)
+	}
+	f.d.MasterKeyWhere, f.d.MasterKeyFile = "RESGUARDO_MASTER_KEY", ""
+	if c := check(t, f.run(t), NameKeyProtect); c.Status != Pass {
+		t.Errorf("public with the master key from the environment: %+v, want pass", c)
 	}
 }
 
@@ -548,7 +553,7 @@ func TestPrivilegesParsesGrantLines(t *testing.T) {
 // The JSON form parses and says ok=false when a check fails.
 func TestJSONReport(t *testing.T) {
 	f := newFixture(t, testutil.Backends()[0])
-	chmod(t, filepath.Join(f.env.DataDir, "keyset.json"), 0o604)
+	chmod(t, filepath.Join(f.env.DataDir, "master.key"), 0o604)
 	var b bytes.Buffer
 	if err := f.run(t).WriteJSON(&b); err != nil {
 		t.Fatal(err)

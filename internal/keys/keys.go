@@ -5,8 +5,8 @@
 //
 // Rotations are online and resumable. The server keeps serving: lookups
 // match an index under any key version, a server unwraps keys wrapped under
-// any KEK version in the file, and servers reload the key set file when it
-// changes. Work goes in batches of customers in id order; each batch commits
+// any KEK version in the key set, and servers reload the key set from the
+// database when it changes. Work goes in batches of customers in id order; each batch commits
 // together with the id it reached (a setting row), so a rotation killed
 // anywhere continues from there when run again, and redoing a customer is
 // harmless.
@@ -43,7 +43,7 @@ type Rotator struct {
 	// BatchSize is the number of customers per transaction.
 	BatchSize int
 	// Settle is how long to wait after adding a key before using it on
-	// existing data, so that running servers (which reload the key set file
+	// existing data, so that running servers (which reload the key set
 	// every ReloadEvery) have loaded it.
 	Settle time.Duration
 	// AfterBatch, if set, runs after each committed batch with the number of
@@ -53,7 +53,7 @@ type Rotator struct {
 	Now        func() time.Time
 }
 
-// ReloadEvery is how often a server re-reads the key set file.
+// ReloadEvery is how often a server re-reads the key set.
 const ReloadEvery = 2 * time.Second
 
 // Report says what a rotation did.

@@ -3,7 +3,9 @@ package testutil
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"mime"
 	"mime/quotedprintable"
@@ -92,12 +94,25 @@ func (e *Env) Peer(t testing.TB) *Env {
 	return envOver(t, db, e.DSN, e.DataDir, e.Clock, e.Log)
 }
 
-func envOver(t testing.TB, db *sqlstore.DB, dsn, dir string, clock *Clock, log *slog.Logger) *Env {
+// NewLegacyEnv is an Env as an earlier release left a deployment: the key
+// set in <data-dir>/keyset.json, none recorded in the database.
+func NewLegacyEnv(t testing.TB, b Backend) *Env {
 	t.Helper()
+	db, dsn, dir := b.Open(t)
 	v, err := vault.Open(dir)
 	if err != nil {
 		t.Fatalf("vault: %v", err)
 	}
+	return envWith(t, db, dsn, dir, NewClock(), slog.New(slog.DiscardHandler), v)
+}
+
+func envOver(t testing.TB, db *sqlstore.DB, dsn, dir string, clock *Clock, log *slog.Logger) *Env {
+	t.Helper()
+	return envWith(t, db, dsn, dir, clock, log, Keys(t, db, dir))
+}
+
+func envWith(t testing.TB, db *sqlstore.DB, dsn, dir string, clock *Clock, log *slog.Logger, v *vault.Vault) *Env {
+	t.Helper()
 	opts := account.DefaultOptions("http://127.0.0.1:8080")
 	opts.Now = clock.Now
 	mailDir := filepath.Join(dir, "mail")
@@ -193,4 +208,32 @@ func unescape(s string) string {
 		return u
 	}
 	return s
+}
+
+// Keys opens the deployment's key set kept in db, creating it (and the
+// master key file <dir>/master.key, as the embedded default does) on first
+// use: a second call for the same database opens the same keys, as a second
+// server would.
+func Keys(t testing.TB, db *sqlstore.DB, dir string) *vault.Vault {
+	t.Helper()
+	path := filepath.Join(dir, vault.MasterKeyFile)
+	m, err := vault.ReadMasterFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		m, err = vault.WriteMasterFile(path)
+	}
+	if err != nil {
+		t.Fatalf("master key: %v", err)
+	}
+	instance, err := db.InstanceID(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := vault.OpenStored(db.Keyring(), instance, []vault.Master{m})
+	if errors.Is(err, vault.ErrNoKeySet) {
+		v, err = vault.CreateStored(db.Keyring(), instance, m, nil)
+	}
+	if err != nil {
+		t.Fatalf("vault: %v", err)
+	}
+	return v
 }

@@ -77,6 +77,16 @@ func (v *Vault) loadOrCreate() (map[Purpose]*keyset.Handle, error) {
 // checkUnchanged reports an error if the key set file is no longer the one this
 // vault last read or wrote. The caller holds rotateMu.
 func (v *Vault) checkUnchanged() error {
+	if v.store != nil {
+		data, err := v.store.LoadKeyring()
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(data, v.last) {
+			return errors.New("the key set in the database was changed by another process meanwhile; retry")
+		}
+		return nil
+	}
 	data, err := v.read()
 	if err != nil {
 		return err
@@ -124,6 +134,14 @@ func (v *Vault) read() ([]byte, error) {
 		return nil, fmt.Errorf("vault: key set file %s is larger than %d bytes", v.path(), maxFileSize)
 	}
 	return data, nil
+}
+
+// write stores handles as the new key set, in the file or the database.
+func (v *Vault) write(handles map[Purpose]*keyset.Handle) error {
+	if v.store != nil {
+		return v.storedWrite(handles, v.sealedMasters)
+	}
+	return v.save(handles, true)
 }
 
 // decode parses the key set file. Errors never quote key material.
@@ -182,6 +200,9 @@ func (v *Vault) decode(data []byte) (map[Purpose]*keyset.Handle, error) {
 // of the old file (backups) still expose the keys: rotate after migrating if
 // any may exist.
 func (v *Vault) ProtectWithMasterKey(master tink.AEAD) error {
+	if v.store != nil {
+		return errors.New("vault: the key set is kept in the database, always under a master key")
+	}
 	if master == nil {
 		return errors.New("vault: master key is nil")
 	}

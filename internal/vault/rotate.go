@@ -40,7 +40,13 @@ func (v *Vault) Retire(p Purpose, keyID uint32) error {
 func (v *Vault) Reload() (bool, error) {
 	v.rotateMu.Lock()
 	defer v.rotateMu.Unlock()
-	data, err := v.read()
+	var data []byte
+	var err error
+	if v.store != nil {
+		data, err = v.store.LoadKeyring()
+	} else {
+		data, err = v.read()
+	}
 	if err != nil {
 		return false, err
 	}
@@ -48,7 +54,14 @@ func (v *Vault) Reload() (bool, error) {
 	if sum == v.fileSum {
 		return false, nil
 	}
-	handles, err := v.decode(data)
+	var handles map[Purpose]*keyset.Handle
+	if v.store != nil {
+		// decodeStored replaces the key-set key and master list only
+		// once the whole value has opened.
+		handles, err = v.decodeStored(data)
+	} else {
+		handles, err = v.decode(data)
+	}
 	if err != nil {
 		return false, err
 	}
@@ -57,6 +70,9 @@ func (v *Vault) Reload() (bool, error) {
 		return false, err
 	}
 	v.keys.Store(next)
+	if v.store != nil {
+		v.last = data
+	}
 	v.fileSum = sum
 	return true, nil
 }

@@ -21,7 +21,15 @@
 // id as associated data. Destroying the wrapped key erases the customer's
 // personal data (crypto-shredding).
 //
-// # Production: a master key in a KMS or HashiCorp Vault
+// # Where the key set is kept
+//
+// A deployment keeps its key set in its database, sealed under a master key
+// that is never in the database ([OpenStored], [CreateStored]; stored.go
+// explains the layout). The key set file described below, [Open] and
+// [OpenWithMasterKey] are what earlier releases used; resguardo now reads
+// such a file only to move it into the database (`resguardo keys init`).
+//
+// # The key set file: a master key in a KMS or HashiCorp Vault
 //
 // [Open] keeps the keysets in cleartext on local disk, protected by file
 // permissions only. That is the development default, and acceptable only where
@@ -125,6 +133,18 @@ type Vault struct {
 	// rotation notices that another process rewrote the file meanwhile instead
 	// of overwriting (and losing) that process's new keys. Guarded by rotateMu.
 	fileSum [32]byte
+
+	// For a key set kept in the database (OpenStored): where it is, the
+	// deployment it belongs to, the master keys this process holds, the
+	// value last read or written (for compare-and-swap), the key-set key and
+	// the master keys the value is sealed under. Guarded by rotateMu after
+	// opening.
+	store         Storage
+	instance      string
+	masters       []Master
+	last          []byte
+	ksk           *keyset.Handle
+	sealedMasters []sealedMaster
 
 	cache *cache
 }
@@ -255,9 +275,9 @@ func (v *Vault) update(p Purpose, change func(*keyset.Manager) error) error {
 	if err != nil {
 		return err
 	}
-	// Write before switching: if the file cannot be written, nothing is
+	// Write before switching: if the key set cannot be written, nothing is
 	// encrypted under a key that would be lost on restart.
-	if err := v.save(handles, true); err != nil {
+	if err := v.write(handles); err != nil {
 		return fmt.Errorf("vault: change %s keyset: %w", p, err)
 	}
 	v.keys.Store(next)
