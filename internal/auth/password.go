@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"io"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"unicode"
@@ -57,7 +58,29 @@ var commonGz []byte
 
 // commonList is the embedded list: lowercased, NFC, sorted, unique, loaded on
 // first use (about 120,000 entries, 1 MB of text, 2 MB of string headers).
-var commonList = sync.OnceValue(func() []string {
+// sortedLines is the common-password list as one string and the offset
+// of each line: no pointer per entry, so the garbage collector, which runs
+// about once per argon2id hash (each allocates its 19 MiB matrix), has
+// one string to look at instead of a hundred thousand.
+type sortedLines struct {
+	text  string
+	start []uint32 // start of each line in text; line i ends before start[i+1]-1
+}
+
+func (l sortedLines) line(i int) string {
+	end := len(l.text)
+	if i+1 < len(l.start) {
+		end = int(l.start[i+1]) - 1
+	}
+	return l.text[l.start[i]:end]
+}
+
+func (l sortedLines) contains(s string) bool {
+	i := sort.Search(len(l.start), func(i int) bool { return l.line(i) >= s })
+	return i < len(l.start) && l.line(i) == s
+}
+
+var commonList = sync.OnceValue(func() sortedLines {
 	zr, err := gzip.NewReader(bytes.NewReader(commonGz))
 	if err != nil {
 		panic("auth: embedded common-password list: " + err.Error())
@@ -71,13 +94,17 @@ var commonList = sync.OnceValue(func() []string {
 	if !slices.IsSorted(list) {
 		slices.Sort(list) // the generator sorts; this keeps lookups correct regardless
 	}
-	return list
+	text := strings.Join(list, "\n")
+	l := sortedLines{text: text, start: make([]uint32, 0, len(list))}
+	off := 0
+	for _, w := range list {
+		l.start = append(l.start, uint32(off)) // #nosec G115 -- the list is bounded to 32 MiB above
+		off += len(w) + 1
+	}
+	return l
 })
 
-func listed(s string) bool {
-	_, found := slices.BinarySearch(commonList(), s)
-	return found
-}
+func listed(s string) bool { return commonList().contains(s) }
 
 // IsCommon reports whether password is on the shipped list of common and
 // breached passwords (see COMMON-PASSWORDS.md), or is one trivially derived

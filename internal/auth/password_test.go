@@ -144,7 +144,11 @@ func TestIsCommon(t *testing.T) {
 }
 
 func TestCommonList(t *testing.T) {
-	list := commonList()
+	lines := commonList()
+	list := make([]string, len(lines.start))
+	for i := range list {
+		list[i] = lines.line(i)
+	}
 	if len(list) < 10000 {
 		t.Fatalf("list has %d entries, want at least 10,000", len(list))
 	}
@@ -173,6 +177,21 @@ func TestCommonList(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string(nil), missing); diff != "" {
 		t.Errorf("most common passwords missing (-want +got):\n%s", diff)
+	}
+	// Every entry is found, and near misses (a prefix, an extension, the
+	// ends of the list's order) are not.
+	for i, w := range list {
+		if !listed(w) {
+			t.Fatalf("entry %d %q not found", i, w)
+		}
+	}
+	for _, w := range []string{list[0][:len(list[0])-1], list[0] + "\x01", list[len(list)-1] + "z", "\x00"} {
+		if w != "" && slices.Contains(list, w) {
+			continue
+		}
+		if listed(w) {
+			t.Errorf("%q found but not in the list", w)
+		}
 	}
 }
 
