@@ -80,6 +80,13 @@ const appAccessUnion = appAccessUnionHead + `
 // request needs (with contacts: the customer's phones and addresses too).
 // Not found when the token does not exist.
 func (c Conn) AppAccessByToken(ctx context.Context, hash []byte, contacts bool) (AppAccess, error) {
+	if contacts && c.dialect == MySQL {
+		rows, err := c.query(ctx, appAccessUnion, hash, hash, hash)
+		if err != nil {
+			return AppAccess{}, fmt.Errorf("read token: %w", busy(err))
+		}
+		return appAccessRows(rows, hash)
+	}
 	var (
 		out           AppAccess
 		used          sql.NullInt64
@@ -91,13 +98,6 @@ func (c Conn) AppAccessByToken(ctx context.Context, hash []byte, contacts bool) 
 		&out.Family.ID, &out.Family.CustomerID, &out.Family.CreatedAt, &out.Family.LastSeenAt, &out.Family.RecentAuthAt,
 		&out.Customer.ID, &out.Customer.DataKey, &out.Customer.EmailIndex, &out.Customer.EmailSealed, &verified,
 		&out.Customer.NameSealed, &out.Customer.PasswordHash, &out.Customer.CreatedAt, &out.Customer.UpdatedAt, &locked, &totp}
-	if contacts && c.dialect == MySQL {
-		rows, err := c.query(ctx, appAccessUnion, hash, hash, hash)
-		if err != nil {
-			return AppAccess{}, fmt.Errorf("read token: %w", busy(err))
-		}
-		return appAccessRows(rows, hash)
-	}
 	query := appAccessHead + appAccessFrom
 	if contacts {
 		query = appAccessContacts
