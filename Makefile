@@ -71,8 +71,15 @@ build:
 run:
 	$(GO) run ./cmd/resguardo serve
 
+# A MySQL deployment needs its master key (docs/keys.md): unless one is given in
+# RESGUARDO_MASTER_KEY_FILE, a throwaway key is made for the run in a private
+# temporary folder, and the server started by compare.sh inherits it.
 bench-compare:
-	$(BENCH)/compare.sh --checkout "$(CURDIR)" $(ARGS)
+	@if [ -z "$$RESGUARDO_MASTER_KEY_FILE" ]; then \
+		tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+		$(GO) run ./cmd/resguardo keys init --data-dir "$$tmp/data" --master-key-file "$$tmp/master.key" >/dev/null && \
+		RESGUARDO_MASTER_KEY_FILE="$$tmp/master.key" $(BENCH)/compare.sh --checkout "$(CURDIR)" $(ARGS); \
+	else $(BENCH)/compare.sh --checkout "$(CURDIR)" $(ARGS); fi
 
 bench-floor:
 	$(BENCH)/floor/floor.sh $(ARGS)

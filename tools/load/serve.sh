@@ -12,6 +12,10 @@ if [ -n "${RESGUARDO_LOAD_MYSQL:-}" ]; then
 	db=${RESGUARDO_LOAD_MYSQL##*/}
 	mariadb -h127.0.0.1 -uroot -e "DROP DATABASE IF EXISTS \`$db\`; CREATE DATABASE \`$db\`"
 	export RESGUARDO_DATABASE=$RESGUARDO_LOAD_MYSQL
+	# A MySQL deployment's key set is sealed under a master key kept outside
+	# the database (docs/keys.md): a throwaway one for this run.
+	bin/resguardo keys init --data-dir "$work/data" --master-key-file "$work/master.key" >/dev/null
+	export RESGUARDO_MASTER_KEY_FILE=$work/master.key
 	args+=(--migrate)
 fi
 bin/resguardo "${args[@]}" &
