@@ -7,14 +7,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
-	"time"
 
 	"golang.org/x/crypto/acme"
 	"golang.org/x/crypto/acme/autocert"
 
 	"github.com/resguardo/resguardo/internal/config"
+	"github.com/resguardo/resguardo/internal/egress"
 )
 
 // listenerTLS is the TLS configuration of both listeners, nil for plain
@@ -73,7 +74,13 @@ func acmeManager(cfg config.Config, log *slog.Logger) (*autocert.Manager, error)
 	} else if st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("ACME certificate cache %s is readable by others (mode %v): it holds private keys; chmod 700 it", cache, st.Mode().Perm())
 	}
-	client := &acme.Client{DirectoryURL: cfg.ACMEDirectory, UserAgent: "resguardo"}
+	// The CA is reached only through the egress dialer, with its directory's
+	// host as the one allowed host (CAs serve every ACME endpoint from it).
+	dir, err := url.Parse(cfg.ACMEDirectory)
+	if err != nil {
+		return nil, fmt.Errorf("--acme-directory: %w", err)
+	}
+	var tc *tls.Config
 	if cfg.ACMECABundle != "" {
 		pem, err := os.ReadFile(cfg.ACMECABundle) // #nosec G304 -- the operator names this file
 		if err != nil {
@@ -86,10 +93,10 @@ func acmeManager(cfg config.Config, log *slog.Logger) (*autocert.Manager, error)
 		if !roots.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("--acme-ca-bundle %s holds no PEM certificate", cfg.ACMECABundle)
 		}
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
-		client.HTTPClient = &http.Client{Transport: tr, Timeout: time.Minute}
+		tc = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
 	}
+	client := &acme.Client{DirectoryURL: cfg.ACMEDirectory, UserAgent: "resguardo",
+		HTTPClient: egress.Dialer{Allowed: []string{dir.Hostname()}}.HTTPClient(tc)}
 	log.Info("certificates from ACME", "directory", cfg.ACMEDirectory, "domains", cfg.ACMEDomains, "http01", cfg.ACMEHTTPAddr != "")
 	return &autocert.Manager{
 		// Giving --acme-domain is the operator's acceptance of the CA's
@@ -101,4 +108,3 @@ func acmeManager(cfg config.Config, log *slog.Logger) (*autocert.Manager, error)
 		Email:      cfg.ACMEEmail,
 	}, nil
 }
-
