@@ -224,6 +224,14 @@ func TestServeACMECertificateFromPebble(t *testing.T) {
 				t.Errorf("served certificate issued by %q, want pebble's intermediate", leaf.Issuer.CommonName)
 			}
 
+			// A name outside --acme-domain gets no certificate (nothing is
+			// asked of the CA for it): the handshake fails.
+			other := &tls.Dialer{Config: &tls.Config{RootCAs: roots, ServerName: "other.resguardo.test", MinVersion: tls.VersionTLS12}}
+			if conn, err := other.DialContext(t.Context(), "tcp", fmt.Sprintf("127.0.0.1:%d", sitePort)); err == nil {
+				_ = conn.Close()
+				t.Errorf("a handshake for a name outside --acme-domain succeeded")
+			}
+
 			// The account key and certificate are cached in the data
 			// directory, readable by the service user only.
 			cache := filepath.Join(dataDir, "acme")
