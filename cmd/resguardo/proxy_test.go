@@ -112,20 +112,23 @@ func startNginx(t *testing.T, httpPort, httpsPort, sitePort, staffPort int, chai
 		"listen 443", fmt.Sprintf("listen 127.0.0.1:%d", httpsPort),
 		"127.0.0.1:8080", fmt.Sprintf("127.0.0.1:%d", sitePort),
 		"127.0.0.1:8081", fmt.Sprintf("127.0.0.1:%d", staffPort),
-		"/etc/ssl/resguardo/"+proxySiteName+".fullchain.pem", chain,
-		"/etc/ssl/resguardo/"+proxyStaffName+".fullchain.pem", chain,
-		"/etc/ssl/resguardo/"+proxySiteName+".key", key,
-		"/etc/ssl/resguardo/"+proxyStaffName+".key", key,
 	).Replace(strings.Join(kept, "\n"))
-	// Replacer applies the first match at each position, so the names are
-	// rewritten before the certificate paths that contain them: rewrite
-	// those paths once more after the names.
+	// The certificate paths contain the names, so they are rewritten after
+	// the names.
 	conf = strings.NewReplacer(
 		"/etc/ssl/resguardo/"+proxySiteName+".fullchain.pem", chain,
 		"/etc/ssl/resguardo/"+proxyStaffName+".fullchain.pem", chain,
 		"/etc/ssl/resguardo/"+proxySiteName+".key", key,
 		"/etc/ssl/resguardo/"+proxyStaffName+".key", key,
 	).Replace(conf)
+	// A setting added to the example that the test does not rewrite would
+	// point nginx at the host's files or names: refuse rather than test
+	// something else.
+	for _, line := range strings.Split(conf, "\n") {
+		if l := strings.TrimSpace(line); !strings.HasPrefix(l, "#") && (strings.Contains(l, "/etc/") || strings.Contains(l, "example.com")) {
+			t.Fatalf("deploy/nginx/resguardo.conf line not adapted for the test: %s", l)
+		}
+	}
 
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "resguardo.conf"), []byte(conf), 0o600); err != nil {
