@@ -14,7 +14,10 @@ require (
 	modernc.org/sqlite v1.62.0
 )
 
-require github.com/boombuler/barcode v1.0.1-0.20190219062509-6c824513bacc // indirect
+require (
+	github.com/boombuler/barcode v1.0.1-0.20190219062509-6c824513bacc // indirect
+	golang.org/x/net v0.62.0 // indirect
+)
 
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect

@@ -58,6 +58,13 @@ type listeners struct{ Site, Staff string }
 // checks that the server shuts down cleanly.
 func startServe(t *testing.T, environ map[string]string, args []string) (listeners, func()) {
 	t.Helper()
+	return startServeLog(t, environ, args, io.Discard)
+}
+
+// startServeLog is startServe, with the server's log lines after "ready"
+// copied to logTo.
+func startServeLog(t *testing.T, environ map[string]string, args []string, logTo io.Writer) (listeners, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	logR, logW := io.Pipe()
 	done := make(chan error, 1)
@@ -76,7 +83,7 @@ func startServe(t *testing.T, environ map[string]string, args []string) (listene
 		}
 	}
 	deadline.Stop()
-	go func() { _, _ = io.Copy(io.Discard, logR) }()
+	go func() { _, _ = io.Copy(logTo, logR) }()
 	if ready.Site == "" {
 		cancel()
 		t.Fatalf("no ready line; run returned %v", <-done)

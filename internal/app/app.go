@@ -38,17 +38,13 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("refusing to start:\n%w", err)
 	}
-	var tlsConfig *tls.Config
-	if cfg.TLS() {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-		if err != nil {
-			return fmt.Errorf("load TLS certificate: %w", err)
-		}
-		tlsConfig = serverTLS(cert)
-	}
 	// The data directory holds the key set and development mail whatever the
 	// database, so it is created (0700) for every deployment.
 	if err := sqlstore.EnsureDataDir(cfg.DataDir); err != nil {
+		return err
+	}
+	tlsConfig, acmeHTTP, err := listenerTLS(cfg, log)
+	if err != nil {
 		return err
 	}
 	// The key set is checked against the database before anything is
@@ -117,12 +113,22 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	// starting at once would otherwise write the same value concurrently.
 	servers := []*http.Server{newHTTPServer(srv.Site(), tlsConfig.Clone(), log), newHTTPServer(srv.Staff(), tlsConfig.Clone(), log)}
 	listeners := []net.Listener{siteLn, staffLn}
+	if acmeHTTP != nil {
+		ln, err := net.Listen("tcp", cfg.ACMEHTTPAddr)
+		if err != nil {
+			_, _ = siteLn.Close(), staffLn.Close()
+			return fmt.Errorf("ACME HTTP-01 listener: %w", err)
+		}
+		servers = append(servers, newHTTPServer(acmeHTTP, nil, log))
+		listeners = append(listeners, ln)
+		log.Info("ACME HTTP-01 listener", "addr", ln.Addr().String())
+	}
 
 	errc := make(chan error, len(servers))
 	for i, hs := range servers {
 		go func() {
 			var err error
-			if tlsConfig != nil {
+			if hs.TLSConfig != nil {
 				err = hs.ServeTLS(listeners[i], "", "")
 			} else {
 				err = hs.Serve(listeners[i])
@@ -227,10 +233,9 @@ func newSender(cfg config.Config, log *slog.Logger) (mail.Sender, error) {
 // ChaCha20-Poly1305), so every connection has forward secrecy and none uses
 // CBC with HMAC-SHA1 (Lucky Thirteen) or RSA key exchange. TLS 1.3 suites
 // are all AEAD with forward secrecy and are not configurable in Go.
-func serverTLS(cert tls.Certificate) *tls.Config {
+func serverTLS() *tls.Config {
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{cert},
+		MinVersion: tls.VersionTLS12,
 		CipherSuites: []uint16{
 			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
 			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,

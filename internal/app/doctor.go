@@ -31,7 +31,7 @@ func Doctor(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 	}
 	d := doctor.Deployment{
 		Addr: cfg.Addr, StaffAddr: cfg.StaffAddr,
-		TLSCert: cfg.TLSCert, TLSKey: cfg.TLSKey, TrustedProxies: cfg.TrustedProxies,
+		TLSCert: cfg.TLSCert, TLSKey: cfg.TLSKey, ACMEDomains: cfg.ACMEDomains, TrustedProxies: cfg.TrustedProxies,
 		DatabaseURL: cfg.Database.Reveal(), DataDir: cfg.DataDir, MailDir: cfg.MailDir,
 		WorkDir: wd,
 	}

@@ -53,6 +53,20 @@ type Config struct {
 
 	TLSCert string
 	TLSKey  string
+	// ACMEDomains are the names to get certificates for from an ACME CA
+	// (instead of TLSCert and TLSKey); the certificates are cached in
+	// <data-dir>/acme and renewed by the server itself.
+	ACMEDomains []string
+	// ACMEDirectory is the CA's directory URL (Let's Encrypt by default).
+	ACMEDirectory string
+	// ACMEEmail is the contact address given to the CA (optional).
+	ACMEEmail string
+	// ACMECABundle names a PEM file of extra roots trusted for the CA's own
+	// HTTPS endpoint (a private or test CA).
+	ACMECABundle string
+	// ACMEHTTPAddr, when set, is a plain-HTTP listener (normally :80) that
+	// answers HTTP-01 challenges and redirects everything else to HTTPS.
+	ACMEHTTPAddr string
 	// TrustedProxies lists the networks of a TLS-terminating reverse proxy.
 	// When set, a non-loopback listener may speak plain HTTP to that proxy.
 	TrustedProxies []netip.Prefix
@@ -152,6 +166,12 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.StringVar(&databaseFile, "database-file", env("DATABASE_FILE", ""), "file holding the database URL (RESGUARDO_DATABASE_FILE)")
 	fs.StringVar(&c.TLSCert, "tls-cert", env("TLS_CERT", ""), "PEM certificate chain for both listeners (RESGUARDO_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", env("TLS_KEY", ""), "PEM private key for both listeners (RESGUARDO_TLS_KEY)")
+	acmeDomains := domainList{names: splitList(env("ACME_DOMAIN", ""))}
+	fs.Var(&acmeDomains, "acme-domain", "name to get a certificate for from the ACME CA; repeat or comma-separate for several (RESGUARDO_ACME_DOMAIN)")
+	fs.StringVar(&c.ACMEDirectory, "acme-directory", env("ACME_DIRECTORY", LetsEncryptDirectory), "ACME CA directory URL (RESGUARDO_ACME_DIRECTORY)")
+	fs.StringVar(&c.ACMEEmail, "acme-email", env("ACME_EMAIL", ""), "contact address for the ACME account, optional (RESGUARDO_ACME_EMAIL)")
+	fs.StringVar(&c.ACMECABundle, "acme-ca-bundle", env("ACME_CA_BUNDLE", ""), "PEM file of extra roots to trust for the ACME CA's HTTPS, for a private or test CA (RESGUARDO_ACME_CA_BUNDLE)")
+	fs.StringVar(&c.ACMEHTTPAddr, "acme-http-addr", env("ACME_HTTP_ADDR", ""), "plain-HTTP listener for HTTP-01 challenges and redirects to HTTPS, e.g. :80; without it only TLS-ALPN-01 is used (RESGUARDO_ACME_HTTP_ADDR)")
 	fs.StringVar(&trusted, "trusted-proxies", env("TRUSTED_PROXIES", ""), "comma-separated CIDRs of a TLS-terminating reverse proxy (RESGUARDO_TRUSTED_PROXIES)")
 	fs.StringVar(&c.PublicURL, "public-url", env("PUBLIC_URL", ""), "customer site origin for links in mail, e.g. https://cuenta.example.com (RESGUARDO_PUBLIC_URL)")
 	fs.StringVar(&c.MailDir, "mail-dir", env("MAIL_DIR", ""), "write mail as .eml files here instead of sending it; default <data-dir>/mail (RESGUARDO_MAIL_DIR)")
@@ -192,6 +212,7 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
+	c.ACMEDomains = acmeDomains.names
 
 	var problems []error
 	switch {
@@ -243,6 +264,37 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	return c, nil
 }
 
+// LetsEncryptDirectory is the default ACME CA.
+const LetsEncryptDirectory = "https://acme-v02.api.letsencrypt.org/directory"
+
+// domainList is the value of --acme-domain: the variable's names until the
+// flag is first given, then the flag's (repeated or comma-separated).
+type domainList struct {
+	names   []string
+	fromCLI bool
+}
+
+func (d *domainList) String() string { return strings.Join(d.names, ",") }
+
+func (d *domainList) Set(v string) error {
+	if !d.fromCLI {
+		d.names, d.fromCLI = nil, true
+	}
+	d.names = append(d.names, splitList(v)...)
+	return nil
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // envDuration reads a duration variable, or def when unset or invalid
 // (flag parsing then reports nothing; Validate checks the result).
 func envDuration(getenv func(string) string, key string, def time.Duration) time.Duration {
@@ -287,8 +339,12 @@ func (c Config) StaffSiteURL() string {
 	return scheme + "://" + c.StaffAddr
 }
 
-// TLS reports whether the listeners terminate TLS themselves.
-func (c Config) TLS() bool { return c.TLSCert != "" }
+// TLS reports whether the listeners terminate TLS themselves, with a
+// certificate from files or from an ACME CA.
+func (c Config) TLS() bool { return c.TLSCert != "" || c.ACME() }
+
+// ACME reports whether certificates come from an ACME CA.
+func (c Config) ACME() bool { return len(c.ACMEDomains) > 0 }
 
 // BehindProxy reports whether a trusted TLS-terminating proxy is configured.
 func (c Config) BehindProxy() bool { return len(c.TrustedProxies) > 0 }
@@ -308,6 +364,7 @@ func (c Config) Validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		problems = append(problems, errors.New("--tls-cert and --tls-key go together: give both or neither"))
 	}
+	problems = append(problems, c.validateACME()...)
 	for _, l := range []struct{ flag, addr string }{{"--addr", c.Addr}, {"--staff-addr", c.StaffAddr}} {
 		loopback, err := IsLoopbackAddr(l.addr)
 		if err != nil {
@@ -350,6 +407,36 @@ func (c Config) Validate() error {
 		problems = append(problems, errors.New("--mail-per-minute must be at least 1: with no budget no mail would ever be sent"))
 	}
 	return errors.Join(problems...)
+}
+
+// validateACME checks the --acme-* flags: names a public CA can issue for
+// (no IP addresses, no wildcards: TLS-ALPN-01 and HTTP-01 cannot prove
+// those), an https directory, and no certificate files besides.
+func (c Config) validateACME() []error {
+	var problems []error
+	if !c.ACME() {
+		if c.ACMEHTTPAddr != "" {
+			problems = append(problems, errors.New("--acme-http-addr needs --acme-domain"))
+		}
+		return problems
+	}
+	if c.TLSCert != "" || c.TLSKey != "" {
+		problems = append(problems, errors.New("--acme-domain and --tls-cert/--tls-key exclude each other: the certificate comes from one or the other"))
+	}
+	for _, d := range c.ACMEDomains {
+		if _, err := netip.ParseAddr(d); err == nil || strings.ContainsAny(d, "*/: ") || !strings.Contains(strings.Trim(d, "."), ".") {
+			problems = append(problems, fmt.Errorf("--acme-domain %q is not a host name a CA can issue for (a dotted name: no IP addresses, wildcards or single labels like localhost)", d))
+		}
+	}
+	if u, err := url.Parse(c.ACMEDirectory); err != nil || u.Scheme != "https" || u.Host == "" {
+		problems = append(problems, fmt.Errorf("--acme-directory %q must be an https URL", c.ACMEDirectory))
+	}
+	if c.ACMEHTTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.ACMEHTTPAddr); err != nil {
+			problems = append(problems, fmt.Errorf("--acme-http-addr %q is not a host:port address", c.ACMEHTTPAddr))
+		}
+	}
+	return problems
 }
 
 // production reports whether any listener is reachable from off the machine.

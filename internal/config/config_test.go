@@ -187,3 +187,52 @@ func TestAppSigninAbsolute(t *testing.T) {
 		})
 	}
 }
+
+// --acme-domain takes a repeated flag or a comma list (the flag replaces
+// the variable), counts as TLS for the listeners and the public links, and
+// is refused with certificate files, for names no CA can prove by
+// TLS-ALPN-01 or HTTP-01, and for a non-https directory.
+func TestACMEFlags(t *testing.T) {
+	base := []string{"--addr", "0.0.0.0:443", "--staff-addr", "0.0.0.0:8443", "--public-url", "https://cuenta.example.com"}
+	c, err := Load("serve", append(base, "--acme-domain", "cuenta.example.com,staff.example.com", "--acme-domain", "x.example.com"),
+		env(map[string]string{"RESGUARDO_ACME_DOMAIN": "from-env.example.com"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.ACMEDomains, " "); got != "cuenta.example.com staff.example.com x.example.com" {
+		t.Errorf("domains %q", got)
+	}
+	if !c.TLS() || c.ACMEDirectory != LetsEncryptDirectory || c.StaffSiteURL() != "https://0.0.0.0:8443" {
+		t.Errorf("TLS %v, directory %q, staff URL %q", c.TLS(), c.ACMEDirectory, c.StaffSiteURL())
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("valid ACME configuration refused: %v", err)
+	}
+	c, err = Load("serve", base, env(map[string]string{"RESGUARDO_ACME_DOMAIN": "a.example.com, b.example.com"}), io.Discard)
+	if err != nil || strings.Join(c.ACMEDomains, " ") != "a.example.com b.example.com" {
+		t.Errorf("from the variable: %q, %v", c.ACMEDomains, err)
+	}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"with certificate files", []string{"--acme-domain", "a.example.com", "--tls-cert", "c.pem", "--tls-key", "k.pem"}, "exclude each other"},
+		{"IP address", []string{"--acme-domain", "192.0.2.1"}, "not a host name"},
+		{"wildcard", []string{"--acme-domain", "*.example.com"}, "not a host name"},
+		{"single label", []string{"--acme-domain", "localhost"}, "not a host name"},
+		{"plain HTTP directory", []string{"--acme-domain", "a.example.com", "--acme-directory", "http://ca.example.com/dir"}, "must be an https URL"},
+		{"HTTP-01 listener without ACME", []string{"--tls-cert", "c.pem", "--tls-key", "k.pem", "--acme-http-addr", ":80"}, "needs --acme-domain"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load("serve", append(append([]string{}, base...), tc.args...), env(nil), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -12,7 +12,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -83,7 +85,10 @@ const (
 type Deployment struct {
 	Addr, StaffAddr string // the two listeners
 	TLSCert, TLSKey string
-	TrustedProxies  []netip.Prefix
+	// ACMEDomains are the names whose certificates come from an ACME CA,
+	// cached in <DataDir>/acme.
+	ACMEDomains    []string
+	TrustedProxies []netip.Prefix
 	// DatabaseURL is a mysql:// URL or "" for the embedded SQLite file. It
 	// may carry a password: it is parsed, never printed.
 	DatabaseURL string
@@ -211,6 +216,8 @@ func checkListeners(d Deployment) Check {
 	switch {
 	case d.TLSCert != "" || d.TLSKey != "":
 		return checkCertificate(d, where)
+	case len(d.ACMEDomains) > 0:
+		return checkACMECache(d, where)
 	case len(d.TrustedProxies) > 0:
 		return pass(NameListenerTLS, fmt.Sprintf("plain HTTP on %s only behind the trusted TLS-terminating proxy %v", where, d.TrustedProxies))
 	default:
@@ -249,6 +256,61 @@ func checkCertificate(d Deployment, where string) Check {
 			"check the certificate and the machine's clock")
 	}
 	return pass(NameListenerTLS, fmt.Sprintf("TLS (1.2 minimum) on %s; certificate valid until %s", where, leaf.NotAfter.UTC().Format(time.DateOnly)))
+}
+
+// checkACMECache: the ACME certificate cache (account key, certificates and
+// their private keys) is readable by the service user only, and no cached
+// certificate has expired (autocert renews 30 days ahead: an expired one
+// means renewal has been failing).
+func checkACMECache(d Deployment, where string) Check {
+	cache := filepath.Join(d.DataDir, "acme")
+	st, err := os.Stat(cache)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return pass(NameListenerTLS, fmt.Sprintf("TLS (1.2 minimum) on %s with certificates from ACME for %s, obtained at the first connection", where, strings.Join(d.ACMEDomains, ", ")))
+	case err != nil:
+		return notChecked(NameListenerTLS, "ACME certificate cache", err)
+	case st.Mode().Perm()&keysetPermMask != 0:
+		return fail(NameListenerTLS, fmt.Sprintf("the ACME certificate cache %s (private keys) has mode %v", cache, st.Mode().Perm()),
+			"chmod 700 "+cache)
+	}
+	now := time.Now()
+	if d.Now != nil {
+		now = d.Now()
+	}
+	var valid []string
+	for _, name := range d.ACMEDomains {
+		b, err := os.ReadFile(filepath.Join(cache, name)) // #nosec G304 -- a configured name inside the data directory
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // not obtained yet
+		} else if err != nil {
+			return notChecked(NameListenerTLS, "ACME certificate cache", err)
+		}
+		for rest := b; ; {
+			var block *pem.Block
+			if block, rest = pem.Decode(rest); block == nil {
+				break
+			}
+			if block.Type != "CERTIFICATE" {
+				continue
+			}
+			leaf, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				return fail(NameListenerTLS, fmt.Sprintf("the cached ACME certificate for %s does not parse", name), "remove it from "+cache+"; the server asks the CA again")
+			}
+			if now.After(leaf.NotAfter) {
+				return fail(NameListenerTLS, fmt.Sprintf("%s: the ACME certificate for %s expired on %s: renewal is failing", where, name, leaf.NotAfter.UTC().Format(time.DateOnly)),
+					"check the server's log for ACME errors (the CA must reach port 443, or 80 with --acme-http-addr)")
+			}
+			valid = append(valid, fmt.Sprintf("%s until %s", name, leaf.NotAfter.UTC().Format(time.DateOnly)))
+			break // the leaf comes first
+		}
+	}
+	cached := "none yet"
+	if len(valid) > 0 {
+		cached = strings.Join(valid, ", ")
+	}
+	return pass(NameListenerTLS, fmt.Sprintf("TLS (1.2 minimum) on %s with certificates from ACME for %s; cached: %s", where, strings.Join(d.ACMEDomains, ", "), cached))
 }
 
 // checkDatabaseTLS: a MySQL connection that leaves the machine uses verified

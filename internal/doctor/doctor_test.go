@@ -355,6 +355,44 @@ func TestProductionChecks(t *testing.T) {
 			}
 		})
 	}
+	for _, tc := range []struct {
+		name       string
+		mode       os.FileMode
+		notAfter   time.Time // zero: nothing cached yet
+		wantStatus Status
+		want       string
+	}{
+		{"ACME, nothing cached yet", 0o700, time.Time{}, Pass, "obtained at the first connection"},
+		{"ACME, valid cached certificate", 0o700, time.Now().Add(60 * 24 * time.Hour), Pass, "cuenta.example.com until"},
+		{"ACME, expired cached certificate", 0o700, time.Now().Add(-time.Hour), Fail, "renewal is failing"},
+		{"ACME, cache readable by others", 0o755, time.Now().Add(60 * 24 * time.Hour), Fail, "mode"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, testutil.Backends()[0])
+			f.d.Addr = "192.0.2.1:443"
+			f.d.ACMEDomains = []string{"cuenta.example.com"}
+			if !tc.notAfter.IsZero() {
+				cache := filepath.Join(f.d.DataDir, "acme")
+				if err := os.MkdirAll(cache, tc.mode); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(cache, tc.mode); err != nil {
+					t.Fatal(err)
+				}
+				certFile, _ := certificate(t, tc.notAfter)
+				b, err := os.ReadFile(certFile) // #nosec G304 -- the test's own file
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(cache, "cuenta.example.com"), b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c := check(t, f.run(t), NameListenerTLS); c.Status != tc.wantStatus || !strings.Contains(c.Detail, tc.want) {
+				t.Errorf("listener check = %+v, want %s with %q", c, tc.wantStatus, tc.want)
+			}
+		})
+	}
 	t.Run("MySQL user with ALL PRIVILEGES", func(t *testing.T) {
 		b := mysqlBackend(t)
 		f := newFixture(t, b)

@@ -2,7 +2,8 @@
 // machine: a dialer that refuses every host not named in configuration.
 //
 // Outbound traffic goes to the services the operator configured and to
-// nothing else: the SMTP relay (--smtp-url, internal/mail) and, once it is
+// nothing else: the SMTP relay (--smtp-url, internal/mail), the ACME CA
+// (--acme-directory, internal/app/tls.go) and, once it is
 // wired, a KMS or HashiCorp Vault holding the key set's master key (see
 // internal/vault). Those clients dial through [Dialer]; a client that speaks
 // HTTP (Vault, cloud KMS) takes [Dialer.HTTPClient]. No address that comes
