@@ -51,18 +51,24 @@ func TestServeSmoke(t *testing.T) {
 }
 
 // listeners are the addresses a started server announced.
-type listeners struct{ Site, Staff string }
+type listeners struct{ Site, Staff, Metrics string }
 
 // startServe runs `resguardo serve` through run until the test ends or stop
 // is called, and returns the listeners from its "ready" log line. stop
 // checks that the server shuts down cleanly.
 func startServe(t *testing.T, environ map[string]string, args []string) (listeners, func()) {
 	t.Helper()
+	return startServeOut(t, environ, args, io.Discard)
+}
+
+// startServeOut is startServe with the program's standard output.
+func startServeOut(t *testing.T, environ map[string]string, args []string, stdout io.Writer) (listeners, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	logR, logW := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, args, func(k string) string { return environ[k] }, nil, io.Discard, logW)
+		done <- run(ctx, args, func(k string) string { return environ[k] }, nil, stdout, logW)
 		_ = logW.Close()
 	}()
 	var ready listeners
@@ -73,6 +79,7 @@ func startServe(t *testing.T, environ map[string]string, args []string) (listene
 		if json.Unmarshal(lines.Bytes(), &m) == nil && m["msg"] == "ready" {
 			ready.Site, _ = m["site"].(string)
 			ready.Staff, _ = m["staff"].(string)
+			ready.Metrics, _ = m["metrics"].(string)
 		}
 	}
 	deadline.Stop()

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/metrics"
 )
 
 // Pepperer is implemented by the vault: HMAC of the password under the primary
@@ -283,17 +284,22 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	}
 	select {
 	case h.sem <- struct{}{}:
+		metrics.HashNoWait()
 		return nil
 	default:
 	}
+	done := metrics.HashQueued()
 	t := time.NewTimer(h.maxWait)
 	defer t.Stop()
 	select {
 	case h.sem <- struct{}{}:
+		done(false)
 		return nil
 	case <-ctx.Done():
+		done(true)
 		return ErrBusy
 	case <-t.C:
+		done(true)
 		return ErrBusy
 	}
 }

@@ -119,7 +119,7 @@ func openSQLite(dataDir string) (*DB, error) {
 	q.Add("_pragma", "busy_timeout(5000)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "cache_size(-2048)") // 2 MiB of pages per connection, filled only as used
-	q.Add("_pragma", "secure_delete(1)")   // freed pages are zeroed: erased data and old wrapped keys do not linger in the file
+	q.Add("_pragma", "secure_delete(1)")  // freed pages are zeroed: erased data and old wrapped keys do not linger in the file
 	// BEGIN IMMEDIATE: a write transaction takes the write lock at once, so
 	// two writers queue on busy_timeout instead of failing on upgrade.
 	q.Set("_txlock", "immediate")
@@ -248,6 +248,9 @@ func openMySQL(rawURL string) (*DB, error) {
 
 // Dialect returns the SQL dialect.
 func (db *DB) Dialect() Dialect { return db.dialect }
+
+// Stats is the connection pool's use, for the metrics.
+func (db *DB) Stats() sql.DBStats { return db.sql.Stats() }
 
 // Close closes the connection pool.
 func (db *DB) Close() error {
