@@ -1,4 +1,4 @@
-// Package audit keeps the tamper-evident audit trail (SPEC §10). Every
+// Package audit keeps the tamper-evident audit trail (docs/contract.md §10). Every
 // entry is chained to the one before by a keyed MAC under the vault's audit
 // key, over an unambiguous encoding of the entry and the previous MAC; the
 // head of the chain is one locked row, so appends from several processes

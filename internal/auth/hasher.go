@@ -47,7 +47,7 @@ type Params struct {
 //
 // Why not more memory: memory is what makes argon2id expensive on GPUs, but
 // on the target machine (2 cores, RSS ≤ 300 MB under a 200-connection login
-// flood, SPEC §12) it is also what a flood consumes. Hashing is CPU-bound, so
+// flood, docs/contract.md §12) it is also what a flood consumes. Hashing is CPU-bound, so
 // more than a few hashes at once adds no throughput on 2 cores: the Hasher runs
 // at most maxConcurrent (default GOMAXPROCS) at once and queues the rest. Each
 // running hash holds Memory KiB, and Go's collector lets the heap grow to about

@@ -15,7 +15,7 @@ import (
 )
 
 // MaskedCustomer is a customer as agents and leads see them: masked values
-// only (SPEC §11).
+// only (docs/contract.md §11).
 type MaskedCustomer struct {
 	ID            string
 	Name          string
