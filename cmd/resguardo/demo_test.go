@@ -413,3 +413,31 @@ func TestServeDemoRefusals(t *testing.T) {
 		t.Errorf("second --demo printed:\n%s", second)
 	}
 }
+
+// TestMetricsOnlyOnTheirListener: with --metrics-addr, /metrics is served
+// there and nowhere else: the customer and staff listeners answer 404, and
+// the metrics listener serves nothing but /metrics.
+func TestMetricsOnlyOnTheirListener(t *testing.T) {
+	environ := map[string]string{"RESGUARDO_DATA_DIR": filepath.Join(t.TempDir(), "data")}
+	ready, _ := startServe(t, environ, []string{"serve", "--addr", "127.0.0.1:0", "--staff-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"})
+	if !strings.Contains(get(t, ready.Metrics), "resguardo_db_pool_open_connections") {
+		t.Fatal("the metrics listener serves no resguardo series")
+	}
+	base := strings.TrimSuffix(ready.Metrics, "/metrics")
+	for _, u := range []string{ready.Site + "/metrics", ready.Staff + "/metrics", ready.Site + "/metrics/", base + "/", base + "/healthz"} {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound || strings.Contains(string(body), "resguardo_") {
+			t.Errorf("GET %s = %d, want 404 without series", u, resp.StatusCode)
+		}
+	}
+	// Without the flag there is no metrics listener at all.
+	environ = map[string]string{"RESGUARDO_DATA_DIR": filepath.Join(t.TempDir(), "data")}
+	if plain, _ := startServe(t, environ, []string{"serve", "--addr", "127.0.0.1:0", "--staff-addr", "127.0.0.1:0"}); plain.Metrics != "" {
+		t.Errorf("metrics listener %s without --metrics-addr", plain.Metrics)
+	}
+}
