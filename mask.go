@@ -8,7 +8,7 @@ import (
 	"github.com/nyaruka/phonenumbers"
 )
 
-// Masking is how staff without a reveal see personal data (SPEC §11). A
+// Masking is how staff without a reveal see personal data (docs/contract.md §11). A
 // masked value says enough to recognise a customer on the phone, not enough
 // to contact or impersonate them.
 

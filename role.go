@@ -27,7 +27,7 @@ const (
 	PermAuditRead        Permission = "audit.read"
 )
 
-// permissions is the table of SPEC §5, in one place. Administrators hold no
+// permissions is the table of docs/contract.md §5, in one place. Administrators hold no
 // customer permission: separation of duties.
 var permissions = map[Role][]Permission{
 	RoleAgent: {PermCustomerSearch, PermCustomerReveal, PermCustomerEdit},

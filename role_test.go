@@ -6,7 +6,7 @@ import (
 	"github.com/resguardo/resguardo"
 )
 
-// The expected matrix is written out here a second time, from SPEC §5, so
+// The expected matrix is written out here a second time, from docs/contract.md §5, so
 // that loosening any single cell of the table in role.go fails this test.
 func TestPermissionTable(t *testing.T) {
 	const (

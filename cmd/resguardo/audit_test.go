@@ -29,6 +29,21 @@ func TestAuditVerifyAndExportCommands(t *testing.T) {
 	if err := run(t.Context(), args("audit", "verify"), getenv, nil, &out, io.Discard); err != nil {
 		t.Fatalf("verify on an intact chain: %v\n%s", err, out.String())
 	}
+	if out.String() != "The audit trail is intact: 2 entries, from 1 to 2, each chained to the one before.\n" {
+		t.Errorf("verify said %q", out.String())
+	}
+	out.Reset()
+	if err := run(t.Context(), args("audit", "verify", "--json"), getenv, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Entries  int   `json:"entries"`
+		LastSeq  int   `json:"last_seq"`
+		Problems []any `json:"problems"`
+	}
+	if err := json.Unmarshal([]byte(out.String()), &rep); err != nil || rep.Entries != 2 || rep.LastSeq != 2 || len(rep.Problems) != 0 {
+		t.Errorf("verify --json = %q (%v)", out.String(), err)
+	}
 	out.Reset()
 	if err := run(t.Context(), args("audit", "export"), getenv, nil, &out, io.Discard); err != nil {
 		t.Fatal(err)
@@ -47,9 +62,13 @@ func TestAuditVerifyAndExportCommands(t *testing.T) {
 	if _, err := raw.ExecContext(t.Context(), `UPDATE audit_log SET outcome = 'failure' WHERE seq = 2`); err != nil {
 		t.Fatal(err)
 	}
-	err = run(t.Context(), args("audit", "verify"), getenv, nil, io.Discard, io.Discard)
+	out.Reset()
+	err = run(t.Context(), args("audit", "verify"), getenv, nil, &out, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "entry 2") {
 		t.Fatalf("verify after tampering = %v, want an error naming entry 2", err)
+	}
+	if !strings.HasPrefix(out.String(), "The audit trail does NOT verify: 1 problem(s) in 2 entries checked.\n  entry 2: entry altered") {
+		t.Errorf("verify after tampering said %q", out.String())
 	}
 	if err := run(t.Context(), args("audit", "verify", "--from-checkpoint", "nonsense"), getenv, nil, io.Discard, io.Discard); err == nil {
 		t.Error("a malformed checkpoint was accepted")

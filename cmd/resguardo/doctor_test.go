@@ -86,7 +86,7 @@ func line(t *testing.T, out, name string) string {
 	return l
 }
 
-// SPEC §11: doctor on the default loopback development setup passes (exit
+// docs/contract.md §11: doctor on the default loopback development setup passes (exit
 // 0), reporting the production-only checks as not applicable.
 func TestDoctorPassesOnDevelopmentSetup(t *testing.T) {
 	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,14 +38,16 @@ const usage = `resguardo: the customer-data backend.
 
 Usage:
   resguardo serve    [flags]   run the customer site and the staff console
+                               (--demo: demo accounts on an empty database, loopback only;
+                               --metrics-addr: Prometheus metrics, loopback only)
   resguardo migrate  [flags]   apply database migrations
-  resguardo audit verify [--from-checkpoint SEQ:MAC] [flags]
+  resguardo audit verify [--from-checkpoint SEQ:MAC] [--json] [flags]
                                check the audit trail; exit 1 naming the first bad entry
   resguardo audit export [flags]
                                write the audit trail as JSON lines
   resguardo staff create --email E --role agent|lead|admin|auditor [flags]
                                add a staff member; prints the single-use enrolment link
-  resguardo staff list [flags] staff members, roles and state
+  resguardo staff list [flags] staff members, roles and state (tab-separated, header first)
   resguardo staff disable --email E [flags]
                                disable a staff member and end their sessions
   resguardo keys init [--master-key-file FILE] [flags]
@@ -74,14 +77,15 @@ Every command except version checks first that the database and the key set
 belong together; if not it changes nothing and exits with status 3.
   resguardo version            print the version
 
-Run 'resguardo COMMAND -h' for the flags of a command.
+Run 'resguardo COMMAND -h' for the flags of a command. keys rotate, audit verify
+and backup show their progress when standard error is a terminal.
 `
 
 // commands maps each command, with its subcommand where it has one, to
 // what runs it: the one table of what the binary does.
 var commands = map[string]func(context.Context, config.Config, *slog.Logger, io.Writer) error{
-	"serve": func(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer) error {
-		return app.Serve(ctx, cfg, log, nil)
+	"serve": func(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+		return app.ServeTo(ctx, cfg, log, stdout, nil)
 	},
 	"migrate":       app.Migrate,
 	"backup":        app.Backup,
@@ -130,9 +134,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 		return fmt.Errorf("unknown command %q", cmd)
 	}
 	cfg, err := config.Load(cmd, rest, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // -h: the command's flags are printed; nothing else to do
+	}
 	if err != nil {
 		return err
 	}
+	// Progress lines only on a terminal: a script or a log gets the
+	// final result alone.
+	cfg.Progress = app.Terminal(stderr)
 	if cmd == "serve" {
 		// The server's lines (one per request) are written off the request
 		// path; the rest are flushed before run returns.

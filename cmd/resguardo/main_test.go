@@ -51,25 +51,38 @@ func TestServeSmoke(t *testing.T) {
 }
 
 // listeners are the addresses a started server announced.
-type listeners struct{ Site, Staff string }
+type listeners struct{ Site, Staff, Metrics string }
 
 // startServe runs `resguardo serve` through run until the test ends or stop
 // is called, and returns the listeners from its "ready" log line. stop
 // checks that the server shuts down cleanly.
 func startServe(t *testing.T, environ map[string]string, args []string) (listeners, func()) {
 	t.Helper()
-	return startServeLog(t, environ, args, io.Discard)
+	return startServeWith(t, environ, args, io.Discard, io.Discard)
+}
+
+// startServeOut is startServe with the program's standard output.
+func startServeOut(t *testing.T, environ map[string]string, args []string, stdout io.Writer) (listeners, func()) {
+	t.Helper()
+	return startServeWith(t, environ, args, stdout, io.Discard)
 }
 
 // startServeLog is startServe, with the server's log lines after "ready"
 // copied to logTo.
 func startServeLog(t *testing.T, environ map[string]string, args []string, logTo io.Writer) (listeners, func()) {
 	t.Helper()
+	return startServeWith(t, environ, args, io.Discard, logTo)
+}
+
+// startServeWith is startServe with the program's standard output and
+// its log lines after "ready".
+func startServeWith(t *testing.T, environ map[string]string, args []string, stdout, logTo io.Writer) (listeners, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	logR, logW := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, args, func(k string) string { return environ[k] }, nil, io.Discard, logW)
+		done <- run(ctx, args, func(k string) string { return environ[k] }, nil, stdout, logW)
 		_ = logW.Close()
 	}()
 	var ready listeners
@@ -80,6 +93,7 @@ func startServeLog(t *testing.T, environ map[string]string, args []string, logTo
 		if json.Unmarshal(lines.Bytes(), &m) == nil && m["msg"] == "ready" {
 			ready.Site, _ = m["site"].(string)
 			ready.Staff, _ = m["staff"].(string)
+			ready.Metrics, _ = m["metrics"].(string)
 		}
 	}
 	deadline.Stop()

@@ -35,6 +35,9 @@ func TestStaffCommands(t *testing.T) {
 	if err != nil || !strings.Contains(out, "ana@corp.example\tadmin\tnot enrolled") {
 		t.Fatalf("staff list = %q, %v", out, err)
 	}
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || lines[0] != "ID\tE-MAIL\tROLE\tSTATE" {
+		t.Errorf("staff list wants a header row and one member, got %q", out)
+	}
 	if _, err := cli("staff", "disable", "--email", "ana@corp.example"); err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,7 @@ type Options struct {
 // DefaultAppSigninAbsolute is how long an app sign-in lasts at most.
 const DefaultAppSigninAbsolute = 90 * 24 * time.Hour
 
-// DefaultOptions are SPEC §2 and §4's lifetimes.
+// DefaultOptions are docs/contract.md §2 and §4's lifetimes.
 func DefaultOptions(baseURL string) Options {
 	return Options{
 		BaseURL: baseURL, SessionIdle: 30 * time.Minute, SessionAbsolute: 12 * time.Hour,

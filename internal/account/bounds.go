@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/metrics"
 	"github.com/resguardo/resguardo/internal/sqlstore"
 )
 
@@ -109,6 +110,7 @@ func (s *Service) admitUnsolicited(ctx context.Context, client netip.Addr, keys 
 	}
 	if waiting >= resguardo.OutboxCeiling {
 		s.log.WarnContext(ctx, "outbox full: unsolicited mail refused", "waiting", waiting)
+		metrics.ThrottleRefusal("outbox_full")
 		// The queue drains at the budget's pace: ask to come back then.
 		drain := time.Duration(waiting/max(s.o.MailPerMinute, 1)+1) * time.Minute
 		return &resguardo.Error{Code: resguardo.ERateLimited, Message: "Too many requests. Try again later.", RetryAfter: drain}

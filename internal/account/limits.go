@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/metrics"
 	"github.com/resguardo/resguardo/internal/sqlstore"
 )
 
@@ -240,6 +241,7 @@ func (s *Service) claimOnce(ctx context.Context, names []string) (blocked string
 			}
 		}
 		if wait > 0 {
+			metrics.ThrottleRefusal(throttleName(blocked))
 			return &resguardo.Error{Code: resguardo.ERateLimited, Message: "Too many attempts. Try again later.",
 				RetryAfter: time.Duration(wait) * time.Second}
 		}
@@ -301,4 +303,20 @@ func (s *Service) unclaimAttempt(ctx context.Context, names []string) {
 	if err != nil {
 		s.log.ErrorContext(ctx, "throttle take-back", "err", err)
 	}
+}
+
+// throttleLabels name each throttle for the refusal metric: names fixed
+// here, never the key (which carries an account or network digest).
+var throttleLabels = map[string]string{
+	"an:": "account_network", "ac:": "account", "nt:": "network", "kd:": "device",
+	"pw:": "password_change", "mf:": "second_factor_network", "mc:": "second_factor_account",
+	"ml:": "mail_address", "sa:": "staff_address_network", "sn:": "staff_network",
+	"sm:": "staff_code", "sp:": "staff_step_up", "su:": "sign_up", "um:": "unsolicited_mail",
+}
+
+func throttleName(prefix string) string {
+	if n, ok := throttleLabels[prefix]; ok {
+		return n
+	}
+	return "other"
 }

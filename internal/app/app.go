@@ -21,6 +21,7 @@ import (
 	"github.com/resguardo/resguardo/internal/config"
 	keyrotation "github.com/resguardo/resguardo/internal/keys"
 	"github.com/resguardo/resguardo/internal/mail"
+	"github.com/resguardo/resguardo/internal/metrics"
 	"github.com/resguardo/resguardo/internal/server"
 	"github.com/resguardo/resguardo/internal/sqlstore"
 	"github.com/resguardo/resguardo/internal/staff"
@@ -35,6 +36,12 @@ func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
 // Serve runs both listeners until ctx ends, then shuts them down gracefully.
 // ready, if not nil, is called with the bound addresses once both listen.
 func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(site, staff net.Addr)) error {
+	return ServeTo(ctx, cfg, log, io.Discard, ready)
+}
+
+// ServeTo is Serve with the terminal (stdout) it may print to: `serve
+// --demo` prints the demo sign-ins there, never in the log.
+func ServeTo(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer, ready func(site, staff net.Addr)) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("refusing to start:\n%w", err)
 	}
@@ -92,6 +99,13 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		}
 	}()
 
+	var demo []demoAccount
+	if cfg.Demo {
+		if demo, err = seedDemo(ctx, db, accounts, staffSvc, stdout); err != nil {
+			return err
+		}
+	}
+
 	srv, err := server.New(server.Options{
 		Logger: log, DB: db, Accounts: accounts, Staff: staffSvc,
 		SecureTransport: cfg.SecureTransport(), TrustedProxies: cfg.TrustedProxies,
@@ -123,6 +137,19 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		listeners = append(listeners, ln)
 		log.Info("ACME HTTP-01 listener", "addr", ln.Addr().String())
 	}
+	metricsLn, metricsSrv, err := metricsListener(cfg, db, log)
+	if err != nil {
+		for _, ln := range listeners {
+			_ = ln.Close()
+		}
+		return err
+	}
+	readyAttrs := []any{"instance", instance, "database", db.Where}
+	if metricsLn != nil {
+		servers, listeners = append(servers, metricsSrv), append(listeners, metricsLn)
+		go watchRotations(mailCtx, db, log)
+		readyAttrs = append(readyAttrs, "metrics", "http://"+metricsLn.Addr().String()+"/metrics")
+	}
 
 	errc := make(chan error, len(servers))
 	for i, hs := range servers {
@@ -142,8 +169,13 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	if tlsConfig != nil {
 		scheme = "https"
 	}
-	log.Info("ready", "instance", instance, "database", db.Where,
-		"site", scheme+"://"+siteLn.Addr().String(), "staff", scheme+"://"+staffLn.Addr().String())
+	if len(demo) > 0 {
+		if err := printDemo(stdout, demo, scheme+"://"+siteLn.Addr().String(), scheme+"://"+staffLn.Addr().String()); err != nil {
+			log.Error("printing the demo sign-ins", "err", err)
+		}
+	}
+	log.Info("ready", append(readyAttrs,
+		"site", scheme+"://"+siteLn.Addr().String(), "staff", scheme+"://"+staffLn.Addr().String())...)
 	if ready != nil {
 		ready(siteLn.Addr(), staffLn.Addr())
 	}
@@ -180,6 +212,7 @@ func checkpoints(ctx context.Context, trail *audit.Log, log *slog.Logger) {
 func reloadKeys(ctx context.Context, v *vault.Vault, log *slog.Logger) {
 	every(ctx, keyrotation.ReloadEvery, func() {
 		changed, err := v.Reload()
+		metrics.KeyReload(changed, err)
 		if err != nil {
 			log.Error("key set reload", "err", err)
 		} else if changed {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/resguardo/resguardo/internal/account"
 	"github.com/resguardo/resguardo/internal/audit"
@@ -53,8 +54,8 @@ func openAudit(ctx context.Context, cfg config.Config, log *slog.Logger) (*audit
 // errAuditBroken is returned (exit 1) when the chain does not verify.
 var errAuditBroken = errors.New("the audit trail does not verify")
 
-// AuditVerify checks the whole chain and prints the report as JSON; the
-// error names the first problem.
+// AuditVerify checks the whole chain and says what it found in a sentence
+// (the report as JSON with --json); the error names the first problem.
 func AuditVerify(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
 	var ext *audit.External
 	if cfg.FromCheckpoint != "" {
@@ -69,13 +70,28 @@ func AuditVerify(ctx context.Context, cfg config.Config, log *slog.Logger, stdou
 		return err
 	}
 	defer done()
-	rep, err := trail.Verify(ctx, ext)
+	var bar *progress
+	var tell func(checked, total int64)
+	if cfg.Progress != nil {
+		tell = func(checked, total int64) {
+			if bar == nil {
+				bar = newProgress(cfg.Progress, "verifying the audit trail", "entries", total)
+			}
+			bar.update(checked)
+		}
+	}
+	rep, err := trail.VerifyProgress(ctx, ext, tell)
+	bar.finish(rep.Entries)
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(rep); err != nil {
+	if cfg.JSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else if _, err := io.WriteString(stdout, verifySentence(rep, ext)); err != nil {
 		return err
 	}
 	if !rep.OK() {
@@ -83,6 +99,23 @@ func AuditVerify(ctx context.Context, cfg config.Config, log *slog.Logger, stdou
 		return fmt.Errorf("%w: entry %d: %s", errAuditBroken, p.Seq, p.Reason)
 	}
 	return nil
+}
+
+// verifySentence says what audit verify found, for a person.
+func verifySentence(rep audit.Report, ext *audit.External) string {
+	from := ""
+	if ext != nil {
+		from = fmt.Sprintf(", including the checkpoint at entry %d given with --from-checkpoint", ext.Seq)
+	}
+	if rep.OK() {
+		return fmt.Sprintf("The audit trail is intact: %s entries, from 1 to %d, each chained to the one before%s.\n", count(rep.Entries), rep.LastSeq, from)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "The audit trail does NOT verify: %d problem(s) in %s entries checked%s.\n", len(rep.Problems), count(rep.Entries), from)
+	for _, p := range rep.Problems {
+		fmt.Fprintf(&b, "  entry %d: %s\n", p.Seq, p.Reason)
+	}
+	return b.String()
 }
 
 // AuditExport writes the chain as JSON lines.

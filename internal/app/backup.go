@@ -26,7 +26,25 @@ func Backup(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 		return err
 	}
 	defer db.Close()
-	if err := db.Backup(ctx, cfg.Out); err != nil {
+	var bar *progress
+	var last int64
+	var tell func(done, total int64)
+	if cfg.Progress != nil {
+		unit := "rows"
+		if db.Dialect() == sqlstore.SQLite {
+			unit = "bytes"
+		}
+		tell = func(done, total int64) {
+			if bar == nil {
+				bar = newProgress(cfg.Progress, "backing up", unit, total)
+			}
+			last = done
+			bar.update(done)
+		}
+	}
+	err = db.BackupProgress(ctx, cfg.Out, tell)
+	bar.finish(last)
+	if err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(stdout, "%s: backup written to %s (the master key is not in it: restore needs the master key too)\n", db.Where, cfg.Out)

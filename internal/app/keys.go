@@ -98,6 +98,16 @@ func KeysRotate(ctx context.Context, cfg config.Config, log *slog.Logger, stdout
 		return err
 	}
 	defer done()
+	var bar *progress
+	var last int64 // customers visited, as last told
+	if cfg.Progress != nil && p != vault.PurposePepper {
+		total, err := r.DB.Conn().CountRows(ctx, "customers")
+		if err != nil {
+			return err
+		}
+		bar = newProgress(cfg.Progress, "rotating "+string(p), "customers", int64(total))
+		r.Progress = func(done int) { last = int64(done); bar.update(last) }
+	}
 	var rep keys.Report
 	switch p {
 	case vault.PurposeKEK:
@@ -107,6 +117,7 @@ func KeysRotate(ctx context.Context, cfg config.Config, log *slog.Logger, stdout
 	default:
 		rep, err = r.RotatePepper(ctx)
 	}
+	bar.finish(last)
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,9 @@ func StaffCreate(ctx context.Context, cfg config.Config, log *slog.Logger, stdou
 	return err
 }
 
-// StaffList prints every staff member, one per line.
+// StaffList prints every staff member, one per line under a header row,
+// tab-separated (so `cut -f` still picks columns; `tail -n +2` skips the
+// header).
 func StaffList(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
 	svc, done, err := openStaff(ctx, cfg, log, keysNeeded)
 	if err != nil {
@@ -61,6 +63,7 @@ func StaffList(ctx context.Context, cfg config.Config, log *slog.Logger, stdout 
 		return err
 	}
 	var b strings.Builder
+	b.WriteString("ID\tE-MAIL\tROLE\tSTATE\n")
 	for _, m := range members {
 		fmt.Fprintf(&b, "%s\t%s\t%s\t%s\n", m.ID, m.Email, m.Role, strings.ReplaceAll(m.State, "_", " "))
 	}

@@ -23,7 +23,7 @@ var asvsStatuses = []string{"met", "partial", "documented", "design", "n/a", "op
 
 const (
 	asvsMap = "docs/asvs.md"
-	asvsCSV = "docs/asvs-5.0.0.csv" // a copy of the OWASP list (CC BY-SA 4.0), so nothing reads ../shared
+	asvsCSV = "docs/asvs-5.0.0.csv" // a copy of the OWASP list (CC BY-SA 4.0), so nothing reads outside the repository
 )
 
 var (

@@ -1,5 +1,5 @@
 // Package assurance has no code of its own: its tests check the repository
-// against the supply-chain and secure-coding rules of SPEC §8 and §9, so that
+// against the supply-chain and secure-coding rules of docs/contract.md §8 and §9, so that
 // `go test ./...` (and CI) fails when one is broken.
 //
 //   - register_test.go: every module in go.mod is in the third-party register
@@ -19,5 +19,6 @@
 //     requirement of the chapters it covers, and every test the documents
 //     name exists.
 //
-// The tests read the source tree only; nothing here depends on ../shared.
+// The tests read the source tree only; nothing here depends on files outside
+// the repository.
 package assurance

@@ -13,7 +13,7 @@ import (
 	"testing"
 )
 
-// SPEC §8: only parameterized SQL; no SQL text is ever built from input. This
+// docs/contract.md §8: only parameterized SQL; no SQL text is ever built from input. This
 // check parses every non-test Go file and finds each call that hands SQL text
 // to the database: database/sql's methods below, and every function that
 // passes one of its own parameters on as that text (sqlstore's exec, query,

@@ -1,4 +1,4 @@
-// Package audit keeps the tamper-evident audit trail (SPEC §10). Every
+// Package audit keeps the tamper-evident audit trail (docs/contract.md §10). Every
 // entry is chained to the one before by a keyed MAC under the vault's audit
 // key, over an unambiguous encoding of the entry and the previous MAC; the
 // head of the chain is one locked row, so appends from several processes
@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/metrics"
 	"github.com/resguardo/resguardo/internal/sqlstore"
 )
 
@@ -125,7 +126,11 @@ func (l *Log) Append(ctx context.Context, c sqlstore.Conn, ev resguardo.AuditEve
 	if err != nil {
 		return fmt.Errorf("audit mac: %w", err)
 	}
-	return c.AppendAudit(ctx, sqlstore.AuditRow{AuditEvent: ev, KeyID: keyID, MAC: mac})
+	if err := c.AppendAudit(ctx, sqlstore.AuditRow{AuditEvent: ev, KeyID: keyID, MAC: mac}); err != nil {
+		return err
+	}
+	metrics.AuditAppend(string(ev.ActorKind))
+	return nil
 }
 
 // Record appends ev in a transaction of its own, for events that change
@@ -234,6 +239,13 @@ func (r Report) OK() bool { return len(r.Problems) == 0 }
 // one, if given) authentic and still in the chain. Problems name the first
 // bad place of each kind.
 func (l *Log) Verify(ctx context.Context, external *External) (Report, error) {
+	return l.VerifyProgress(ctx, external, nil)
+}
+
+// VerifyProgress is Verify telling progress, if not nil, first the number
+// of entries to check (the chain head) and then, every 10,000 entries,
+// how many it has checked.
+func (l *Log) VerifyProgress(ctx context.Context, external *External, progress func(checked, total int64)) (Report, error) {
 	conn := l.db.Conn()
 	rep := Report{Problems: []Problem{}}
 	cps, err := conn.Checkpoints(ctx)
@@ -260,6 +272,9 @@ func (l *Log) Verify(ctx context.Context, external *External) (Report, error) {
 	if err != nil {
 		return rep, err
 	}
+	if progress != nil {
+		progress(0, headSeq)
+	}
 	var prev []byte
 	seen := map[int64]bool{}
 	gap, altered := false, false // report the first place of each kind
@@ -284,6 +299,9 @@ func (l *Log) Verify(ctx context.Context, external *External) (Report, error) {
 			}
 		}
 		prev, rep.LastSeq = r.MAC, r.Seq
+		if progress != nil && rep.Entries%10000 == 0 {
+			progress(rep.Entries, headSeq)
+		}
 		return nil
 	})
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/metrics"
 )
 
 // Pepperer is implemented by the vault: HMAC of the password under the primary
@@ -46,7 +47,7 @@ type Params struct {
 //
 // Why not more memory: memory is what makes argon2id expensive on GPUs, but
 // on the target machine (2 cores, RSS ≤ 300 MB under a 200-connection login
-// flood, SPEC §12) it is also what a flood consumes. Hashing is CPU-bound, so
+// flood, docs/contract.md §12) it is also what a flood consumes. Hashing is CPU-bound, so
 // more than a few hashes at once adds no throughput on 2 cores: the Hasher runs
 // at most maxConcurrent (default GOMAXPROCS) at once and queues the rest. Each
 // running hash holds Memory KiB, and Go's collector lets the heap grow to about
@@ -283,17 +284,22 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	}
 	select {
 	case h.sem <- struct{}{}:
+		metrics.HashNoWait()
 		return nil
 	default:
 	}
+	done := metrics.HashQueued()
 	t := time.NewTimer(h.maxWait)
 	defer t.Stop()
 	select {
 	case h.sem <- struct{}{}:
+		done(false)
 		return nil
 	case <-ctx.Done():
+		done(true)
 		return ErrBusy
 	case <-t.C:
+		done(true)
 		return ErrBusy
 	}
 }

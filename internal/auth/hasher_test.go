@@ -580,7 +580,7 @@ func TestDefaultParamsAtLeastOWASP(t *testing.T) {
 }
 
 // BenchmarkArgon2idBare is the bare hash rate at DefaultParams, the reference
-// for SPEC §12's sign-in target (≥ 95 % of it).
+// for docs/contract.md §12's sign-in target (≥ 95 % of it).
 func BenchmarkArgon2idBare(b *testing.B) {
 	p := DefaultParams
 	pw, salt := []byte("0123456789abcdef0123456789abcdef"), randomBytes(p.SaltLen)

@@ -17,13 +17,13 @@ import (
 	"github.com/resguardo/resguardo"
 )
 
-// Password length bounds (SPEC §3), in characters (runes after NFC).
+// Password length bounds (docs/contract.md §3), in characters (runes after NFC).
 const (
 	MinPasswordLen = 12
 	MaxPasswordLen = 128
 )
 
-// CheckPassword enforces SPEC §3 for a new password: 12–128 characters
+// CheckPassword enforces docs/contract.md §3 for a new password: 12–128 characters
 // (runes, counted after NFC normalisation), any characters, no composition
 // rules, and not common (IsCommon). It returns a *resguardo.Error with code
 // EInvalid and one problem for field "password"; the message never contains

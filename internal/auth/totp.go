@@ -123,3 +123,14 @@ func QRPNG(uri string) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// TOTPPeriod is how long one code lasts.
+const TOTPPeriod = totpPeriod * time.Second
+
+// TOTPCode is the code of secret at t: what an authenticator app shows.
+// The server only checks codes; this makes one for the demo accounts,
+// which are set up as if their owner had typed a code a step ago.
+func TOTPCode(secret string, t time.Time) (string, error) {
+	return totp.GenerateCodeCustom(secret, t, totp.ValidateOpts{
+		Period: totpPeriod, Digits: totpDigits, Algorithm: otp.AlgorithmSHA1})
+}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,7 +44,9 @@ func (s Secret) Reveal() string { return string(s) }
 type Config struct {
 	Addr      string // customer site listener
 	StaffAddr string // staff console listener
-	DataDir   string
+	// MetricsAddr is the Prometheus listener, loopback only; empty for none.
+	MetricsAddr string
+	DataDir     string
 	// Database is a mysql:// URL or empty for the embedded SQLite file in
 	// DataDir. It may carry a password, hence Secret.
 	Database Secret
@@ -137,7 +140,14 @@ type Config struct {
 	// restore reads.
 	Out, In string
 
-	Migrate  bool // run migrations at start (serve)
+	// Progress is where long commands (keys rotate, audit verify, backup)
+	// draw their progress: the terminal, or nil in scripts (set by main).
+	Progress io.Writer
+
+	Migrate bool // run migrations at start (serve)
+	// Demo fills an empty database with demo accounts and prints their
+	// sign-ins (serve --demo); loopback listeners only.
+	Demo     bool
 	LogLevel slog.Level
 
 	ShutdownTimeout time.Duration
@@ -160,6 +170,7 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	}
 	var database, databaseFile, trusted, logLevel, smtpURL, smtpURLFile string
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "customer site listen address (RESGUARDO_ADDR)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("METRICS_ADDR", ""), "Prometheus metrics listen address, loopback only (e.g. 127.0.0.1:9090); empty for none (RESGUARDO_METRICS_ADDR)")
 	fs.StringVar(&c.StaffAddr, "staff-addr", env("STAFF_ADDR", "127.0.0.1:8081"), "staff console listen address (RESGUARDO_STAFF_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", "./data"), "directory for the embedded database, key set and mail (RESGUARDO_DATA_DIR)")
 	fs.StringVar(&database, "database", "", "mysql://user:pass@host:3306/db?tls=true, empty for embedded SQLite (RESGUARDO_DATABASE)")
@@ -188,7 +199,7 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.StringVar(&c.Role, "role", "", "staff create: agent, lead, admin or auditor")
 	fs.IntVar(&c.RevealsPerHour, "reveals-per-hour", envInt(getenv, "REVEALS_PER_HOUR", 30), "personal values one staff member may reveal per hour (RESGUARDO_REVEALS_PER_HOUR)")
 	fs.IntVar(&c.MailPerMinute, "mail-per-minute", envInt(getenv, "MAIL_PER_MINUTE", resguardo.DefaultMailPerMinute), "messages per minute the whole deployment may send; more wait in the outbox (RESGUARDO_MAIL_PER_MINUTE)")
-	fs.BoolVar(&c.JSON, "json", false, "doctor, keys status: print JSON")
+	fs.BoolVar(&c.JSON, "json", false, "doctor, keys status, audit verify: print JSON")
 	fs.BoolVar(&c.KEK, "kek", false, "keys rotate/retire: the key-encryption key")
 	fs.BoolVar(&c.Index, "index", false, "keys rotate/retire: the blind-index key")
 	fs.BoolVar(&c.Pepper, "pepper", false, "keys rotate/retire: the password pepper")
@@ -203,9 +214,11 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.StringVar(&c.MasterID, "master-id", "", "keys master remove: id of the master key to withdraw (see keys status)")
 	fs.StringVar(&c.Out, "out", "", "backup: file to write the copy of the database to (must not exist)")
 	fs.StringVar(&c.In, "in", "", "restore: the backup file to load into an empty database")
+	fs.BoolVar(&c.Demo, "demo", false, "serve: on an empty database, create demo customers and one staff member of each role and print their sign-ins; loopback listeners only")
 	fs.BoolVar(&c.Migrate, "migrate", env("MIGRATE", "") == "true", "run database migrations at start (RESGUARDO_MIGRATE=true)")
 	fs.StringVar(&logLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (RESGUARDO_LOG_LEVEL)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to let requests finish on shutdown")
+	fs = onlyOwnFlags(fs, name, stderr)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -295,6 +308,59 @@ func splitList(v string) []string {
 	return out
 }
 
+// commonFlags are taken by every command: where the deployment is, the
+// master key that opens it, and the log level.
+var commonFlags = []string{"data-dir", "database", "database-file", "master-key-file", "master-key-uri", "log-level"}
+
+// serveFlags configure a serving deployment; doctor checks the same
+// configuration, so it takes them too.
+var serveFlags = []string{"addr", "staff-addr", "metrics-addr", "tls-cert", "tls-key", "trusted-proxies",
+	"public-url", "staff-public-url", "mail-dir", "smtp-url", "smtp-url-file", "mail-from",
+	"session-idle", "session-absolute", "app-signin-absolute", "hash-concurrency",
+	"reveals-per-hour", "mail-per-minute", "migrate",
+	"acme-domain", "acme-directory", "acme-email", "acme-ca-bundle", "acme-http-addr"}
+
+// ownFlags are the flags of each command beyond commonFlags: what its -h
+// lists and all it accepts.
+var ownFlags = map[string][]string{
+	"serve":         append([]string{"demo", "shutdown-timeout"}, serveFlags...),
+	"doctor":        append([]string{"json"}, serveFlags...),
+	"migrate":       nil,
+	"backup":        {"out"},
+	"restore":       {"in"},
+	"staff create":  {"email", "role", "staff-public-url", "staff-addr", "tls-cert", "tls-key"},
+	"staff list":    nil,
+	"staff disable": {"email"},
+	"keys init":     nil,
+	"keys status":   {"json"},
+	"keys rotate":   {"kek", "index", "pepper", "master", "new-master-key-file", "new-master-key-uri", "batch-size", "settle"},
+	"keys retire":   {"kek", "index", "pepper", "master", "key-id", "master-id"},
+	"audit verify":  {"from-checkpoint", "json"},
+	"audit export":  nil,
+}
+
+// onlyOwnFlags returns a flag set with the flags of all that command name
+// takes (sharing their values), so that its -h shows those alone and any
+// other is refused as undefined. A name with no entry keeps them all.
+func onlyOwnFlags(all *flag.FlagSet, name string, stderr io.Writer) *flag.FlagSet {
+	own, ok := ownFlags[name]
+	if !ok {
+		return all
+	}
+	keep := map[string]bool{}
+	for _, f := range append(slices.Clone(commonFlags), own...) {
+		keep[f] = true
+	}
+	fs := flag.NewFlagSet("resguardo "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	all.VisitAll(func(f *flag.Flag) {
+		if keep[f.Name] {
+			fs.Var(f.Value, f.Name, f.Usage)
+		}
+	})
+	return fs
+}
+
 // envDuration reads a duration variable, or def when unset or invalid
 // (flag parsing then reports nothing; Validate checks the result).
 func envDuration(getenv func(string) string, key string, def time.Duration) time.Duration {
@@ -377,6 +443,19 @@ func (c Config) Validate() error {
 				l.flag, l.addr))
 		}
 	}
+	if c.MetricsAddr != "" {
+		// The series describe the deployment (routes, load, limits hit), so
+		// they stay on the host: a scraper elsewhere reaches them through
+		// an agent or tunnel the operator controls.
+		if loopback, err := IsLoopbackAddr(c.MetricsAddr); err != nil {
+			problems = append(problems, fmt.Errorf("--metrics-addr %q: %w", c.MetricsAddr, err))
+		} else if !loopback {
+			problems = append(problems, fmt.Errorf("--metrics-addr %s is not a loopback address: metrics are served on loopback only (e.g. 127.0.0.1:9090)", c.MetricsAddr))
+		}
+		if !strings.HasSuffix(c.MetricsAddr, ":0") && (c.MetricsAddr == c.Addr || c.MetricsAddr == c.StaffAddr) {
+			problems = append(problems, errors.New("--metrics-addr must differ from --addr and --staff-addr: metrics have their own listener"))
+		}
+	}
 	if c.Addr == c.StaffAddr && !strings.HasSuffix(c.Addr, ":0") { // :0 picks a free port each
 		problems = append(problems, errors.New("--addr and --staff-addr must differ: the staff console has its own listener"))
 	}
@@ -385,6 +464,9 @@ func (c Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		problems = append(problems, errors.New("--data-dir must not be empty"))
+	}
+	if c.Demo && c.production() {
+		problems = append(problems, errors.New("--demo is refused unless every listener is on loopback: demo accounts with printed passwords must not be reachable from other machines"))
 	}
 	if c.PublicURL == "" && c.production() {
 		problems = append(problems, errors.New("--public-url is required when a listener is not on loopback: mail links must name the public site"))

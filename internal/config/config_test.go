@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -234,5 +235,21 @@ func TestACMEFlags(t *testing.T) {
 				t.Errorf("Validate = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestOwnFlagsExist: every flag a command is said to take is one Load
+// defines, so that no command loses a flag to a typo in the table.
+func TestOwnFlagsExist(t *testing.T) {
+	var help bytes.Buffer
+	if _, err := Load("no such command", []string{"-h"}, func(string) string { return "" }, &help); err == nil {
+		t.Fatal("-h did not stop Load")
+	}
+	for cmd, flags := range ownFlags {
+		for _, f := range append(slices.Clone(commonFlags), flags...) {
+			if !strings.Contains(help.String(), "  -"+f+" ") && !strings.Contains(help.String(), "  -"+f+"\n") {
+				t.Errorf("%s: flag -%s is not defined", cmd, f)
+			}
+		}
 	}
 }

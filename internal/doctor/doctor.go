@@ -1,5 +1,5 @@
 // Package doctor is `resguardo doctor`: a security self-check of a
-// deployment. Each check inspects one promise of SPEC §1, §6 and §10 (TLS on
+// deployment. Each check inspects one promise of docs/contract.md §1, §6 and §10 (TLS on
 // public listeners and to MySQL, a least-privilege database user, a private
 // key set, a current schema, no personal data in clear, an intact audit
 // chain) and reports pass, fail with the fix, or not applicable.
@@ -201,7 +201,7 @@ func notChecked(name, what string, err error) Check {
 	return fail(name, fmt.Sprintf("not checked: %s: %v", what, err), fmt.Sprintf("fix the %s problem and run doctor again", what))
 }
 
-// checkListeners: plain HTTP only on loopback (SPEC §1).
+// checkListeners: plain HTTP only on loopback (docs/contract.md §1).
 func checkListeners(d Deployment) Check {
 	if !d.Production() {
 		return na(NameListenerTLS, fmt.Sprintf("both listeners are on loopback (%s, %s): plain HTTP is allowed there; applies in production", d.Addr, d.StaffAddr))
@@ -314,7 +314,7 @@ func checkACMECache(d Deployment, where string) Check {
 }
 
 // checkDatabaseTLS: a MySQL connection that leaves the machine uses verified
-// TLS (SPEC §1, §6).
+// TLS (docs/contract.md §1, §6).
 func checkDatabaseTLS(d Deployment) Check {
 	if d.DatabaseURL == "" {
 		return na(NameDatabaseTLS, "embedded SQLite file: no database connection leaves the process")
@@ -604,7 +604,7 @@ func checkMigrations(ctx context.Context, h Handles) Check {
 }
 
 // checkPersonalData: every sampled value of every sealed column opens with
-// its owner's data key for its own table, column and row (SPEC §6: a dump
+// its owner's data key for its own table, column and row (docs/contract.md §6: a dump
 // holds no personal data in clear). A value that does not open is
 // plaintext, corrupt, or moved from another row; it is named by table,
 // column and row id, never by its content.
@@ -666,7 +666,7 @@ func openProblem(v *vault.Vault, col sqlstore.SealedColumn, sv sqlstore.SealedVa
 }
 
 // checkAuditChain: the hash chain verifies as `resguardo audit verify`
-// checks it (SPEC §10).
+// checks it (docs/contract.md §10).
 func checkAuditChain(ctx context.Context, h Handles) Check {
 	switch {
 	case h.DB == nil:

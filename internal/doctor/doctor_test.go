@@ -145,7 +145,7 @@ func statuses(rep Report) map[string]Status {
 	return out
 }
 
-// SPEC §11: the default loopback development setup passes, with the
+// docs/contract.md §11: the default loopback development setup passes, with the
 // production-only checks not applicable.
 func TestDevelopmentSetupPasses(t *testing.T) {
 	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {

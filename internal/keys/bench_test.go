@@ -10,7 +10,7 @@ import (
 )
 
 // benchCustomers is how many customers the rotation benchmarks seed
-// (SPEC §12 measures 100,000); RESGUARDO_BENCH_CUSTOMERS overrides it.
+// (docs/contract.md §12 measures 100,000); RESGUARDO_BENCH_CUSTOMERS overrides it.
 func benchCustomers(b *testing.B) int {
 	if v := os.Getenv("RESGUARDO_BENCH_CUSTOMERS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -23,7 +23,7 @@ func benchCustomers(b *testing.B) int {
 }
 
 // BenchmarkRotateKEK re-wraps every data key under a new KEK; the figure
-// SPEC §12 sets is customers per second (≥ 20,000 on SQLite). Run with
+// docs/contract.md §12 sets is customers per second (≥ 20,000 on SQLite). Run with
 // -benchtime=1x: each iteration is a whole rotation.
 func BenchmarkRotateKEK(b *testing.B) {
 	for _, backend := range testutil.Backends() {

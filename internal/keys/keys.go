@@ -50,7 +50,32 @@ type Rotator struct {
 	// batches so far; an error stops the rotation there (tests use it to
 	// interrupt a rotation half-way).
 	AfterBatch func(batches int) error
-	Now        func() time.Time
+	// Progress, if set, is told after each committed batch how many
+	// customers the rotation has visited (including earlier runs of it).
+	Progress func(done int)
+	Now      func() time.Time
+}
+
+// Rotation is the state of an unfinished rotation, as a server reports it.
+type Rotation struct {
+	Purpose vault.Purpose
+	Active  bool
+	Done    int // customers visited so far
+}
+
+// Rotations reads the stored state of each purpose's rotation: three small
+// reads, cheap enough for every metrics scrape.
+func Rotations(ctx context.Context, db *sqlstore.DB) ([]Rotation, error) {
+	r := Rotator{DB: db}
+	var out []Rotation
+	for _, p := range []vault.Purpose{vault.PurposeKEK, vault.PurposeBlindIndex} {
+		pr, found, err := r.loadProgress(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Rotation{Purpose: p, Active: found, Done: pr.Done})
+	}
+	return out, nil
 }
 
 // ReloadEvery is how often a server re-reads the key set.
@@ -70,6 +95,10 @@ type Report struct {
 type progress struct {
 	Key   uint32 `json:"key"`
 	After string `json:"after"`
+	// Done counts the customers visited so far, across interrupted runs:
+	// what a server reports as the rotation's progress (rotations written
+	// by an earlier release lack it and count from their resumption).
+	Done int `json:"done,omitempty"`
 }
 
 func settingName(p vault.Purpose) string { return "rotation." + string(p) }
@@ -172,7 +201,8 @@ func (r *Rotator) RotatePepper(ctx context.Context) (Report, error) {
 // batchFunc processes one batch of customers after the given id inside c
 // and returns the last id handled (or "" when there are none left) and how
 // many records changed.
-type batchFunc func(ctx context.Context, after string, key uint32) (last string, visited, changed int, err error)
+// The progress it commits with the batch is pr moved past the batch.
+type batchFunc func(ctx context.Context, pr progress) (last string, visited, changed int, err error)
 
 func (r *Rotator) rotate(ctx context.Context, p vault.Purpose, batch batchFunc) (Report, error) {
 	began := time.Now()
@@ -181,8 +211,11 @@ func (r *Rotator) rotate(ctx context.Context, p vault.Purpose, batch batchFunc) 
 		return Report{}, err
 	}
 	rep := Report{Purpose: p, KeyID: pr.Key, Resumed: resumed}
+	if r.Progress != nil {
+		r.Progress(pr.Done) // where a resumed rotation starts from
+	}
 	for n := 1; ; n++ {
-		last, visited, changed, err := batch(ctx, pr.After, pr.Key)
+		last, visited, changed, err := batch(ctx, pr)
 		if err != nil {
 			return rep, fmt.Errorf("rotate %s: batch after %q: %w (run the same command again to continue)", p, pr.After, err)
 		}
@@ -191,7 +224,10 @@ func (r *Rotator) rotate(ctx context.Context, p vault.Purpose, batch batchFunc) 
 		}
 		rep.Customers += visited
 		rep.Changed += changed
-		pr.After = last
+		pr.After, pr.Done = last, pr.Done+visited
+		if r.Progress != nil {
+			r.Progress(pr.Done)
+		}
 		if r.AfterBatch != nil {
 			if err := r.AfterBatch(n); err != nil {
 				return rep, err
@@ -213,8 +249,9 @@ func (r *Rotator) rotate(ctx context.Context, p vault.Purpose, batch batchFunc) 
 // transaction writes the results as they come, so the CPU work and the
 // database writes overlap; the batch's updates and its progress commit
 // together.
-func (r *Rotator) rewrapBatch(ctx context.Context, after string, key uint32) (string, int, int, error) {
-	keys, err := r.DB.Conn().DataKeysAfter(ctx, after, r.batchSize())
+func (r *Rotator) rewrapBatch(ctx context.Context, pr progress) (string, int, int, error) {
+	key := pr.Key
+	keys, err := r.DB.Conn().DataKeysAfter(ctx, pr.After, r.batchSize())
 	if err != nil || len(keys) == 0 {
 		return "", 0, 0, err
 	}
@@ -274,7 +311,7 @@ func (r *Rotator) rewrapBatch(ctx context.Context, after string, key uint32) (st
 		if seen != len(keys) {
 			return fmt.Errorf("re-wrapped %d of %d data keys: %w", seen, len(keys), ctx.Err())
 		}
-		return r.saveProgress(ctx, c, vault.PurposeKEK, progress{Key: key, After: last})
+		return r.saveProgress(ctx, c, vault.PurposeKEK, progress{Key: key, After: last, Done: pr.Done + len(keys)})
 	})
 	// Let the workers finish (results is buffered) before returning.
 	for range results {
@@ -283,8 +320,9 @@ func (r *Rotator) rewrapBatch(ctx context.Context, after string, key uint32) (st
 }
 
 // reindexBatch recomputes the blind indexes of one batch of customers.
-func (r *Rotator) reindexBatch(ctx context.Context, after string, key uint32) (string, int, int, error) {
-	ids, err := r.DB.Conn().CustomerIDsAfter(ctx, after, r.batchSize())
+func (r *Rotator) reindexBatch(ctx context.Context, pr progress) (string, int, int, error) {
+	key := pr.Key
+	ids, err := r.DB.Conn().CustomerIDsAfter(ctx, pr.After, r.batchSize())
 	if err != nil || len(ids) == 0 {
 		return "", 0, 0, err
 	}
@@ -298,7 +336,7 @@ func (r *Rotator) reindexBatch(ctx context.Context, after string, key uint32) (s
 			}
 			changed += n
 		}
-		return r.saveProgress(ctx, c, vault.PurposeBlindIndex, progress{Key: key, After: last})
+		return r.saveProgress(ctx, c, vault.PurposeBlindIndex, progress{Key: key, After: last, Done: pr.Done + len(ids)})
 	})
 	return last, len(ids), changed, err
 }

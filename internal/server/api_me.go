@@ -7,7 +7,7 @@ import (
 	"github.com/resguardo/resguardo/internal/account"
 )
 
-// me is the JSON shape of GET /api/v1/me (SPEC §11).
+// me is the JSON shape of GET /api/v1/me (docs/contract.md §11).
 type me struct {
 	ID            string              `json:"id"`
 	Email         string              `json:"email"`

@@ -96,7 +96,7 @@ func BenchmarkAPIMe(b *testing.B) {
 // BenchmarkLogin is a successful POST /api/v1/auth/login (argon2id at the
 // production parameters, the guessing limits, the customer read, the audit
 // entry, token issue) on each backend, next to BenchmarkArgon2idBare, the
-// bare hash at the same parameters: SPEC §12 wants ≥ 95 % of its rate.
+// bare hash at the same parameters: docs/contract.md §12 wants ≥ 95 % of its rate.
 func BenchmarkLogin(b *testing.B) {
 	for _, bk := range testutil.Backends() {
 		b.Run(bk.Name, func(b *testing.B) {

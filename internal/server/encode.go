@@ -15,7 +15,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// maxBodyBytes bounds every request body (SPEC §2: 64 KiB).
+// maxBodyBytes bounds every request body (docs/contract.md §2: 64 KiB).
 const maxBodyBytes = 64 << 10
 
 // maxJSONDepth bounds the nesting of arrays and objects in a request body.

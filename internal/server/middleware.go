@@ -15,6 +15,7 @@ import (
 
 	"github.com/resguardo/resguardo/internal/account"
 	"github.com/resguardo/resguardo/internal/audit"
+	"github.com/resguardo/resguardo/internal/metrics"
 )
 
 // requestInfo travels in the context of every request. It is a pointer so
@@ -104,6 +105,11 @@ func (s *Server) withRequest(surface string, next http.Handler) http.Handler {
 				slog.String("client", coarse),
 				slog.String("actor", ri.Actor),
 			)
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK // what net/http sends for a handler that wrote nothing
+			}
+			metrics.Request(ri.Surface, ri.Route, status, time.Since(start))
 		}()
 		next.ServeHTTP(sw, r)
 	})

@@ -241,7 +241,7 @@ func (p StaffPolicy) String() string {
 }
 
 // recentAuthWindow is how long a password or second-factor check counts as
-// recent for step-up (SPEC §3).
+// recent for step-up (docs/contract.md §3).
 const recentAuthWindow = 5 * time.Minute
 
 // errReauthRequired asks for step-up.

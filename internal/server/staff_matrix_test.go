@@ -13,7 +13,7 @@ import (
 	"github.com/resguardo/resguardo/internal/testutil"
 )
 
-// Who may pass each staff route's policy, written out from SPEC §5 (not
+// Who may pass each staff route's policy, written out from docs/contract.md §5 (not
 // derived from role.go, so that loosening any row of the permission table
 // fails this test):
 //
@@ -75,7 +75,7 @@ var staffMatrix = map[string]string{
 }
 
 // staffStepUp lists the staff routes that need a password or code check
-// within 5 minutes on top of their role (SPEC §3, §5): critical operations,
+// within 5 minutes on top of their role (docs/contract.md §3, §5): critical operations,
 // four-eyes requests and decisions, and every change of the team.
 var staffStepUp = map[string]bool{
 	"POST /customers/{id}/email":               true,

@@ -164,7 +164,7 @@ func TestSessionsListAndRevoke(t *testing.T) {
 	})
 }
 
-// Every operation SPEC §3 puts behind step-up answers 401
+// Every operation docs/contract.md §3 puts behind step-up answers 401
 // reauthentication_required to a token whose last password or code check
 // is older than 5 minutes — including starting and confirming TOTP
 // enrolment, so a stolen session cannot bind the attacker's authenticator.

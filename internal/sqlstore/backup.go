@@ -40,6 +40,14 @@ var identifier = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 // every table read in one transaction WITH CONSISTENT SNAPSHOT (InnoDB
 // serves it from its undo log, writers are not blocked), written as SQL.
 func (db *DB) Backup(ctx context.Context, path string) error {
+	return db.BackupProgress(ctx, path, nil)
+}
+
+// BackupProgress is Backup telling progress, if not nil, how far it is:
+// for SQLite the bytes of the copy written so far out of the database's
+// size (looked at every progressEvery while VACUUM INTO runs), for MySQL
+// the rows written out of InnoDB's estimate of the row count.
+func (db *DB) BackupProgress(ctx context.Context, path string, progress func(done, total int64)) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- the operator names the backup file
 	if err != nil {
 		return fmt.Errorf("backup file: %w", err)
@@ -47,14 +55,23 @@ func (db *DB) Backup(ctx context.Context, path string) error {
 	if db.dialect == SQLite {
 		// VACUUM INTO accepts an existing empty file, and so keeps its mode.
 		_ = f.Close()
-		if _, err := db.sql.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
+		stop := func() {}
+		if progress != nil {
+			stop = db.watchCopy(ctx, path, progress)
+		}
+		_, err := db.sql.ExecContext(ctx, `VACUUM INTO ?`, path)
+		stop()
+		if err != nil {
 			_ = os.Remove(path)
 			return fmt.Errorf("backup of %s: %w", db.Where, err)
+		}
+		if fi, err := os.Stat(path); err == nil && progress != nil {
+			progress(fi.Size(), fi.Size())
 		}
 		return nil
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	err = db.dumpMySQL(ctx, w)
+	err = db.dumpMySQL(ctx, w, progress)
 	if err == nil {
 		err = w.Flush()
 	}
@@ -71,7 +88,41 @@ func (db *DB) Backup(ctx context.Context, path string) error {
 	return nil
 }
 
-func (db *DB) dumpMySQL(ctx context.Context, w io.Writer) error {
+// progressEvery is how often the size of a SQLite copy is looked at.
+const progressEvery = 250 * time.Millisecond
+
+// watchCopy tells progress the size of the copy at path, out of the
+// database's, until the returned stop is called.
+func (db *DB) watchCopy(ctx context.Context, path string, progress func(done, total int64)) (stop func()) {
+	var pages, size int64
+	if err := db.sql.QueryRowContext(ctx, `SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()`).Scan(&size); err == nil {
+		pages = size
+	}
+	progress(0, pages)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(progressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if fi, err := os.Stat(path); err == nil {
+					progress(fi.Size(), pages)
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}
+
+func (db *DB) dumpMySQL(ctx context.Context, w io.Writer, progress func(done, total int64)) error {
 	conn, err := db.sql.Conn(ctx)
 	if err != nil {
 		return err
@@ -112,8 +163,22 @@ func (db *DB) dumpMySQL(ctx context.Context, w io.Writer) error {
 			return err
 		}
 	}
+	var total, written int64
+	onRow := func() {}
+	if progress != nil {
+		// An estimate (InnoDB samples it), good enough for time left.
+		if err := conn.QueryRowContext(ctx, `SELECT COALESCE(SUM(table_rows), 0) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'`).Scan(&total); err != nil {
+			return err
+		}
+		progress(0, total)
+		onRow = func() {
+			if written++; written%1000 == 0 {
+				progress(written, max(total, written))
+			}
+		}
+	}
 	for _, t := range tables {
-		if err := dumpTable(ctx, conn, t, w); err != nil {
+		if err := dumpTable(ctx, conn, t, w, onRow); err != nil {
 			return fmt.Errorf("table %s: %w", t, err)
 		}
 	}
@@ -124,7 +189,7 @@ func (db *DB) dumpMySQL(ctx context.Context, w io.Writer) error {
 // dumpTable writes one table's definition and rows. Every value is written
 // as a hexadecimal literal (numbers as digits, checked): no stored byte is
 // ever interpreted as SQL.
-func dumpTable(ctx context.Context, conn *sql.Conn, table string, w io.Writer) error {
+func dumpTable(ctx context.Context, conn *sql.Conn, table string, w io.Writer, onRow func()) error {
 	var name, create string
 	// Identifiers cannot be placeholders; table was checked against
 	// identifier and comes from information_schema.
@@ -177,6 +242,7 @@ func dumpTable(ctx context.Context, conn *sql.Conn, table string, w io.Writer) e
 			}
 		}
 		stmt.WriteString(")")
+		onRow()
 		if stmt.Len() >= maxInsert {
 			if err := flush(); err != nil {
 				return err

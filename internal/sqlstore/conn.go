@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/metrics"
 )
 
 // queryer is what both *sql.DB and *sql.Tx offer.
@@ -82,25 +84,32 @@ func (c Conn) stmt(ctx context.Context, query string) *sql.Stmt {
 	return st
 }
 
-func (c Conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+// exec, query and queryRow record each statement's time in the metrics
+// by kind only: the SQL text is never a label.
+func (c Conn) exec(ctx context.Context, query string, args ...any) (res sql.Result, err error) {
+	defer func(start time.Time) { metrics.Statement("exec", time.Since(start), err) }(time.Now())
 	if st := c.stmt(ctx, query); st != nil {
-		res, err := st.ExecContext(ctx, args...)
+		res, err = st.ExecContext(ctx, args...)
 		return res, busy(err)
 	}
-	res, err := c.q.ExecContext(ctx, query, args...)
+	res, err = c.q.ExecContext(ctx, query, args...)
 	return res, busy(err)
 }
 
-func (c Conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (c Conn) query(ctx context.Context, query string, args ...any) (rows *sql.Rows, err error) {
+	defer func(start time.Time) { metrics.Statement("query", time.Since(start), err) }(time.Now())
 	if st := c.stmt(ctx, query); st != nil {
-		rows, err := st.QueryContext(ctx, args...)
+		rows, err = st.QueryContext(ctx, args...)
 		return rows, busy(err)
 	}
-	rows, err := c.q.QueryContext(ctx, query, args...)
+	rows, err = c.q.QueryContext(ctx, query, args...)
 	return rows, busy(err)
 }
 
-func (c Conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+// queryRow's time is the query's until its first row; scanning it is the
+// caller's.
+func (c Conn) queryRow(ctx context.Context, query string, args ...any) (row *sql.Row) {
+	defer func(start time.Time) { metrics.Statement("query", time.Since(start), row.Err()) }(time.Now())
 	if st := c.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}

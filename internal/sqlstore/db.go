@@ -249,6 +249,9 @@ func openMySQL(rawURL string) (*DB, error) {
 // Dialect returns the SQL dialect.
 func (db *DB) Dialect() Dialect { return db.dialect }
 
+// Stats is the connection pool's use, for the metrics.
+func (db *DB) Stats() sql.DBStats { return db.sql.Stats() }
+
 // Close closes the connection pool.
 func (db *DB) Close() error {
 	db.stmts.close()

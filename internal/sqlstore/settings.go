@@ -55,6 +55,7 @@ func (c Conn) Setting(ctx context.Context, name string) (string, error) {
 // a table name cannot be a placeholder, and no SQL is ever built from input.
 var countQueries = map[string]string{ // #nosec G101 -- table names and SQL, not credentials
 	"customers":    `SELECT COUNT(*) FROM customers`,
+	"staff":        `SELECT COUNT(*) FROM staff`,
 	"throttles":    `SELECT COUNT(*) FROM throttles`,
 	"web_sessions": `SELECT COUNT(*) FROM web_sessions`,
 	"app_tokens":   `SELECT COUNT(*) FROM app_tokens`,

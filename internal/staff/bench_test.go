@@ -11,7 +11,7 @@ import (
 	"github.com/resguardo/resguardo/internal/testutil"
 )
 
-// BenchmarkSearch is SPEC §12's staff search: a lead finds one customer by
+// BenchmarkSearch is docs/contract.md §12's staff search: a lead finds one customer by
 // exact phone or exact e-mail among RESGUARDO_BENCH_CUSTOMERS (default
 // 1,000,000) seeded customers. Each search is the whole service call: blind
 // index lookup, reading and decrypting the masked view, and the committed

@@ -10,11 +10,12 @@ import (
 	"github.com/resguardo/resguardo"
 	"github.com/resguardo/resguardo/internal/account"
 	"github.com/resguardo/resguardo/internal/audit"
+	"github.com/resguardo/resguardo/internal/metrics"
 	"github.com/resguardo/resguardo/internal/sqlstore"
 )
 
 // MaskedCustomer is a customer as agents and leads see them: masked values
-// only (SPEC §11).
+// only (docs/contract.md §11).
 type MaskedCustomer struct {
 	ID            string
 	Name          string
@@ -181,6 +182,7 @@ func (s *Service) Reveal(ctx context.Context, p Principal, customerID, field, re
 			return err
 		}
 		if n >= s.o.RevealsPerHour {
+			metrics.ThrottleRefusal("reveals_per_hour")
 			return &resguardo.Error{Code: resguardo.ERateLimited, Message: "You have revealed too many values in the last hour.", RetryAfter: 10 * time.Minute}
 		}
 		if err := tx.InsertReveal(ctx, p.StaffID, now.Unix()); err != nil {
@@ -193,6 +195,7 @@ func (s *Service) Reveal(ctx context.Context, p Principal, customerID, field, re
 	if err != nil {
 		return "", err
 	}
+	metrics.Reveal(string(p.Role))
 	return value, nil
 }
 

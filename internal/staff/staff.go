@@ -23,7 +23,7 @@ import (
 // Options are the staff side's settings.
 type Options struct {
 	BaseURL        string        // staff console origin, for enrolment links
-	Idle           time.Duration // session idle timeout (SPEC §4: 15 min)
+	Idle           time.Duration // session idle timeout (docs/contract.md §4: 15 min)
 	Absolute       time.Duration // session absolute timeout (8 h)
 	EnrolTTL       time.Duration // enrolment link validity (24 h)
 	ApprovalTTL    time.Duration // four-eyes window (24 h)
@@ -31,7 +31,7 @@ type Options struct {
 	Now            func() time.Time
 }
 
-// DefaultOptions are SPEC §4 and §5's defaults.
+// DefaultOptions are docs/contract.md §4 and §5's defaults.
 func DefaultOptions(baseURL string) Options {
 	return Options{BaseURL: baseURL, Idle: 15 * time.Minute, Absolute: 8 * time.Hour, EnrolTTL: 24 * time.Hour,
 		ApprovalTTL: 24 * time.Hour, RevealsPerHour: 30, Now: time.Now}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load run for SPEC §12: GET /api/v1/me and sign-in under wrk, with the
+# Load run for docs/contract.md §12: GET /api/v1/me and sign-in under wrk, with the
 # server's RSS, against the embedded SQLite and (with RESGUARDO_LOAD_MYSQL)
 # MariaDB. Loopback only; every wrk run is bounded in time.
 #
