@@ -307,6 +307,19 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 	return len(res), nil
 }
 
+// MigrateTo applies pending migrations up to and including version: for
+// tests that build data in an older schema and then migrate it.
+func (db *DB) MigrateTo(ctx context.Context, version int64) error {
+	p, err := db.migrator()
+	if err != nil {
+		return err
+	}
+	if _, err := p.UpTo(ctx, version); err != nil {
+		return fmt.Errorf("migrate %s to %d: %w", db.Where, version, err)
+	}
+	return nil
+}
+
 // SchemaVersion returns the database's schema version and the version this
 // binary expects.
 func (db *DB) SchemaVersion(ctx context.Context) (current, want int64, err error) {

@@ -140,3 +140,19 @@ func RawDB(t testing.TB, dsn, dataDir string) *sql.DB {
 	t.Cleanup(func() { _ = raw.Close() })
 	return raw
 }
+
+// OpenUnmigrated returns an empty database of backend b with no schema,
+// for tests that migrate step by step (data written in an older schema).
+func OpenUnmigrated(t testing.TB, b Backend) (db *sqlstore.DB, databaseURL, dataDir string) {
+	t.Helper()
+	dir := t.TempDir()
+	if b.Name == "mysql" {
+		databaseURL = MySQLDatabase(t)
+	}
+	db, err := sqlstore.Open(t.Context(), databaseURL, dir)
+	if err != nil {
+		t.Fatalf("open %s: %v", b.Name, err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db, databaseURL, dir
+}
