@@ -163,6 +163,25 @@ func (s *Service) ClaimAttempt(ctx context.Context, names ...string) error {
 	return err
 }
 
+// isFault reports whether err is the system failing (the database, the
+// hasher, anything internal) rather than a verdict on what the client
+// sent: such an attempt was no guess.
+func isFault(err error) bool {
+	c := resguardo.ErrorCode(err)
+	return c == resguardo.EInternal || c == resguardo.EUnavailable
+}
+
+// UnclaimOnFault takes back the attempt counted against names when err is
+// a fault, so that a database error is never counted as a failed guess,
+// and returns err. Callers use it only on paths where the secret was not
+// found wrong.
+func (s *Service) UnclaimOnFault(ctx context.Context, err error, names ...string) error {
+	if err != nil && isFault(err) {
+		s.unclaimAttempt(ctx, names)
+	}
+	return err
+}
+
 // ClearAttempts forgets the attempts of a key after a success.
 func (s *Service) ClearAttempts(ctx context.Context, name string) error {
 	return s.db.Conn().ClearThrottle(ctx, name)

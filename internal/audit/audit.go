@@ -152,10 +152,29 @@ func (l *Log) Append(ctx context.Context, c sqlstore.Conn, ev resguardo.AuditEve
 }
 
 // Record appends ev in a transaction of its own, for events that change
-// nothing else (a failed sign-in).
+// nothing else (a failed sign-in). The transaction holds nothing but the
+// entry, so it is tried again when the database gave up on contention (a
+// deadlock, a Galera certification failure, SQLite busy); any other error,
+// or contention that outlasts the retries, is returned for the caller to
+// fail its request with.
 func (l *Log) Record(ctx context.Context, ev resguardo.AuditEvent) error {
-	return l.db.Tx(ctx, func(c sqlstore.Conn) error { return l.Append(ctx, c, ev) })
+	var err error
+	for attempt := range recordAttempts {
+		err = l.db.Tx(ctx, func(c sqlstore.Conn) error { return l.Append(ctx, c, ev) })
+		if err == nil || !errors.Is(err, sqlstore.ErrContention) || attempt == recordAttempts-1 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(time.Duration(attempt+1) * 20 * time.Millisecond):
+		}
+	}
+	return err
 }
+
+// recordAttempts bounds Record's tries on contention.
+const recordAttempts = 5
 
 // field encodes parts unambiguously: each is preceded by its length.
 func field(b []byte, s string) []byte {
