@@ -3,7 +3,9 @@ package account
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"time"
@@ -202,12 +204,40 @@ func (s *Service) claimAttempt(ctx context.Context, names ...string) (blocked st
 	// A concurrent success may forget a record between its creation and
 	// its lock; the attempt is then claimed again, a few times at most.
 	for range 3 {
-		blocked, err = s.claimOnce(ctx, names)
+		err = retryContention(ctx, func() error {
+			var err error
+			blocked, err = s.claimOnce(ctx, names)
+			return err
+		})
 		if resguardo.ErrorCode(err) != resguardo.ENotFound {
 			return blocked, err
 		}
 	}
 	return "", errBusy
+}
+
+// retryContention runs fn again, a few times and briefly, while it fails
+// on contention: a deadlock, or on Galera a certification failure when
+// another node wrote the same record at the same moment (every sign-in
+// from one network counts against that network's record). fn must be a
+// whole transaction (or one statement): a failed try changed nothing.
+func retryContention(ctx context.Context, fn func() error) error {
+	const tries = 6
+	var err error
+	for i := range tries {
+		if err = fn(); err == nil || !errors.Is(err, sqlstore.ErrContention) || i == tries-1 {
+			return err
+		}
+		// 5-15 ms, then longer: two nodes that collided should not
+		// collide again in step.
+		wait := time.Duration(5<<i)*time.Millisecond + time.Duration(rand.IntN(10))*time.Millisecond // #nosec G404 -- jitter, not a secret
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+	return err
 }
 
 // throttleNames checks that every key has a policy and returns them sorted
@@ -298,7 +328,14 @@ func (s *Service) unclaimAttempt(ctx context.Context, names []string) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	err = s.db.Tx(ctx, func(c sqlstore.Conn) error {
+	err = retryContention(ctx, func() error { return s.unclaimOnce(ctx, names) })
+	if err != nil {
+		s.log.ErrorContext(ctx, "throttle take-back", "err", err)
+	}
+}
+
+func (s *Service) unclaimOnce(ctx context.Context, names []string) error {
+	return s.db.Tx(ctx, func(c sqlstore.Conn) error {
 		rows, err := c.LockThrottles(ctx, names)
 		if err != nil || len(rows) == 0 {
 			return err
@@ -317,7 +354,4 @@ func (s *Service) unclaimAttempt(ctx context.Context, names []string) {
 		}
 		return c.SaveThrottles(ctx, rows)
 	})
-	if err != nil {
-		s.log.ErrorContext(ctx, "throttle take-back", "err", err)
-	}
 }

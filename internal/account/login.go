@@ -152,7 +152,7 @@ func (s *Service) signedIn(ctx context.Context, emailIndex []byte, keys []string
 		// From a known device, the account-wide count goes too.
 		clear[1] = "ac:" + accountKey(emailIndex)
 	}
-	return s.db.Conn().SettleSignIn(ctx, clear, uncount)
+	return retryContention(ctx, func() error { return s.db.Conn().SettleSignIn(ctx, clear, uncount) })
 }
 
 // limitName says which limit refused an attempt, in the audit entry's

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Fault drills. Each starts what it needs on loopback, runs tools/drill (sign-ins and
+# profile edits, printing its figures as JSON), causes the fault part-way, then reads every
+# acknowledged write back and runs `resguardo audit verify`. Exit status 1 on any broken
+# promise. Run from the project root; needs bin/resguardo (make build) and, for the Galera
+# drill, tools/galera/cluster.sh's Debian packages.
+#
+#   tools/drills/run.sh galera-node     kill -9 one of three Galera nodes under load, two
+#                                       servers behind HAProxy's cluster port; the node
+#                                       restarts 10 s later and rejoins
+#   tools/drills/run.sh mariadb-restart restart a single MariaDB of the drill's own (port
+#                                       3320, datadir under /tmp) under load
+#   tools/drills/run.sh server-kill     kill -9 one of two servers under load, and a server
+#                                       in the middle of `keys rotate --kek`; the rotation
+#                                       is finished by running it again
+#
+# Never touches the MariaDB on 3306.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DURATION=${DRILL_DURATION:-30s}
+work=$(mktemp -d /tmp/resguardo-drill.XXXXXX)
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	if [ -f "$work/mariadb.pid" ]; then kill "$(cat "$work/mariadb.pid")" 2>/dev/null || true; fi
+	if [ -n "${DRILL_KEEP:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+[ -x bin/resguardo ] || make build >/dev/null
+go build -o "$work/drill" ./tools/drill
+
+# serve NAME DATABASE_URL SITE_PORT: one server over $work/NAME, sharing the key set of
+# $work/a (the first server's), as servers of one deployment do today.
+serve() {
+	local name=$1 db=$2 port=$3
+	mkdir -p "$work/$name"
+	if [ "$name" != a ] && [ -d "$work/a" ]; then cp -a "$work/a/." "$work/$name/"; rm -rf "$work/$name/mail"; fi
+	RESGUARDO_DATABASE=$db bin/resguardo serve --data-dir "$work/$name" --addr "127.0.0.1:$port" \
+		--staff-addr "127.0.0.1:$((port + 1))" --log-level warn --migrate 2>>"$work/$name.log" &
+	pids+=($!)
+	echo $! >"$work/$name.pid"
+	local i
+	for i in $(seq 200); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && return 0; sleep 0.1; done
+	echo "server $name did not become ready:" >&2
+	tail -20 "$work/$name.log" >&2
+	return 1
+}
+
+verify() {
+	local db=$1
+	echo "== audit verify" >&2
+	RESGUARDO_DATABASE=$db bin/resguardo audit verify --data-dir "$work/a" >"$work/verify.json" 2>>"$work/verify.log" || {
+		cat "$work/verify.json" "$work/verify.log" >&2
+		return 1
+	}
+	python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("audit verify: %d entries, last %d, %d pending, problems %d" % (r["entries"], r["last_seq"], r["pending"], len(r["problems"])))' "$work/verify.json"
+}
+
+errors_in_logs() {
+	# An audit entry that failed to append is an error line; there must be none.
+	if grep -h '"level":"ERROR"' "$work"/*.log 2>/dev/null | grep -i 'audit' >&2; then
+		echo "audit errors in the server logs" >&2
+		return 1
+	fi
+}
+
+galera_node() {
+	tools/galera/cluster.sh up >/dev/null
+	local db
+	db="mysql://root@127.0.0.1:3310/drill_$(date +%s)"
+	mariadb -h127.0.0.1 -P3310 -uroot -e "CREATE DATABASE ${db##*/}"
+	serve a "$db" 18080
+	serve b "$db" 18090
+	"$work/drill" -site http://127.0.0.1:18080,http://127.0.0.1:18090 -duration "$DURATION" \
+		-fault-at 10s -fault 'tools/galera/cluster.sh kill 2' -recover-at 20s -recover 'tools/galera/cluster.sh start 2 >/dev/null'
+	tools/galera/cluster.sh status
+	verify "$db"
+	errors_in_logs
+}
+
+own_mariadb() {
+	mkdir -p "$work/mariadb"
+	chown mysql:mysql "$work" "$work/mariadb"
+	chmod 755 "$work"
+	mariadb-install-db --user=mysql --datadir="$work/mariadb/data" --auth-root-authentication-method=socket --skip-test-db >"$work/mariadb-install.log" 2>&1
+	start_mariadb
+	mariadb --socket="$work/mariadb/sock" -uroot -e "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'; GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION; CREATE DATABASE drill;"
+}
+
+start_mariadb() {
+	setsid mariadbd --no-defaults --user=mysql --datadir="$work/mariadb/data" --socket="$work/mariadb/sock" \
+		--port=3320 --bind-address=127.0.0.1 --skip-name-resolve --log-error="$work/mariadb/error.log" \
+		--pid-file="$work/mariadb/mysqld.pid" </dev/null >/dev/null 2>&1 &
+	echo $! >"$work/mariadb.pid"
+	local i
+	for i in $(seq 120); do
+		mariadb-admin --socket="$work/mariadb/sock" -uroot ping >/dev/null 2>&1 && return 0
+		sleep 0.25
+	done
+	echo "the drill's MariaDB did not start" >&2
+	return 1
+}
+
+mariadb_restart() {
+	own_mariadb
+	local db=mysql://root@127.0.0.1:3320/drill
+	serve a "$db" 18080
+	export -f start_mariadb
+	export work
+	"$work/drill" -site http://127.0.0.1:18080 -duration "$DURATION" -fault-at 10s \
+		-fault 'kill -TERM "$(cat "$work/mariadb.pid")"; while kill -0 "$(cat "$work/mariadb.pid")" 2>/dev/null; do sleep 0.1; done; start_mariadb'
+	verify "$db"
+	errors_in_logs
+}
+
+case "${1:-}" in
+galera-node) galera_node ;;
+mariadb-restart) mariadb_restart ;;
+*)
+	sed -n '2,/^# Never/p' "$0" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+	;;
+esac
