@@ -42,6 +42,8 @@ type options struct {
 	recoverCmd string
 	prefix     string
 	maxRecover time.Duration
+	state      string
+	check      string
 }
 
 func main() {
@@ -64,6 +66,8 @@ func run() error {
 	flag.StringVar(&o.recoverCmd, "recover", "", "shell command that ends the fault (a restart)")
 	flag.StringVar(&o.prefix, "prefix", fmt.Sprintf("drill%d", time.Now().Unix()), "address prefix of the drill's customers")
 	flag.DurationVar(&o.maxRecover, "max-recovery", 30*time.Second, "longest time from the fault to the last failed answer")
+	flag.StringVar(&o.state, "state", "", "file to write the customers and their acknowledged writes to, for a later -check")
+	flag.StringVar(&o.check, "check", "", "only read back the customers of a -state file (after a later fault)")
 	flag.Parse()
 	o.sites = strings.Split(sites, ",")
 	if o.customers < 1 || o.customers > 500 || o.workers < 1 || o.workers > 64 || o.duration < time.Second || o.duration > 10*time.Minute {
@@ -79,11 +83,25 @@ func run() error {
 		}
 	}
 	d := newDrill(o)
-	if err := d.setUp(); err != nil {
-		return err
+	var rep Report
+	if o.check != "" {
+		if err := d.loadState(o.check); err != nil {
+			return err
+		}
+		o.customers = len(d.customers)
+		rep.Sites, rep.ByAnswer = o.sites, map[string]int{}
+	} else {
+		if err := d.setUp(); err != nil {
+			return err
+		}
+		rep = d.load()
 	}
-	rep := d.load()
 	rep.Lost, rep.Checked = d.readBack()
+	if o.state != "" {
+		if err := d.saveState(o.state); err != nil {
+			return err
+		}
+	}
 	out, _ := json.MarshalIndent(rep, "", "  ")
 	fmt.Println(string(out))
 	var broken []string
@@ -394,6 +412,39 @@ func (d *drill) readBack() (lost, checked int) {
 		fmt.Fprintln(os.Stderr, "lost:", p)
 	}
 	return lost, checked
+}
+
+type savedCustomer struct {
+	Email string `json:"email"`
+	Acked int    `json:"acked"`
+	Tried int    `json:"tried"`
+}
+
+func (d *drill) saveState(path string) error {
+	var out []savedCustomer
+	for _, c := range d.customers {
+		out = append(out, savedCustomer{c.email, c.acked, c.tried})
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o600)
+}
+
+func (d *drill) loadState(path string) error {
+	b, err := os.ReadFile(path) // #nosec G304 -- the drill's own state file, named by whoever runs it
+	if err != nil {
+		return err
+	}
+	var in []savedCustomer
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	for _, s := range in {
+		d.customers = append(d.customers, &customer{email: s.Email, acked: s.Acked, tried: s.Tried})
+	}
+	return nil
 }
 
 // shell runs an operator's fault command.

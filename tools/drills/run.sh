@@ -22,10 +22,12 @@ DURATION=${DRILL_DURATION:-30s}
 work=$(mktemp -d /tmp/resguardo-drill.XXXXXX)
 pids=()
 cleanup() {
-	local p
+	local p f
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for f in "$work"/*.pid; do
+		if [ -f "$f" ]; then kill "$(cat "$f")" 2>/dev/null || true; fi
+	done
 	wait 2>/dev/null || true
-	if [ -f "$work/mariadb.pid" ]; then kill "$(cat "$work/mariadb.pid")" 2>/dev/null || true; fi
 	if [ -n "${DRILL_KEEP:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -117,9 +119,76 @@ mariadb_restart() {
 	errors_in_logs
 }
 
+# site_proxy: HAProxy in front of servers a (18080) and b (18090) on 18070, as a
+# deployment's load balancer: it checks /readyz, sends a request whose server died before
+# answering to the other one, and answers 503 with Retry-After when none can.
+site_proxy() {
+	printf 'HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nRetry-After: 1\r\nCache-Control: no-store\r\nConnection: close\r\n\r\nTry again in a moment.\n' >"$work/503.http"
+	cat >"$work/site-haproxy.cfg" <<-CFG
+		global
+		    maxconn 1000
+		    pidfile $work/site-haproxy.pid
+		defaults
+		    mode http
+		    timeout connect 1s
+		    timeout client 30s
+		    timeout server 30s
+		    retries 3
+		    option redispatch
+		    errorfile 502 $work/503.http
+		    errorfile 503 $work/503.http
+		    errorfile 504 $work/503.http
+		listen site
+		    bind 127.0.0.1:18070
+		    balance roundrobin
+		    option http-buffer-request
+		    retry-on conn-failure empty-response
+		    option httpchk GET /readyz
+		    server a 127.0.0.1:18080 check inter 500ms fall 1 rise 2
+		    server b 127.0.0.1:18090 check inter 500ms fall 1 rise 2
+	CFG
+	haproxy -D -f "$work/site-haproxy.cfg"
+}
+
+server_kill() {
+	own_mariadb
+	local db=mysql://root@127.0.0.1:3320/drill
+	serve a "$db" 18080
+	serve b "$db" 18090
+	site_proxy
+	export -f serve
+	export work db
+	echo "== kill -9 server b under load; started again 10 s later" >&2
+	"$work/drill" -site http://127.0.0.1:18070 -duration "$DURATION" -state "$work/customers.json" \
+		-fault-at 10s -fault 'kill -9 "$(cat "$work/b.pid")"' \
+		-recover-at 20s -recover 'pids=(); serve b "$db" 18090'
+	echo "== kill -9 \`keys rotate --kek\` part-way, then run it again" >&2
+	local round killed=0 out
+	for round in 1 2 3 4 5; do
+		RESGUARDO_DATABASE=$db bin/resguardo keys rotate --kek --batch-size 1 --data-dir "$work/a" >>"$work/rotate.log" 2>&1 &
+		local rp=$!
+		sleep "0.0$((round * 2))"
+		kill -9 "$rp" 2>/dev/null && killed=$((killed + 1)) || true
+		wait "$rp" 2>/dev/null || true
+		out=$(RESGUARDO_DATABASE=$db bin/resguardo keys status --data-dir "$work/a" 2>&1)
+		echo "after kill $round: $out" >&2
+		case "$out" in *unfinished*) break ;; esac
+	done
+	RESGUARDO_DATABASE=$db bin/resguardo keys rotate --kek --data-dir "$work/a"
+	out=$(RESGUARDO_DATABASE=$db bin/resguardo keys status --data-dir "$work/a")
+	echo "after the rerun: $out"
+	case "$out" in *unfinished*) echo "the rotation did not finish" >&2; return 1 ;; esac
+	echo "== every acknowledged write read back after the rotation (server a reloads the key set)" >&2
+	sleep 3
+	"$work/drill" -site http://127.0.0.1:18080 -check "$work/customers.json"
+	verify "$db"
+	errors_in_logs
+}
+
 case "${1:-}" in
 galera-node) galera_node ;;
 mariadb-restart) mariadb_restart ;;
+server-kill) server_kill ;;
 *)
 	sed -n '2,/^# Never/p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
