@@ -2,10 +2,10 @@ package account
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"time"
@@ -230,7 +230,9 @@ func retryContention(ctx context.Context, fn func() error) error {
 		}
 		// 5-15 ms, then longer: two nodes that collided should not
 		// collide again in step.
-		wait := time.Duration(5<<i)*time.Millisecond + time.Duration(rand.IntN(10))*time.Millisecond // #nosec G404 -- jitter, not a secret
+		var b [1]byte
+		_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+		wait := time.Duration(5<<i)*time.Millisecond + time.Duration(b[0]%10)*time.Millisecond
 		select {
 		case <-ctx.Done():
 			return err

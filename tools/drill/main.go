@@ -44,6 +44,7 @@ type options struct {
 	maxRecover time.Duration
 	state      string
 	check      string
+	strict     bool
 }
 
 func main() {
@@ -68,6 +69,7 @@ func run() error {
 	flag.DurationVar(&o.maxRecover, "max-recovery", 30*time.Second, "longest time from the fault to the last failed answer")
 	flag.StringVar(&o.state, "state", "", "file to write the customers and their acknowledged writes to, for a later -check")
 	flag.StringVar(&o.check, "check", "", "only read back the customers of a -state file (after a later fault)")
+	flag.BoolVar(&o.strict, "strict", false, "no fault: every answer must be 2xx (a 503 is a failure too)")
 	flag.Parse()
 	o.sites = strings.Split(sites, ",")
 	if o.customers < 1 || o.customers > 500 || o.workers < 1 || o.workers > 64 || o.duration < time.Second || o.duration > 10*time.Minute {
@@ -110,6 +112,13 @@ func run() error {
 	}
 	if rep.Bad > 0 {
 		broken = append(broken, fmt.Sprintf("%d answers neither 2xx nor 503 with Retry-After", rep.Bad))
+	}
+	if o.strict {
+		for k, n := range rep.ByAnswer {
+			if !strings.HasSuffix(k, " 200") {
+				broken = append(broken, fmt.Sprintf("%d answers %q without a fault", n, k))
+			}
+		}
 	}
 	if rep.Checked < o.customers {
 		broken = append(broken, fmt.Sprintf("only %d of %d customers could be read back", rep.Checked, o.customers))
