@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/resguardo/resguardo"
+	staffsvc "github.com/resguardo/resguardo/internal/staff"
 	"github.com/resguardo/resguardo/internal/testutil"
 )
 
@@ -63,6 +64,29 @@ func TestOncePerDeploymentAcrossTwoServers(t *testing.T) {
 			}
 			if r := bb.apiCall(t, "POST", "/api/v1/auth/password/reset", "", map[string]string{"token": token, "password": "another long passphrase"}, nil); r.StatusCode != 400 {
 				t.Errorf("the same link on B: %d, want 400", r.StatusCode)
+			}
+		})
+		t.Run("reveal limit", func(t *testing.T) {
+			a := newTestServerOn(t, b)
+			bb := newPeerServer(t, a)
+			a.signUp(t, "reveal@example.com", "Reveal Me")
+			id := customerID(t, a, "reveal@example.com")
+			_, lead := a.staffSession(t, a.newStaff(t, "lead@corp.example", resguardo.RoleLead))
+			const reason = "the customer asked us to confirm it on the phone"
+			limit := staffsvc.DefaultOptions("").RevealsPerHour
+			for i := range limit {
+				side := a.staffSvc
+				if i%2 == 1 {
+					side = bb.staffSvc
+				}
+				if _, err := side.Reveal(t.Context(), lead, id, "email", reason); err != nil {
+					t.Fatalf("reveal %d of %d: %v", i+1, limit, err)
+				}
+			}
+			for name, side := range map[string]*testServer{"A": a, "B": bb} {
+				if _, err := side.staffSvc.Reveal(t.Context(), lead, id, "email", reason); resguardo.ErrorCode(err) != resguardo.ERateLimited {
+					t.Errorf("reveal %d on server %s: %v, want rate limited", limit+1, name, err)
+				}
 			}
 		})
 		t.Run("four-eyes approval", func(t *testing.T) {
