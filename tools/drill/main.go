@@ -45,6 +45,9 @@ type options struct {
 	state      string
 	check      string
 	strict     bool
+	staff      string
+	staffLink  string
+	staffEmail string
 }
 
 func main() {
@@ -70,12 +73,18 @@ func run() error {
 	flag.StringVar(&o.state, "state", "", "file to write the customers and their acknowledged writes to, for a later -check")
 	flag.StringVar(&o.check, "check", "", "only read back the customers of a -state file (after a later fault)")
 	flag.BoolVar(&o.strict, "strict", false, "no fault: every answer must be 2xx (a 503 is a failure too)")
+	flag.StringVar(&o.staff, "staff", "", "staff console base URL: one client views customers there too (needs -staff-link)")
+	flag.StringVar(&o.staffLink, "staff-link", "", "enrolment link of a lead, as `resguardo staff create` printed it")
+	flag.StringVar(&o.staffEmail, "staff-email", "", "that lead's address")
 	flag.Parse()
 	o.sites = strings.Split(sites, ",")
+	if o.staff != "" {
+		sites += "," + o.staff
+	}
 	if o.customers < 1 || o.customers > 500 || o.workers < 1 || o.workers > 64 || o.duration < time.Second || o.duration > 10*time.Minute {
 		return errors.New("bounds: -customers 1-500, -workers 1-64, -duration 1s-10m")
 	}
-	for _, s := range o.sites {
+	for _, s := range strings.Split(sites, ",") {
 		u, err := url.Parse(s)
 		if err != nil || u.Scheme != "http" {
 			return fmt.Errorf("-site %q: an http:// URL", s)
@@ -145,6 +154,8 @@ type drill struct {
 	o         options
 	client    *http.Client
 	customers []*customer
+	staff     *staffClient
+	staffIDs  []string
 }
 
 func newDrill(o options) *drill {
@@ -199,7 +210,23 @@ func (d *drill) setUp() error {
 		}
 		d.customers = append(d.customers, c)
 	}
-	return nil
+	if d.o.staff == "" {
+		return nil
+	}
+	d.staff = newStaffClient(d.o.staff)
+	if err := d.staff.enrol(ctx, d.o.staffLink); err != nil {
+		return fmt.Errorf("staff enrolment: %w", err)
+	}
+	if err := d.staff.signIn(ctx, d.o.staffEmail); err != nil {
+		return fmt.Errorf("staff sign-in: %w", err)
+	}
+	var emails []string
+	for _, c := range d.customers {
+		emails = append(emails, c.email)
+	}
+	var err error
+	d.staffIDs, err = d.staff.customerIDs(ctx, emails)
+	return err
 }
 
 // Report is what the drill prints.
@@ -293,6 +320,20 @@ func (d *drill) load() Report {
 				}
 				if err := shell(d.o.recoverCmd); err != nil && faultErr == nil {
 					faultErr = err
+				}
+			}
+		})
+	}
+	if d.staff != nil {
+		wg.Go(func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				code, h, err := d.staff.view(ctx, d.staffIDs[i%len(d.staffIDs)])
+				if ctx.Err() != nil {
+					return
+				}
+				t.note("staff-view", code, h, err)
+				if err != nil || code != 200 {
+					backoff(ctx, h)
 				}
 			}
 		})

@@ -5,6 +5,9 @@
 # promise. Run from the project root; needs bin/resguardo (make build) and, for the Galera
 # drill, tools/galera/cluster.sh's Debian packages.
 #
+# The load: customers sign in and change their name, and a lead views customers at the
+# staff console (every view is an audit entry).
+#
 #   tools/drills/run.sh galera-node     kill -9 one of three Galera nodes under load, two
 #                                       servers behind HAProxy's cluster port; the node
 #                                       restarts 10 s later and rejoins
@@ -55,6 +58,14 @@ serve() {
 	return 1
 }
 
+# staff_flags DATABASE_URL: a lead created at the console of server a's deployment, for the
+# drill's staff client (customer views on server a's staff console, each audited).
+staff_flags() {
+	local email="lead-$RANDOM@corp.example" link
+	link=$(RESGUARDO_DATABASE=$1 bin/resguardo staff create --email "$email" --role lead --data-dir "$work/a" 2>>"$work/staff.log")
+	echo "-staff http://127.0.0.1:18081 -staff-email $email -staff-link $link"
+}
+
 verify() {
 	local db=$1
 	echo "== audit verify" >&2
@@ -80,7 +91,8 @@ galera_node() {
 	mariadb -h127.0.0.1 -P3310 -uroot -e "CREATE DATABASE ${db##*/}"
 	serve a "$db" 18080
 	serve b "$db" 18090
-	"$work/drill" -site http://127.0.0.1:18080,http://127.0.0.1:18090 -duration "$DURATION" \
+	# shellcheck disable=SC2046
+	"$work/drill" -site http://127.0.0.1:18080,http://127.0.0.1:18090 -duration "$DURATION" $(staff_flags "$db") \
 		-fault-at 10s -fault 'tools/galera/cluster.sh kill 2' -recover-at 20s -recover 'tools/galera/cluster.sh start 2 >/dev/null'
 	tools/galera/cluster.sh status
 	verify "$db"
@@ -96,7 +108,8 @@ galera_two_nodes() {
 	db1="${db1%/*}/$name" db2="${db2%/*}/$name"
 	serve a "$db1" 18080
 	serve b "$db2" 18090
-	"$work/drill" -site http://127.0.0.1:18080,http://127.0.0.1:18090 -duration "${DURATION}" -strict >"$work/report.json"
+	# shellcheck disable=SC2046
+	"$work/drill" -site http://127.0.0.1:18080,http://127.0.0.1:18090 -duration "${DURATION}" -strict $(staff_flags "$db1") >"$work/report.json"
 	cat "$work/report.json"
 	# Every sign-in answered 200 (the load's and the read-back's) is in the trail; the trail
 	# may hold a few more: sign-ins still in flight when the load stopped, whose answers the
@@ -140,7 +153,8 @@ mariadb_restart() {
 	serve a "$db" 18080
 	export -f start_mariadb
 	export work
-	"$work/drill" -site http://127.0.0.1:18080 -duration "$DURATION" -fault-at 10s \
+	# shellcheck disable=SC2046
+	"$work/drill" -site http://127.0.0.1:18080 -duration "$DURATION" $(staff_flags "$db") -fault-at 10s \
 		-fault 'kill -TERM "$(cat "$work/mariadb.pid")"; while kill -0 "$(cat "$work/mariadb.pid")" 2>/dev/null; do sleep 0.1; done; start_mariadb'
 	verify "$db"
 	errors_in_logs
@@ -186,7 +200,8 @@ server_kill() {
 	export -f serve
 	export work db
 	echo "== kill -9 server b under load; started again 10 s later" >&2
-	"$work/drill" -site http://127.0.0.1:18070 -duration "$DURATION" -state "$work/customers.json" \
+	# shellcheck disable=SC2046
+	"$work/drill" -site http://127.0.0.1:18070 -duration "$DURATION" -state "$work/customers.json" $(staff_flags "$db") \
 		-fault-at 10s -fault 'kill -9 "$(cat "$work/b.pid")"' \
 		-recover-at 20s -recover 'pids=(); serve b "$db" 18090'
 	echo "== kill -9 \`keys rotate --kek\` part-way, then run it again" >&2
