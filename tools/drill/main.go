@@ -197,8 +197,8 @@ func (d *drill) setUp() error {
 		c := &customer{email: fmt.Sprintf("%s-%d@example.com", d.o.prefix, i)}
 		site := d.o.sites[i%len(d.o.sites)]
 		var code int
+		var err error
 		for try := 0; try < 20; try++ {
-			var err error
 			code, _, err = d.call(ctx, site, "POST", "/api/v1/auth/register", "", map[string]string{"email": c.email, "password": password, "name": "start"}, nil)
 			if err == nil && code == http.StatusAccepted {
 				break
@@ -206,7 +206,7 @@ func (d *drill) setUp() error {
 			time.Sleep(200 * time.Millisecond)
 		}
 		if code != http.StatusAccepted {
-			return fmt.Errorf("register %s: %d", c.email, code)
+			return fmt.Errorf("register %s: %d %v", c.email, code, err)
 		}
 		d.customers = append(d.customers, c)
 	}

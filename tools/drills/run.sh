@@ -28,7 +28,11 @@ DURATION=${DRILL_DURATION:-30s}
 work=$(mktemp -d /tmp/resguardo-drill.XXXXXX)
 pids=()
 cleanup() {
-	local p f
+	local rc=$? p f
+	if [ "$rc" -ne 0 ]; then
+		echo "== drill failed ($rc); the end of each log:" >&2
+		tail -n 15 "$work"/*.log >&2 2>/dev/null || true
+	fi
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for f in "$work"/*.pid; do
 		if [ -f "$f" ]; then kill "$(cat "$f")" 2>/dev/null || true; fi
