@@ -576,7 +576,12 @@ func (s *Service) checkCode(ctx context.Context, p Principal, code string) (sqls
 func (s *Service) Session(ctx context.Context, token string) (Principal, error) {
 	sess, err := s.db.Conn().StaffSession(ctx, auth.TokenHash(token))
 	if err != nil {
-		return Principal{}, errSignIn
+		if resguardo.ErrorCode(err) == resguardo.ENotFound {
+			return Principal{}, errSignIn
+		}
+		// The database failing is no verdict on the session: a 503, not a
+		// trip to the sign-in page.
+		return Principal{}, err
 	}
 	now := s.now()
 	if now.Unix() >= sess.ExpiresAt || (sess.MFADone && now.Sub(time.Unix(sess.LastSeenAt, 0)) >= s.o.Idle) {
@@ -584,6 +589,9 @@ func (s *Service) Session(ctx context.Context, token string) (Principal, error) 
 		return Principal{}, errSignIn
 	}
 	row, err := s.db.Conn().StaffByID(ctx, sess.StaffID)
+	if err != nil && resguardo.ErrorCode(err) != resguardo.ENotFound {
+		return Principal{}, err
+	}
 	if err != nil || row.Disabled {
 		return Principal{}, errSignIn
 	}
