@@ -12,6 +12,11 @@
 #   make bench-compare  this checkout side by side with the FastAPI reference
 #                   (../shared/bench/compare.sh; options in ARGS, e.g. ARGS="--db sqlite")
 #   make bench-floor    the machine's own limit (../shared/bench/floor/floor.sh; options in ARGS)
+#   make galera-up      a three-node MariaDB Galera cluster on loopback with HAProxy
+#                   (tools/galera/cluster.sh; ports 3307-3309, HAProxy 3310)
+#   make galera-down    stop it and remove its data
+#   make test-galera    the audit, staff and customer-side tests on the cluster (node 1,
+#                   the second server of two-server tests on node 2); starts it if needed
 #
 # MySQL/MariaDB tests run when RESGUARDO_TEST_MYSQL_DSN is set
 # (e.g. mysql://root@127.0.0.1:3306/test); the tests read it themselves.
@@ -36,7 +41,7 @@ SBOM   := bin/resguardo.cdx.json
 BENCH ?= ../shared/bench
 ARGS  ?=
 
-.PHONY: test lint audit sbom tools build run bench-compare bench-floor
+.PHONY: test lint audit sbom tools build run bench-compare bench-floor galera-up galera-down test-galera
 
 test:
 	$(GO) test -race -count=1 ./...
@@ -83,3 +88,22 @@ bench-compare:
 
 bench-floor:
 	$(BENCH)/floor/floor.sh $(ARGS)
+
+GALERA := tools/galera/cluster.sh
+# The tests that must hold on a multi-writer cluster: the audit trail, the staff side and the
+# customer side whole, and from the HTTP package those of two servers of one deployment and
+# of faults. One package at a time: the Galera abort counters the audit test reads are the
+# node's.
+GALERA_SERVER_TESTS := TestOncePerDeploymentAcrossTwoServers|TestUnrecordedRefusalFailsTheRequest|TestDatabaseFaultIsNoFailedGuess|TestRefreshTokenReuseRevokesFamily|TestGuessesFromManyNetworksSlowOnlyUnknownDevices|TestRevokedTokenIsRefusedOnTheNextRequest
+
+galera-up:
+	$(GALERA) up
+
+galera-down:
+	$(GALERA) down
+
+test-galera: galera-up
+	RESGUARDO_TEST_MYSQL_DSN="$$($(GALERA) dsn 1)" RESGUARDO_TEST_MYSQL_PEER_DSN="$$($(GALERA) dsn 2)" \
+		$(GO) test -count=1 -p 1 ./internal/audit/ ./internal/staff/ ./internal/account/
+	RESGUARDO_TEST_MYSQL_DSN="$$($(GALERA) dsn 1)" RESGUARDO_TEST_MYSQL_PEER_DSN="$$($(GALERA) dsn 2)" \
+		$(GO) test -count=1 -run '^($(GALERA_SERVER_TESTS))$$' ./internal/server/

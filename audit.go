@@ -5,7 +5,8 @@ import "time"
 // AuditEvent is one entry of the audit trail: who did what to whom, when,
 // with what outcome, and (for changes) which fields; never the values.
 type AuditEvent struct {
-	Seq        int64     `json:"seq"`
+	ID         int64     `json:"id"`  // the entry's number, given when it is written; pages list and page by it
+	Seq        int64     `json:"seq"` // its place in the tamper-evident chain, given shortly after (0 until then)
 	At         time.Time `json:"at"`
 	ActorKind  string    `json:"actor_kind"` // ActorCustomer, ActorStaff, ActorSystem, ActorAnonymous
 	ActorID    string    `json:"actor_id"`

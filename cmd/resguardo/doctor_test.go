@@ -155,7 +155,7 @@ func TestDoctorFailsOnTamperedAuditRow(t *testing.T) {
 	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
 		e := newDoctorEnv(t, b)
 		// account.sign_up → account.sign_uP: one byte.
-		e.exec(t, `UPDATE audit_log SET action = ? WHERE seq = 1 AND action = ?`, "account.sign_uP", "account.sign_up")
+		e.exec(t, `UPDATE audit_log SET action = ? WHERE id = 1 AND action = ?`, "account.sign_uP", "account.sign_up")
 		out, err := e.doctor(t)
 		if err == nil || !strings.Contains(err.Error(), "audit-chain") {
 			t.Fatalf("doctor = %v, want a failure naming audit-chain:\n%s", err, out)

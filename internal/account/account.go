@@ -84,7 +84,7 @@ func anonymous(action, customerID, outcome string) resguardo.AuditEvent {
 }
 
 // AccessLog lists the audit entries about a customer, newest first, before
-// the seq cursor (0 for the newest), at most limit, as the customer may see
+// the entry number cursor (0 for the newest), at most limit, as the customer may see
 // them (customerView): every surface that shows a customer their log (the
 // page, the API, the export) reads it here.
 func (s *Service) AccessLog(ctx context.Context, customerID string, before int64, limit int) ([]resguardo.AuditEvent, error) {

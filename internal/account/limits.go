@@ -2,7 +2,9 @@ package account
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -164,6 +166,25 @@ func (s *Service) ClaimAttempt(ctx context.Context, names ...string) error {
 	return err
 }
 
+// isFault reports whether err is the system failing (the database, the
+// hasher, anything internal) rather than a verdict on what the client
+// sent: such an attempt was no guess.
+func isFault(err error) bool {
+	c := resguardo.ErrorCode(err)
+	return c == resguardo.EInternal || c == resguardo.EUnavailable
+}
+
+// UnclaimOnFault takes back the attempt counted against names when err is
+// a fault, so that a database error is never counted as a failed guess,
+// and returns err. Callers use it only on paths where the secret was not
+// found wrong.
+func (s *Service) UnclaimOnFault(ctx context.Context, err error, names ...string) error {
+	if err != nil && isFault(err) {
+		s.unclaimAttempt(ctx, names)
+	}
+	return err
+}
+
 // ClearAttempts forgets the attempts of a key after a success.
 func (s *Service) ClearAttempts(ctx context.Context, name string) error {
 	return s.db.Conn().ClearThrottle(ctx, name)
@@ -184,12 +205,42 @@ func (s *Service) claimAttempt(ctx context.Context, names ...string) (blocked st
 	// A concurrent success may forget a record between its creation and
 	// its lock; the attempt is then claimed again, a few times at most.
 	for range 3 {
-		blocked, err = s.claimOnce(ctx, names)
+		err = retryContention(ctx, func() error {
+			var err error
+			blocked, err = s.claimOnce(ctx, names)
+			return err
+		})
 		if resguardo.ErrorCode(err) != resguardo.ENotFound {
 			return blocked, err
 		}
 	}
 	return "", errBusy
+}
+
+// retryContention runs fn again, a few times and briefly, while it fails
+// on contention: a deadlock, or on Galera a certification failure when
+// another node wrote the same record at the same moment (every sign-in
+// from one network counts against that network's record). fn must be a
+// whole transaction (or one statement): a failed try changed nothing.
+func retryContention(ctx context.Context, fn func() error) error {
+	const tries = 6
+	var err error
+	for i := range tries {
+		if err = fn(); err == nil || !errors.Is(err, sqlstore.ErrContention) || i == tries-1 {
+			return err
+		}
+		// 5-15 ms, then longer: two nodes that collided should not
+		// collide again in step.
+		var b [1]byte
+		_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+		wait := time.Duration(5<<i)*time.Millisecond + time.Duration(b[0]%10)*time.Millisecond
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+	return err
 }
 
 // throttleNames checks that every key has a policy and returns them sorted
@@ -281,7 +332,14 @@ func (s *Service) unclaimAttempt(ctx context.Context, names []string) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	err = s.db.Tx(ctx, func(c sqlstore.Conn) error {
+	err = retryContention(ctx, func() error { return s.unclaimOnce(ctx, names) })
+	if err != nil {
+		s.log.ErrorContext(ctx, "throttle take-back", "err", err)
+	}
+}
+
+func (s *Service) unclaimOnce(ctx context.Context, names []string) error {
+	return s.db.Tx(ctx, func(c sqlstore.Conn) error {
 		rows, err := c.LockThrottles(ctx, names)
 		if err != nil || len(rows) == 0 {
 			return err
@@ -300,9 +358,6 @@ func (s *Service) unclaimAttempt(ctx context.Context, names []string) {
 		}
 		return c.SaveThrottles(ctx, rows)
 	})
-	if err != nil {
-		s.log.ErrorContext(ctx, "throttle take-back", "err", err)
-	}
 }
 
 // throttleLabels name each throttle for the refusal metric: names fixed

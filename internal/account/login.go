@@ -57,12 +57,17 @@ func (s *Service) Login(ctx context.Context, in SignIn) (customerID string, mfa 
 	keys := signInKeys(index, in.Client, device)
 	if blocked, err := s.claimAttempt(ctx, keys...); err != nil {
 		if resguardo.ErrorCode(err) == resguardo.ERateLimited {
-			s.recordRefusal(ctx, row.ID, resguardo.ActSignInThrottled, limitName(blocked))
+			// A refusal that cannot be recorded fails the request instead.
+			if aerr := s.recordRefusal(ctx, row.ID, resguardo.ActSignInThrottled, limitName(blocked)); aerr != nil {
+				return "", false, aerr
+			}
 		}
 		return "", false, err
 	}
-	fail := func() (string, bool, error) { // the attempt is counted already
-		s.recordRefusal(ctx, row.ID, resguardo.ActSignInFailed, "")
+	fail := func() (string, bool, error) { // the attempt is counted already: the password was wrong
+		if err := s.recordRefusal(ctx, row.ID, resguardo.ActSignInFailed, ""); err != nil {
+			return "", false, err
+		}
 		return "", false, errUnauthenticated
 	}
 	// The dummy hash fails (busy) exactly when a real one would, so a 503
@@ -93,14 +98,16 @@ func (s *Service) Login(ctx context.Context, in SignIn) (customerID string, mfa 
 	defer cancel()
 	// Read the lock and the second factor again: the hash may have waited
 	// for a slot, and a lock set meanwhile must still keep this sign-in out.
+	// A database error from here on takes the attempt back: the password
+	// was right, so it was no failed guess.
 	if row, err = s.db.Conn().CustomerByID(ctx, row.ID); err != nil {
-		return "", false, err
+		return "", false, s.UnclaimOnFault(ctx, err, keys...)
 	}
 	if row.Locked {
 		return "", false, errLocked
 	}
 	if err := s.signedIn(ctx, index, keys); err != nil {
-		return "", false, err
+		return "", false, s.UnclaimOnFault(ctx, err, keys...)
 	}
 	mfa = row.TOTPEnabled
 	if !mfa { // with a second factor, the sign-in is audited once it is given
@@ -145,7 +152,7 @@ func (s *Service) signedIn(ctx context.Context, emailIndex []byte, keys []string
 		// From a known device, the account-wide count goes too.
 		clear[1] = "ac:" + accountKey(emailIndex)
 	}
-	return s.db.Conn().SettleSignIn(ctx, clear, uncount)
+	return retryContention(ctx, func() error { return s.db.Conn().SettleSignIn(ctx, clear, uncount) })
 }
 
 // limitName says which limit refused an attempt, in the audit entry's
@@ -166,8 +173,9 @@ func limitName(prefix string) string {
 
 // recordRefusal audits a refused sign-in against the account it was
 // for, if any (so the owner sees it in their access log), or against
-// nobody.
-func (s *Service) recordRefusal(ctx context.Context, customerID, action, field string) {
+// nobody. An error means the refusal is not in the trail: the caller fails
+// the request with it rather than answer as if it were.
+func (s *Service) recordRefusal(ctx context.Context, customerID, action, field string) error {
 	ev := anonymous(action, customerID, resguardo.OutcomeFailure)
 	if field != "" {
 		ev.Fields = []string{field}
@@ -177,6 +185,7 @@ func (s *Service) recordRefusal(ctx context.Context, customerID, action, field s
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := s.audit.Record(ctx, ev); err != nil {
-		s.log.ErrorContext(ctx, "audit", "action", action, "err", err)
+		return fmt.Errorf("audit %s: %w", action, err)
 	}
+	return nil
 }

@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"time"
 
@@ -68,9 +69,9 @@ func (s *Service) CompleteMFA(ctx context.Context, challenge, code string) (stri
 		return s.audit.Append(ctx, c, event(resguardo.ActSignIn, customerID, resguardo.OutcomeSuccess))
 	})
 	if err == errCodeWrong {
-		s.recordFailedCode(ctx, customerID)
+		return customerID, s.recordFailedCode(ctx, customerID)
 	}
-	return customerID, err
+	return customerID, s.UnclaimOnFault(ctx, err, keys...)
 }
 
 // codeThrottleKeys names what a second-factor attempt counts against: the
@@ -91,10 +92,14 @@ func clearThrottles(ctx context.Context, c sqlstore.Conn, keys []string) error {
 	return nil
 }
 
-func (s *Service) recordFailedCode(ctx context.Context, customerID string) {
+// recordFailedCode audits a wrong code and returns the error to answer:
+// errCodeWrong, or the failure to record it (the request then fails; the
+// attempt stays counted, as the code was wrong).
+func (s *Service) recordFailedCode(ctx context.Context, customerID string) error {
 	if err := s.audit.Record(ctx, anonymous(resguardo.ActMFAFailed, customerID, resguardo.OutcomeFailure)); err != nil {
-		s.log.ErrorContext(ctx, "audit", "err", err)
+		return fmt.Errorf("audit %s: %w", resguardo.ActMFAFailed, err)
 	}
+	return errCodeWrong
 }
 
 // checkSecondFactor accepts a TOTP code not used before, or an unused
@@ -284,9 +289,9 @@ func (s *Service) RemoveTOTP(ctx context.Context, p Principal, code, lang string
 		return c.DeleteTOTP(ctx, p.CustomerID)
 	})
 	if err == errCodeWrong {
-		s.recordFailedCode(ctx, p.CustomerID)
+		return s.recordFailedCode(ctx, p.CustomerID)
 	}
-	return err
+	return s.UnclaimOnFault(ctx, err, keys...)
 }
 
 // RenewRecoveryCodes replaces the recovery codes (recent authentication).
@@ -360,9 +365,9 @@ func (s *Service) ReauthenticateCode(ctx context.Context, p Principal, code stri
 		return s.audit.Append(ctx, c, event(resguardo.ActReauth, p.CustomerID, resguardo.OutcomeSuccess))
 	})
 	if err == errCodeWrong {
-		s.recordFailedCode(ctx, p.CustomerID)
+		return "", s.recordFailedCode(ctx, p.CustomerID)
 	}
-	return token, err
+	return token, s.UnclaimOnFault(ctx, err, keys...)
 }
 
 // PendingTOTP returns the enrolment of a secret not yet confirmed (to show

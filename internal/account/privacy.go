@@ -84,7 +84,7 @@ func (s *Service) wholeAccessLog(ctx context.Context, customerID string) ([]resg
 		if len(batch) < accessLogBatch {
 			return out, nil
 		}
-		before = batch[len(batch)-1].Seq
+		before = batch[len(batch)-1].ID
 	}
 }
 

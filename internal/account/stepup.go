@@ -62,12 +62,12 @@ func (s *Service) checkCurrentPassword(ctx context.Context, customerID, password
 	}
 	ok, _, err := s.hasher.Verify(ctx, password, row.PasswordHash)
 	if err != nil {
-		return row, err
+		return row, s.UnclaimOnFault(ctx, err, key) // never checked: no guess
 	}
 	if !ok {
 		return row, wrong
 	}
-	return row, s.db.Conn().ClearThrottle(ctx, key)
+	return row, s.UnclaimOnFault(ctx, s.db.Conn().ClearThrottle(ctx, key), key)
 }
 
 // SessionInfo is one web session or app sign-in, as its owner sees it.

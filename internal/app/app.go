@@ -83,7 +83,8 @@ func ServeTo(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io
 	defer stopMail()
 	defer accounts.Wait() // work answered before it was done finishes first
 	go accounts.RunMail(mailCtx, sender, 2*time.Second, staffSvc.SendMail)
-	go checkpoints(mailCtx, trail, log)
+	// Chains audit entries while this server holds the sequencer lease.
+	go trail.Run(mailCtx)
 	go every(mailCtx, account.ActivityFlushEvery, func() { // last-seen times, off the request path
 		if err := accounts.FlushActivity(mailCtx); err != nil && mailCtx.Err() == nil {
 			log.Error("activity not written", "err", err)
@@ -92,10 +93,11 @@ func ServeTo(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io
 	go every(mailCtx, 5*time.Second, func() { hasher.ReturnMemory(debug.FreeOSMemory) })
 	go reloadKeys(mailCtx, keys, log)
 	go keyRecoveryCodes(mailCtx, accounts, log)
-	// Last: a checkpoint of everything appended before shutdown.
+	// Last: chain what is pending, a checkpoint of everything chained, and
+	// the sequencer lease handed on at once.
 	defer func() {
-		if _, err := trail.Checkpoint(context.WithoutCancel(ctx), true); err != nil {
-			log.Error("audit checkpoint at shutdown", "err", err)
+		if err := trail.Close(context.WithoutCancel(ctx)); err != nil {
+			log.Error("audit sequencer at shutdown", "err", err)
 		}
 	}()
 
@@ -194,16 +196,6 @@ func ServeTo(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io
 		}
 	}
 	return serveErr
-}
-
-// checkpoints writes an audit checkpoint whenever enough entries have been
-// appended since the last one, until ctx ends.
-func checkpoints(ctx context.Context, trail *audit.Log, log *slog.Logger) {
-	every(ctx, 5*time.Second, func() {
-		if _, err := trail.Checkpoint(ctx, false); err != nil && ctx.Err() == nil {
-			log.Error("audit checkpoint", "err", err)
-		}
-	})
 }
 
 // reloadKeys follows the key set kept in the database, so that keys added

@@ -39,7 +39,14 @@ func openServices(ctx context.Context, cfg config.Config, log *slog.Logger, mode
 	s := &services{db: db, vault: v, trail: audit.New(db, v, log, audit.DefaultCheckpointEvery, nil), hasher: auth.NewHasher(auth.DefaultParams, v, 1)}
 	s.accounts = account.New(db, v, s.hasher, s.trail, log, account.DefaultOptions(cfg.SiteURL()))
 	s.staff = staff.New(db, v, s.hasher, s.trail, s.accounts, log, staffOptions(cfg))
-	return s, func() { _ = db.Close() }, nil
+	// The audit entries a command wrote are chained before it ends, unless
+	// a running server is the sequencer (it chains them).
+	return s, func() {
+		if err := s.trail.Close(context.WithoutCancel(ctx)); err != nil {
+			log.Error("audit sequencer", "err", err)
+		}
+		_ = db.Close()
+	}, nil
 }
 
 // openAudit opens the audit trail.
@@ -96,7 +103,7 @@ func AuditVerify(ctx context.Context, cfg config.Config, log *slog.Logger, stdou
 	}
 	if !rep.OK() {
 		p := rep.Problems[0]
-		return fmt.Errorf("%w: entry %d: %s", errAuditBroken, p.Seq, p.Reason)
+		return fmt.Errorf("%w: %s: %s", errAuditBroken, p.Where(), p.Reason)
 	}
 	return nil
 }

@@ -35,6 +35,10 @@ var outboundAllowed = map[string]string{
 	// The sign-in load run, also not part of the binary: it refuses any
 	// address but a loopback one.
 	"tools/load/signins/main.go": "signs in to the server tools/load/signins.sh started on loopback",
+	// The fault drills' load, not part of the binary either: loopback
+	// addresses only, checked at start.
+	"tools/drill/main.go":  "signs in and edits profiles on the servers the drill scripts started on loopback",
+	"tools/drill/staff.go": "views customers at the staff console of the servers the drill scripts started on loopback",
 }
 
 const egressDir = "internal/egress"

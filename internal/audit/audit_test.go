@@ -109,10 +109,21 @@ func (e *env) fill(t testing.TB, first, n int) {
 			t.Fatalf("Record %d: %v", i, err)
 		}
 	}
+	chain(t, e.log)
 }
 
+// chain runs the sequencer until nothing is pending.
+func chain(t testing.TB, l *audit.Log) {
+	t.Helper()
+	if _, held, err := l.Sequence(context.Background()); err != nil || !held {
+		t.Fatalf("Sequence: held %v, %v", held, err)
+	}
+}
+
+// verify chains what is pending, then verifies.
 func verify(t testing.TB, l *audit.Log, ext *audit.External) audit.Report {
 	t.Helper()
+	chain(t, l)
 	rep, err := l.Verify(context.Background(), ext)
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
@@ -122,7 +133,7 @@ func verify(t testing.TB, l *audit.Log, ext *audit.External) audit.Report {
 
 func wantOK(t testing.TB, rep audit.Report, entries int64) {
 	t.Helper()
-	if !rep.OK() || rep.Entries != entries || rep.LastSeq != entries {
+	if !rep.OK() || rep.Entries != entries || rep.LastSeq != entries || rep.Pending != 0 {
 		t.Fatalf("Verify = %+v, want OK with %d entries", rep, entries)
 	}
 }
@@ -279,13 +290,13 @@ func TestTamperingIsDetected(t *testing.T) {
 	})
 }
 
-// swap exchanges every column but seq of two entries.
+// swap exchanges every column but seq and id of two entries.
 func swap(t *testing.T, e *env, a, b int64) {
 	t.Helper()
-	const cols = `at, actor_kind, actor_id, actor_role, action, target_kind, target_id, outcome, request_id, client, fields, reason, key_id, mac`
+	const cols = `at, actor_kind, actor_id, actor_role, action, target_kind, target_id, outcome, request_id, client, fields, reason, key_id, mac, leaf_key, leaf_mac`
 	read := func(seq int64) []any {
-		vals := make([]any, 14)
-		ptrs := make([]any, 14)
+		vals := make([]any, 16)
+		ptrs := make([]any, 16)
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
@@ -296,7 +307,7 @@ func swap(t *testing.T, e *env, a, b int64) {
 	}
 	write := func(seq int64, vals []any) {
 		e.exec(t, `UPDATE audit_log SET at = ?, actor_kind = ?, actor_id = ?, actor_role = ?, action = ?, target_kind = ?, target_id = ?,
-			outcome = ?, request_id = ?, client = ?, fields = ?, reason = ?, key_id = ?, mac = ? WHERE seq = ?`, append(vals, seq)...)
+			outcome = ?, request_id = ?, client = ?, fields = ?, reason = ?, key_id = ?, mac = ?, leaf_key = ?, leaf_mac = ? WHERE seq = ?`, append(vals, seq)...)
 	}
 	va, vb := read(a), read(b)
 	write(a, vb)
@@ -306,9 +317,9 @@ func swap(t *testing.T, e *env, a, b int64) {
 	}
 }
 
-// forgeWithSHA256 edits entry seq and writes into its mac the SHA-256 of the
-// edited entry's exact canonical encoding (an attacker who read the source
-// but has no key), returning that mac.
+// forgeWithSHA256 edits entry seq and writes into its leaf MAC and chain
+// MAC the SHA-256 of the edited entry's exact canonical encodings (an
+// attacker who read the source but has no key), returning the chain MAC.
 func forgeWithSHA256(t *testing.T, e *env, seq int64, prev []byte) []byte {
 	t.Helper()
 	var ev sqlstore.AuditRow
@@ -321,16 +332,20 @@ func forgeWithSHA256(t *testing.T, e *env, seq int64, prev []byte) []byte {
 	if err != nil || ev.Seq != seq {
 		t.Fatalf("read entry %d: %v", seq, err)
 	}
-	// The attacker's encoding is exact: under the real key it gives the
-	// stored mac. Only the key is missing.
-	if want, err := e.keys.AuditMACWith(ev.KeyID, attackerEncoding(ev.AuditEvent, prev)); err != nil || !bytes.Equal(want, ev.MAC) {
-		t.Fatalf("the test's copy of the canonical encoding is wrong: %v", err)
+	// The attacker's encodings are exact: under the real key they give the
+	// stored MACs. Only the key is missing.
+	if want, err := e.keys.AuditMACWith(ev.LeafKey, attackerLeaf(ev.AuditEvent)); err != nil || !bytes.Equal(want, ev.LeafMAC) {
+		t.Fatalf("the test's copy of the leaf encoding is wrong: %v", err)
+	}
+	if want, err := e.keys.AuditMACWith(ev.KeyID, attackerLink(ev.Seq, ev.LeafKey, ev.LeafMAC, prev)); err != nil || !bytes.Equal(want, ev.MAC) {
+		t.Fatalf("the test's copy of the link encoding is wrong: %v", err)
 	}
 	ev.Action = "auth.signin"
 	ev.Outcome = resguardo.OutcomeSuccess
-	sum := sha256.Sum256(attackerEncoding(ev.AuditEvent, prev))
-	e.exec(t, `UPDATE audit_log SET action = ?, outcome = ?, mac = ? WHERE seq = ?`, ev.Action, ev.Outcome, sum[:], seq)
-	return sum[:]
+	leaf := sha256.Sum256(attackerLeaf(ev.AuditEvent))
+	link := sha256.Sum256(attackerLink(ev.Seq, ev.LeafKey, leaf[:], prev))
+	e.exec(t, `UPDATE audit_log SET action = ?, outcome = ?, leaf_mac = ?, mac = ? WHERE seq = ?`, ev.Action, ev.Outcome, leaf[:], link[:], seq)
+	return link[:]
 }
 
 // TestCutTail shows why checkpoints exist, and why they must also be kept
@@ -451,18 +466,36 @@ func TestParseExternal(t *testing.T) {
 
 // TestConcurrentAppendsFromTwoProcesses appends from two independent
 // database handles (as two server processes would) and several goroutines
-// each: the locked head keeps one contiguous chain.
+// each, with both processes' sequencers running: one holds the lease and
+// chains everything into one contiguous chain; when it stops and hands the
+// lease on, the other takes over. On a Galera cluster (with
+// RESGUARDO_TEST_MYSQL_PEER_DSN naming a second node) the second process
+// goes through the second node, and no transaction of either node may
+// fail certification: appends share no row.
 func TestConcurrentAppendsFromTwoProcesses(t *testing.T) {
 	const perGoroutine, goroutines = 100, 4
 	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
 		ctx := context.Background()
 		e := newEnv(t, b, 50)
-		db2, err := sqlstore.Open(ctx, e.dsn, e.dataDir)
+		dsn2 := testutil.PeerDSN(t, e.dsn)
+		db2, err := sqlstore.Open(ctx, dsn2, e.dataDir)
 		if err != nil {
 			t.Fatalf("second Open: %v", err)
 		}
 		t.Cleanup(func() { _ = db2.Close() })
 		logs := []*audit.Log{e.log, audit.New(db2, e.keys, slog.New(slog.NewTextHandler(io.Discard, nil)), 50, nil)}
+		// The lease is taken before the appends start: two servers taking a
+		// free lease at the same moment is the one conflict the design
+		// allows (one sequencing transaction aborted, never an append).
+		if _, held, err := e.log.Sequence(ctx); err != nil || !held {
+			t.Fatalf("first Sequence: %v, %v", held, err)
+		}
+		conflictsBefore := galeraConflicts(t, e.dsn, e.dataDir) + galeraConflicts(t, dsn2, e.dataDir)
+		runCtx, stop := context.WithCancel(ctx)
+		var running sync.WaitGroup
+		for _, l := range logs {
+			running.Go(func() { l.Run(runCtx) })
+		}
 		var wg sync.WaitGroup
 		errs := make(chan error, len(logs)*goroutines)
 		for li, l := range logs {
@@ -475,12 +508,6 @@ func TestConcurrentAppendsFromTwoProcesses(t *testing.T) {
 							errs <- fmt.Errorf("process %d goroutine %d entry %d: %w", li, g, i, err)
 							return
 						}
-						if i%25 == 0 {
-							if _, err := l.Checkpoint(ctx, false); err != nil {
-								errs <- fmt.Errorf("checkpoint: %w", err)
-								return
-							}
-						}
 					}
 				})
 			}
@@ -490,12 +517,25 @@ func TestConcurrentAppendsFromTwoProcesses(t *testing.T) {
 		for err := range errs {
 			t.Error(err)
 		}
+		stop()
+		running.Wait()
 		if t.Failed() {
 			return
 		}
+		// Whichever process held the lease hands it on; the other then
+		// chains the rest.
+		for _, l := range logs {
+			if err := l.Close(ctx); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+		}
 		const total = perGoroutine * goroutines * 2
 		for _, l := range logs {
-			wantOK(t, verify(t, l, nil), total)
+			rep, err := l.Verify(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantOK(t, rep, total)
 		}
 		seen := map[string]bool{}
 		want := int64(1)
@@ -513,7 +553,38 @@ func TestConcurrentAppendsFromTwoProcesses(t *testing.T) {
 		if err != nil || len(seen) != total {
 			t.Fatalf("chain: %v, %d distinct entries, want %d", err, len(seen), total)
 		}
+		if cps, err := e.db.Conn().Checkpoints(ctx); err != nil || len(cps) == 0 || cps[len(cps)-1].Seq != total {
+			t.Fatalf("checkpoints = %+v, %v; want the last at %d", cps, err, total)
+		}
+		if after := galeraConflicts(t, e.dsn, e.dataDir) + galeraConflicts(t, dsn2, e.dataDir); after != conflictsBefore {
+			t.Errorf("%d transactions failed certification or were aborted by replication during %d appends through two nodes, want none", after-conflictsBefore, total)
+		}
 	})
+}
+
+// galeraConflicts is the node's count of local transactions that failed
+// certification or were aborted by a replicated one; 0 off Galera. The
+// count is the node's, so the Galera suite runs packages one at a time.
+func galeraConflicts(t *testing.T, dsn, dataDir string) int64 {
+	t.Helper()
+	if dsn == "" {
+		return 0
+	}
+	db := testutil.RawDB(t, dsn, dataDir)
+	var total int64
+	for _, v := range []string{"wsrep_local_cert_failures", "wsrep_local_bf_aborts"} {
+		var name string
+		var n int64
+		err := db.QueryRowContext(context.Background(), `SHOW GLOBAL STATUS LIKE '`+v+`'`).Scan(&name, &n)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0 // not a Galera node
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", v, err)
+		}
+		total += n
+	}
+	return total
 }
 
 var errRollback = errors.New("the change failed")
@@ -637,20 +708,33 @@ func mustHex(t *testing.T, s string) []byte {
 	return b
 }
 
-// attackerEncoding is the entry's canonical encoding as an attacker would
-// copy it from the source (audit.go, encodeEntry): length-prefixed fields.
-func attackerEncoding(ev resguardo.AuditEvent, prev []byte) []byte {
-	field := func(b []byte, s string) []byte {
+func lengthPrefixed(parts ...string) []byte {
+	var b []byte
+	for _, s := range parts {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(s))) // #nosec G115 -- test data is small
-		return append(b, s...)
-	}
-	b := field(nil, "resguardo.audit.entry.v1")
-	for _, s := range []string{
-		strconv.FormatInt(ev.Seq, 10), strconv.FormatInt(ev.At.UnixMilli(), 10),
-		ev.ActorKind, ev.ActorID, ev.ActorRole, ev.Action, ev.TargetKind, ev.TargetID,
-		ev.Outcome, ev.RequestID, ev.Client, strings.Join(ev.Fields, ","), ev.Reason, string(prev),
-	} {
-		b = field(b, s)
+		b = append(b, s...)
 	}
 	return b
+}
+
+// legacyEncoding is an entry's canonical encoding in the single-head chain
+// the sequencer replaced (audit.go, encodeEntry), chained to prev.
+func legacyEncoding(ev resguardo.AuditEvent, prev []byte) []byte {
+	return lengthPrefixed("resguardo.audit.entry.v1",
+		strconv.FormatInt(ev.Seq, 10), strconv.FormatInt(ev.At.UnixMilli(), 10),
+		ev.ActorKind, ev.ActorID, ev.ActorRole, ev.Action, ev.TargetKind, ev.TargetID,
+		ev.Outcome, ev.RequestID, ev.Client, strings.Join(ev.Fields, ","), ev.Reason, string(prev))
+}
+
+// attackerLeaf and attackerLink are the encodings as an attacker would copy
+// them from the source (audit.go, encodeLeaf and encodeLink).
+func attackerLeaf(ev resguardo.AuditEvent) []byte {
+	return lengthPrefixed("resguardo.audit.leaf.v2",
+		strconv.FormatInt(ev.ID, 10), strconv.FormatInt(ev.At.UnixMilli(), 10),
+		ev.ActorKind, ev.ActorID, ev.ActorRole, ev.Action, ev.TargetKind, ev.TargetID,
+		ev.Outcome, ev.RequestID, ev.Client, strings.Join(ev.Fields, ","), ev.Reason)
+}
+
+func attackerLink(seq int64, leafKey uint32, leaf, prev []byte) []byte {
+	return lengthPrefixed("resguardo.audit.link.v2", strconv.FormatInt(seq, 10), strconv.FormatUint(uint64(leafKey), 10), string(leaf), string(prev))
 }

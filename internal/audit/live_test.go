@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"context"
 	"sync/atomic"
 	"testing"
 
@@ -8,14 +9,17 @@ import (
 	"github.com/resguardo/resguardo/internal/testutil"
 )
 
-// Verify on a live system: entries appended while it walks the chain are
-// not reported as tampering.
+// Verify on a live system: entries appended and chained while it walks the
+// chain are not reported as tampering.
 func TestVerifyWhileAppending(t *testing.T) {
 	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
 		e := newEnv(t, b, 0)
 		e.fill(t, 0, 50)
 		var done atomic.Bool
 		errc := make(chan error, 1)
+		runCtx, stop := context.WithCancel(t.Context())
+		defer stop()
+		go e.log.Run(runCtx)
 		go func() {
 			defer done.Store(true)
 			for i := range 300 {

@@ -685,8 +685,8 @@ func checkAuditChain(ctx context.Context, h Handles) Check {
 		if len(rep.Problems) > 1 {
 			more = fmt.Sprintf(" (and %d more problems)", len(rep.Problems)-1)
 		}
-		return fail(NameAuditChain, fmt.Sprintf("the audit chain does not verify: entry %d: %s%s", p.Seq, p.Reason, more),
+		return fail(NameAuditChain, fmt.Sprintf("the audit chain does not verify: %s: %s%s", p.Where(), p.Reason, more),
 			"entries were changed, removed or reordered outside resguardo: keep the database as evidence, run 'resguardo audit verify' with an external checkpoint, and find who had write access")
 	}
-	return pass(NameAuditChain, fmt.Sprintf("the audit chain verifies: %d entries, last %d", rep.Entries, rep.LastSeq))
+	return pass(NameAuditChain, fmt.Sprintf("the audit chain verifies: %d entries, last %d, %d pending", rep.Entries, rep.LastSeq, rep.Pending))
 }

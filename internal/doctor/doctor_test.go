@@ -300,12 +300,12 @@ func TestTamperedAuditRowFails(t *testing.T) {
 	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
 		f := newFixture(t, b)
 		var action []byte
-		if err := f.raw(t).QueryRowContext(t.Context(), `SELECT action FROM audit_log WHERE seq = 1`).Scan(&action); err != nil || len(action) == 0 {
+		if err := f.raw(t).QueryRowContext(t.Context(), `SELECT action FROM audit_log WHERE id = 1`).Scan(&action); err != nil || len(action) == 0 {
 			t.Fatalf("audit entry 1: %q, %v", action, err)
 		}
 		tampered := slices.Clone(action)
 		tampered[0] ^= 0x20 // one byte: a letter's case
-		f.exec(t, `UPDATE audit_log SET action = ? WHERE seq = 1`, string(tampered))
+		f.exec(t, `UPDATE audit_log SET action = ? WHERE id = 1`, string(tampered))
 		rep := f.run(t)
 		c := check(t, rep, NameAuditChain)
 		if rep.OK || c.Status != Fail || !strings.Contains(c.Detail, "entry 1") {

@@ -12,7 +12,7 @@ import (
 // happened, when, and by which kind of actor and staff role, never which
 // staff member or request.
 type accessLogEntry struct {
-	Seq       int64     `json:"seq"`
+	Seq       int64     `json:"seq"` // the entry's number (its id), the paging cursor
 	At        time.Time `json:"at"`
 	Action    string    `json:"action"`
 	ActorKind string    `json:"actor_kind"`
@@ -36,7 +36,7 @@ func (s *Server) accessLog(r *http.Request, before int64, limit int) (accessLogP
 	page := accessLogPage{Entries: []accessLogEntry{}}
 	for i, ev := range events {
 		if i == limit {
-			next := events[i-1].Seq
+			next := events[i-1].ID
 			page.NextBefore = &next
 			break
 		}
@@ -46,7 +46,7 @@ func (s *Server) accessLog(r *http.Request, before int64, limit int) (accessLogP
 }
 
 func toAccessLogEntry(ev resguardo.AuditEvent) accessLogEntry {
-	return accessLogEntry{Seq: ev.Seq, At: ev.At, Action: ev.Action, ActorKind: ev.ActorKind, ActorRole: ev.ActorRole, Outcome: ev.Outcome, Client: ev.Client}
+	return accessLogEntry{Seq: ev.ID, At: ev.At, Action: ev.Action, ActorKind: ev.ActorKind, ActorRole: ev.ActorRole, Outcome: ev.Outcome, Client: ev.Client}
 }
 
 func (s *Server) handleAPIAccessLog() handler {

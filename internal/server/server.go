@@ -160,6 +160,13 @@ func isJSONPath(path string) bool {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := resguardo.ErrorCode(err)
 	ri := requestInfoFrom(r.Context())
+	if code == resguardo.EInternal && sqlstore.Unreachable(err) {
+		// The database (or this node of it) is down or restarting: a 503
+		// the client may retry, not a failure of the request itself.
+		s.log.WarnContext(r.Context(), "database unreachable", "request_id", ri.ID, "route", ri.Route, "err", err)
+		err = &resguardo.Error{Code: resguardo.EUnavailable, Message: "The service is unavailable. Try again in a moment.", Err: err}
+		code = resguardo.EUnavailable
+	}
 	if code == resguardo.EInternal && errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client went away mid-request: nothing failed on our side.
 		s.log.DebugContext(r.Context(), "client gone", "request_id", ri.ID, "route", ri.Route)

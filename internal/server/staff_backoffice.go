@@ -127,7 +127,7 @@ func (s *Server) renderStaffAudit(w http.ResponseWriter, r *http.Request, f staf
 	}
 	v := staffAuditView{layout: l, Entries: entries, Filter: f, Report: report}
 	if len(entries) > auditPage {
-		v.Entries, v.NextBefore = entries[:auditPage], entries[auditPage-1].Seq
+		v.Entries, v.NextBefore = entries[:auditPage], entries[auditPage-1].ID
 	}
 	return s.render(w, r, status, pageStaffAudit, v)
 }

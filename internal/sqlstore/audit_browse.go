@@ -12,7 +12,7 @@ type AuditFilter struct {
 	ActionPrefix string // e.g. "staff." or "staff.customer_revealed"
 	ActorID      string
 	TargetID     string
-	Before       int64 // only entries with seq < Before
+	Before       int64 // only entries with id < Before
 	Limit        int
 }
 
@@ -31,11 +31,11 @@ func (c Conn) BrowseAudit(ctx context.Context, f AuditFilter) ([]AuditRow, error
 	}
 	prefix := likeEscaper.Replace(f.ActionPrefix) + "%"
 	rows, err := c.query(ctx, `SELECT `+auditColumns+` FROM audit_log
-		WHERE seq < ?
+		WHERE id < ?
 		AND (? = '' OR action LIKE ? ESCAPE '!')
 		AND (? = '' OR actor_id = ?)
 		AND (? = '' OR target_id = ?)
-		ORDER BY seq DESC LIMIT ?`,
+		ORDER BY id DESC LIMIT ?`,
 		before, f.ActionPrefix, prefix, f.ActorID, f.ActorID, f.TargetID, f.TargetID, f.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("browse audit log: %w", err)

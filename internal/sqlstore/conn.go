@@ -3,9 +3,13 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -137,6 +141,36 @@ func busy(err error) error {
 		return err
 	}
 	return &resguardo.Error{Code: resguardo.EUnavailable, Message: "The service is busy. Try again in a moment.", Err: fmt.Errorf("%w: %w", ErrContention, err)}
+}
+
+// Unreachable reports whether err says the database could not be reached
+// or dropped the connection — a node stopped, restarting, or not yet part
+// of its cluster — rather than refusing a statement: the request may be
+// retried shortly, against another node or the same one back.
+func Unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
+		return true
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return true
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1040, // too many connections
+			1047, // Galera: WSREP has not yet prepared node for application use
+			1053, // server shutdown in progress
+			1927, // connection killed
+			4031: // disconnected by the server
+			return true
+		}
+	}
+	return false
 }
 
 // ErrContention is in the chain of every error busy made, so the server

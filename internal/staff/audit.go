@@ -11,8 +11,8 @@ import (
 )
 
 // AuditFilter narrows a browse of the audit trail: an action prefix
-// ("staff." or a whole action name), an actor id, a target id, and a seq
-// cursor (entries before it; 0 from the newest). Limit is 1 to
+// ("staff." or a whole action name), an actor id, a target id, and an
+// entry number cursor (entries before it; 0 from the newest). Limit is 1 to
 // MaxAuditPage (0: DefaultAuditPage).
 type AuditFilter struct {
 	Action   string

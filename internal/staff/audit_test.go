@@ -28,7 +28,7 @@ func TestAuditEntriesAndVerify(t *testing.T) {
 			t.Fatalf("all entries: %d, %v", len(all), err)
 		}
 		for i := 1; i < len(all); i++ {
-			if all[i].Seq >= all[i-1].Seq {
+			if all[i].ID >= all[i-1].ID {
 				t.Fatal("not newest first")
 			}
 		}
@@ -42,8 +42,8 @@ func TestAuditEntriesAndVerify(t *testing.T) {
 		if none, err := f.staff.AuditEntries(ctx, auditor, AuditFilter{Action: "%"}); resguardo.ErrorCode(err) != resguardo.EInvalid || len(none) != 0 {
 			t.Errorf("'%%' filter: %d entries, %v", len(none), err)
 		}
-		page, err := f.staff.AuditEntries(ctx, auditor, AuditFilter{Before: all[1].Seq, Limit: 2})
-		if err != nil || len(page) != 2 || page[0].Seq != all[2].Seq {
+		page, err := f.staff.AuditEntries(ctx, auditor, AuditFilter{Before: all[1].ID, Limit: 2})
+		if err != nil || len(page) != 2 || page[0].ID != all[2].ID {
 			t.Errorf("cursor page: %+v, %v", page, err)
 		}
 		if _, err := f.staff.AuditEntries(ctx, auditor, AuditFilter{Limit: 101}); resguardo.ErrorCode(err) != resguardo.EInvalid {

@@ -96,7 +96,9 @@ func (s *Service) Search(ctx context.Context, p Principal, q string) ([]MaskedCu
 	// each, which the customers see); one that finds nobody is recorded as
 	// a failed search, so fishing for addresses or numbers leaves a trace.
 	if len(ids) == 0 {
-		s.record(ctx, staffEvent(p, resguardo.ActCustomerSearched, "", "", resguardo.OutcomeFailure))
+		if err := s.record(ctx, staffEvent(p, resguardo.ActCustomerSearched, "", "", resguardo.OutcomeFailure)); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]MaskedCustomer, 0, len(ids))
 	for _, id := range ids {

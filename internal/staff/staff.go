@@ -8,6 +8,7 @@ package staff
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"time"
@@ -433,44 +434,62 @@ func (s *Service) SignIn(ctx context.Context, emailIn, password string) (string,
 	// Also the network's own count, so one client cannot spray passwords
 	// over every staff address. It is not shared with customer sign-ins:
 	// a flood of customer guesses from an office must not shut its staff out.
-	if err := s.accounts.ClaimAttempt(ctx, key, "sn:"+network); err != nil {
+	keys := []string{key, "sn:" + network}
+	if err := s.accounts.ClaimAttempt(ctx, keys...); err != nil {
 		return "", Principal{}, err
 	}
+	// Until the password is found wrong, a fault (the database, a busy
+	// hasher) takes the attempt back: it was no guess.
 	row, err := s.db.Conn().StaffByEmail(ctx, string(email))
+	if err != nil && resguardo.ErrorCode(err) != resguardo.ENotFound {
+		return "", Principal{}, s.accounts.UnclaimOnFault(ctx, err, keys...)
+	}
+	failed := resguardo.AuditEvent{ActorKind: resguardo.ActorAnonymous, Action: resguardo.ActStaffSignInFailed,
+		TargetKind: resguardo.TargetStaff, TargetID: row.ID, Outcome: resguardo.OutcomeFailure}
 	if err != nil || row.Disabled || !row.TOTPEnabled {
 		if err := s.hasher.DummyVerify(ctx, password); err != nil {
+			return "", Principal{}, s.accounts.UnclaimOnFault(ctx, err, keys...)
+		}
+		if err := s.record(ctx, failed); err != nil {
 			return "", Principal{}, err
 		}
-		s.record(ctx, resguardo.AuditEvent{ActorKind: resguardo.ActorAnonymous, Action: resguardo.ActStaffSignInFailed,
-			TargetKind: resguardo.TargetStaff, TargetID: row.ID, Outcome: resguardo.OutcomeFailure})
 		return "", Principal{}, errSignIn
 	}
 	ok, _, err := s.hasher.Verify(ctx, password, row.PasswordHash)
 	if err != nil {
-		return "", Principal{}, err
+		return "", Principal{}, s.accounts.UnclaimOnFault(ctx, err, keys...)
 	}
 	if !ok {
-		s.record(ctx, resguardo.AuditEvent{ActorKind: resguardo.ActorAnonymous, Action: resguardo.ActStaffSignInFailed,
-			TargetKind: resguardo.TargetStaff, TargetID: row.ID, Outcome: resguardo.OutcomeFailure})
+		if err := s.record(ctx, failed); err != nil {
+			return "", Principal{}, err
+		}
 		return "", Principal{}, errSignIn
 	}
 	// The password was right: forget this address's attempts from this
 	// network, as the customer sign-in does, so that signing in several
 	// times a day never runs into the throttle.
 	if err := s.accounts.ClearAttempts(ctx, key); err != nil {
-		return "", Principal{}, err
+		return "", Principal{}, s.accounts.UnclaimOnFault(ctx, err, keys...)
 	}
 	return s.startSession(ctx, row, false)
 }
 
-func (s *Service) record(ctx context.Context, ev resguardo.AuditEvent) {
+// record appends an event that changes nothing else. Its error is the
+// caller's to return: an event that cannot be recorded fails its request.
+func (s *Service) record(ctx context.Context, ev resguardo.AuditEvent) error {
 	if err := s.audit.Record(ctx, ev); err != nil {
-		s.log.ErrorContext(ctx, "audit", "action", ev.Action, "err", err)
+		return fmt.Errorf("audit %s: %w", ev.Action, err)
 	}
+	return nil
 }
 
 // startSession stores a new session under a fresh token.
 func (s *Service) startSession(ctx context.Context, row sqlstore.StaffRow, mfaDone bool) (string, Principal, error) {
+	return s.startSessionIn(ctx, s.db.Conn(), row, mfaDone)
+}
+
+// startSessionIn is startSession on c (in the caller's transaction).
+func (s *Service) startSessionIn(ctx context.Context, c sqlstore.Conn, row sqlstore.StaffRow, mfaDone bool) (string, Principal, error) {
 	token, hash := auth.NewToken()
 	now := s.now()
 	expires := now.Add(mfaWindow)
@@ -479,7 +498,7 @@ func (s *Service) startSession(ctx context.Context, row sqlstore.StaffRow, mfaDo
 	}
 	sess := sqlstore.StaffSessionRow{ID: rand.Text(), TokenHash: hash, StaffID: row.ID, CSRFToken: rand.Text(), MFADone: mfaDone,
 		CreatedAt: now.Unix(), LastSeenAt: now.Unix(), ExpiresAt: expires.Unix(), RecentAuthAt: now.Unix()}
-	if err := s.db.Conn().InsertStaffSession(ctx, sess); err != nil {
+	if err := c.InsertStaffSession(ctx, sess); err != nil {
 		return "", Principal{}, err
 	}
 	return token, principalOf(row, sess), nil
@@ -500,14 +519,22 @@ func (s *Service) SecondFactor(ctx context.Context, p Principal, code string) (s
 	if err != nil {
 		return "", Principal{}, err
 	}
-	if err := s.db.Conn().DeleteStaffSession(ctx, p.SessionID); err != nil {
-		return "", Principal{}, err
-	}
-	token, np, err := s.startSession(ctx, row, true)
+	// The waiting session, the new one and the entry commit together:
+	// a sign-in that cannot be recorded does not happen.
+	var token string
+	var np Principal
+	err = s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		if err := c.DeleteStaffSession(ctx, p.SessionID); err != nil {
+			return err
+		}
+		if token, np, err = s.startSessionIn(ctx, c, row, true); err != nil {
+			return err
+		}
+		return s.audit.Append(ctx, c, staffEvent(np, resguardo.ActStaffSignIn, resguardo.TargetStaff, row.ID, resguardo.OutcomeSuccess))
+	})
 	if err != nil {
 		return "", Principal{}, err
 	}
-	s.record(ctx, staffEvent(np, resguardo.ActStaffSignIn, resguardo.TargetStaff, row.ID, resguardo.OutcomeSuccess))
 	return token, np, nil
 }
 
@@ -518,25 +545,30 @@ func (s *Service) checkCode(ctx context.Context, p Principal, code string) (sqls
 		return sqlstore.StaffRow{}, err
 	}
 	row, err := s.db.Conn().StaffByID(ctx, p.StaffID)
+	if err != nil && resguardo.ErrorCode(err) != resguardo.ENotFound {
+		return sqlstore.StaffRow{}, s.accounts.UnclaimOnFault(ctx, err, key)
+	}
 	if err != nil || row.Disabled || !row.TOTPEnabled {
 		return sqlstore.StaffRow{}, errSignIn
 	}
 	secret, err := s.openTOTP(row)
 	if err != nil {
-		return sqlstore.StaffRow{}, err
+		return sqlstore.StaffRow{}, s.accounts.UnclaimOnFault(ctx, err, key)
 	}
 	step, ok := auth.TOTPStep(secret, code, s.now(), row.TOTPLastStep)
 	if ok {
 		ok, err = s.db.Conn().UseStaffTOTPStep(ctx, row.ID, step)
 		if err != nil {
-			return sqlstore.StaffRow{}, err
+			return sqlstore.StaffRow{}, s.accounts.UnclaimOnFault(ctx, err, key)
 		}
 	}
 	if !ok {
-		s.record(ctx, staffEvent(p, resguardo.ActStaffCodeFailed, resguardo.TargetStaff, row.ID, resguardo.OutcomeFailure))
+		if err := s.record(ctx, staffEvent(p, resguardo.ActStaffCodeFailed, resguardo.TargetStaff, row.ID, resguardo.OutcomeFailure)); err != nil {
+			return sqlstore.StaffRow{}, err
+		}
 		return sqlstore.StaffRow{}, errCode
 	}
-	return row, s.accounts.ClearAttempts(ctx, key)
+	return row, s.accounts.UnclaimOnFault(ctx, s.accounts.ClearAttempts(ctx, key), key)
 }
 
 // Session returns the staff member of a session token, enforcing the idle
@@ -544,7 +576,12 @@ func (s *Service) checkCode(ctx context.Context, p Principal, code string) (sqls
 func (s *Service) Session(ctx context.Context, token string) (Principal, error) {
 	sess, err := s.db.Conn().StaffSession(ctx, auth.TokenHash(token))
 	if err != nil {
-		return Principal{}, errSignIn
+		if resguardo.ErrorCode(err) == resguardo.ENotFound {
+			return Principal{}, errSignIn
+		}
+		// The database failing is no verdict on the session: a 503, not a
+		// trip to the sign-in page.
+		return Principal{}, err
 	}
 	now := s.now()
 	if now.Unix() >= sess.ExpiresAt || (sess.MFADone && now.Sub(time.Unix(sess.LastSeenAt, 0)) >= s.o.Idle) {
@@ -552,6 +589,9 @@ func (s *Service) Session(ctx context.Context, token string) (Principal, error) 
 		return Principal{}, errSignIn
 	}
 	row, err := s.db.Conn().StaffByID(ctx, sess.StaffID)
+	if err != nil && resguardo.ErrorCode(err) != resguardo.ENotFound {
+		return Principal{}, err
+	}
 	if err != nil || row.Disabled {
 		return Principal{}, errSignIn
 	}
@@ -578,18 +618,20 @@ func (s *Service) Reauthenticate(ctx context.Context, p Principal, password, cod
 		}
 		row, err := s.db.Conn().StaffByID(ctx, p.StaffID)
 		if err != nil {
-			return "", err
+			return "", s.accounts.UnclaimOnFault(ctx, err, key)
 		}
 		ok, _, err := s.hasher.Verify(ctx, password, row.PasswordHash)
 		if err != nil {
-			return "", err
+			return "", s.accounts.UnclaimOnFault(ctx, err, key)
 		}
 		if !ok {
-			s.record(ctx, staffEvent(p, resguardo.ActReauthFailed, resguardo.TargetStaff, p.StaffID, resguardo.OutcomeFailure))
+			if err := s.record(ctx, staffEvent(p, resguardo.ActReauthFailed, resguardo.TargetStaff, p.StaffID, resguardo.OutcomeFailure)); err != nil {
+				return "", err
+			}
 			return "", &resguardo.Error{Code: resguardo.EInvalid, Message: "The password is not correct.", Fields: []resguardo.FieldProblem{{Field: "password", Detail: "is not correct"}}}
 		}
 		if err := s.accounts.ClearAttempts(ctx, key); err != nil {
-			return "", err
+			return "", s.accounts.UnclaimOnFault(ctx, err, key)
 		}
 	}
 	token, hash := auth.NewToken()
@@ -603,11 +645,12 @@ func (s *Service) Reauthenticate(ctx context.Context, p Principal, password, cod
 
 // SignOut ends the session.
 func (s *Service) SignOut(ctx context.Context, p Principal) error {
-	if err := s.db.Conn().DeleteStaffSession(ctx, p.SessionID); err != nil {
-		return err
-	}
-	s.record(ctx, staffEvent(p, resguardo.ActSignOut, resguardo.TargetStaff, p.StaffID, resguardo.OutcomeSuccess))
-	return nil
+	return s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		if err := c.DeleteStaffSession(ctx, p.SessionID); err != nil {
+			return err
+		}
+		return s.audit.Append(ctx, c, staffEvent(p, resguardo.ActSignOut, resguardo.TargetStaff, p.StaffID, resguardo.OutcomeSuccess))
+	})
 }
 
 // require checks a permission (and step-up where asked) for an operation.

@@ -173,8 +173,8 @@ func TestNoViewWithoutItsAuditEntry(t *testing.T) {
 		ctx := t.Context()
 		id := f.customer("maria@example.com", "+34612345612")
 		lead := f.signIn("lead@corp.example", f.enrol("lead@corp.example", resguardo.RoleLead))
-		// Without its head row the trail cannot take another entry.
-		if _, err := testutil.RawDB(t, f.env.DSN, f.env.DataDir).ExecContext(ctx, `DELETE FROM audit_head`); err != nil {
+		// Without its table the trail cannot take another entry.
+		if _, err := testutil.RawDB(t, f.env.DSN, f.env.DataDir).ExecContext(ctx, `DROP TABLE audit_log`); err != nil {
 			t.Fatal(err)
 		}
 		for _, q := range []string{"+34612345612", "maria@example.com", id} {
@@ -408,4 +408,38 @@ func TestStaffSignInSprayIsLimitedPerNetworkAndEnrolmentIsAudited(t *testing.T) 
 	if !strings.Contains(buf.String(), resguardo.ActStaffEnrolPassword) {
 		t.Error("setting an enrolment password left no audit entry")
 	}
+}
+
+// A session lookup the database cannot answer is a fault (503), never
+// "not signed in": a staff member is not sent to the sign-in page while
+// the database restarts, and the session works again once it is back.
+func TestSessionLookupFaultIsNoSignOut(t *testing.T) {
+	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
+		f := newFixture(t, b)
+		ctx := t.Context()
+		secret := f.enrol("lead@corp.example", resguardo.RoleLead)
+		f.env.Clock.Advance(31 * time.Second)
+		_, pending, err := f.staff.SignIn(ctx, "lead@corp.example", staffPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _ := totp.GenerateCode(secret, f.env.Clock.Now())
+		token, _, err := f.staff.SecondFactor(ctx, pending, code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := testutil.RawDB(t, f.env.DSN, f.env.DataDir)
+		if _, err := raw.ExecContext(ctx, `ALTER TABLE staff_sessions RENAME TO staff_sessions_away`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.staff.Session(ctx, token); err == nil || resguardo.ErrorCode(err) == resguardo.EUnauthenticated {
+			t.Errorf("session lookup with the database failing: %v, want a fault, not unauthenticated", err)
+		}
+		if _, err := raw.ExecContext(ctx, `ALTER TABLE staff_sessions_away RENAME TO staff_sessions`); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := f.staff.Session(ctx, token); err != nil || !p.MFADone {
+			t.Errorf("session after the fault: %+v, %v", p, err)
+		}
+	})
 }

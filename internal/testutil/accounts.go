@@ -83,10 +83,12 @@ func NewEnv(t testing.TB, b Backend, logTo io.Writer) *Env {
 // Peer is a second server's view of the same deployment: its own
 // connections to the same database, the key set read again from the same
 // data directory, the same clock and log, and its own customer side and
-// audit trail writer. What one counts or writes, the other must see.
+// audit trail writer. What one counts or writes, the other must see. With
+// RESGUARDO_TEST_MYSQL_PEER_DSN set (another node of a Galera cluster),
+// the peer reaches the same database through that node.
 func (e *Env) Peer(t testing.TB) *Env {
 	t.Helper()
-	db, err := sqlstore.Open(t.Context(), e.DSN, e.DataDir)
+	db, err := sqlstore.Open(t.Context(), PeerDSN(t, e.DSN), e.DataDir)
 	if err != nil {
 		t.Fatalf("open the database again: %v", err)
 	}

@@ -21,6 +21,32 @@ import (
 // unreachable server fails the tests instead of skipping them.
 const MySQLEnv = "RESGUARDO_TEST_MYSQL_DSN"
 
+// MySQLPeerEnv names the variable with the URL of another server of the
+// same replicated database (a second Galera node), e.g.
+// mysql://root@127.0.0.1:3308/test: tests of two servers of one deployment
+// then connect the second server there. Unset, both use MySQLEnv's server.
+const MySQLPeerEnv = "RESGUARDO_TEST_MYSQL_PEER_DSN"
+
+// PeerDSN is dsn (a test database's URL) reached through the peer server
+// of MySQLPeerEnv when it is set; dsn itself otherwise (and for SQLite).
+func PeerDSN(t testing.TB, dsn string) string {
+	t.Helper()
+	peer := os.Getenv(MySQLPeerEnv)
+	if dsn == "" || peer == "" {
+		return dsn
+	}
+	pu, err := url.Parse(peer)
+	if err != nil {
+		t.Fatalf("%s: %v", MySQLPeerEnv, err)
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("test database URL: %v", err)
+	}
+	u.Host, u.User = pu.Host, pu.User
+	return u.String()
+}
+
 // Backend is one database a test suite runs against.
 type Backend struct {
 	Name string // "sqlite" or "mysql"
@@ -139,4 +165,20 @@ func RawDB(t testing.TB, dsn, dataDir string) *sql.DB {
 	}
 	t.Cleanup(func() { _ = raw.Close() })
 	return raw
+}
+
+// OpenUnmigrated returns an empty database of backend b with no schema,
+// for tests that migrate step by step (data written in an older schema).
+func OpenUnmigrated(t testing.TB, b Backend) (db *sqlstore.DB, databaseURL, dataDir string) {
+	t.Helper()
+	dir := t.TempDir()
+	if b.Name == "mysql" {
+		databaseURL = MySQLDatabase(t)
+	}
+	db, err := sqlstore.Open(t.Context(), databaseURL, dir)
+	if err != nil {
+		t.Fatalf("open %s: %v", b.Name, err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db, databaseURL, dir
 }
