@@ -186,6 +186,8 @@ func TestServeDemoAndMetrics(t *testing.T) {
 			`resguardo_password_hash_queue_depth `,
 			`resguardo_password_hash_wait_seconds_count `,
 			`resguardo_db_pool_open_connections `,
+			`resguardo_audit_pending_entries `,
+			`resguardo_audit_oldest_pending_seconds `,
 			`resguardo_db_pool_in_use_connections `,
 			`resguardo_db_statement_duration_seconds_count{kind="exec",outcome="ok"}`,
 			`resguardo_db_statement_duration_seconds_count{kind="query",outcome="ok"}`,

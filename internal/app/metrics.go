@@ -27,6 +27,10 @@ func metricsListener(cfg config.Config, db *sqlstore.DB, log *slog.Logger) (net.
 		return nil, nil, fmt.Errorf("metrics listener: %w", err)
 	}
 	metrics.WatchPool(db.Stats)
+	metrics.WatchAuditBacklog(func(ctx context.Context) (int64, time.Time, error) {
+		b, err := db.Conn().PendingBacklog(ctx)
+		return b.Pending, b.Oldest, err
+	})
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics.Handler())
 	// Plain HTTP: the listener is loopback only, where a scraper on the
