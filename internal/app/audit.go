@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/resguardo/resguardo/internal/account"
 	"github.com/resguardo/resguardo/internal/audit"
@@ -115,12 +116,18 @@ func verifySentence(rep audit.Report, ext *audit.External) string {
 		from = fmt.Sprintf(", including the checkpoint at entry %d given with --from-checkpoint", ext.Seq)
 	}
 	if rep.OK() {
-		return fmt.Sprintf("The audit trail is intact: %s entries, from 1 to %d, each chained to the one before%s.\n", count(rep.Entries), rep.LastSeq, from)
+		if rep.Pending == 0 {
+			return fmt.Sprintf("The audit trail is intact: %s entries, from 1 to %d, each chained to the one before%s.\n", count(rep.Entries), rep.LastSeq, from)
+		}
+		// Entries committed but not yet chained by the sequencer: each was
+		// checked by its own MAC; the sequencer gives them their places.
+		return fmt.Sprintf("The audit trail is intact: %s entries, %s chained from 1 to %d%s, and %s not chained yet (each authentic; oldest from %s).\n",
+			count(rep.Entries), count(rep.LastSeq), rep.LastSeq, from, count(rep.Pending), rep.Oldest.UTC().Format(time.RFC3339))
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "The audit trail does NOT verify: %d problem(s) in %s entries checked%s.\n", len(rep.Problems), count(rep.Entries), from)
 	for _, p := range rep.Problems {
-		fmt.Fprintf(&b, "  entry %d: %s\n", p.Seq, p.Reason)
+		fmt.Fprintf(&b, "  %s: %s\n", p.Where(), p.Reason)
 	}
 	return b.String()
 }
