@@ -48,6 +48,11 @@ type options struct {
 	staff      string
 	staffLink  string
 	staffEmail string
+	// spread: each customer comes from an address of its own (sent as
+	// X-Forwarded-For, so the servers must trust the drill's loopback
+	// address as a proxy): the load of many customers on many networks,
+	// past the sign-up limit of one network.
+	spread bool
 }
 
 func main() {
@@ -76,6 +81,7 @@ func run() error {
 	flag.StringVar(&o.staff, "staff", "", "staff console base URL: one client views customers there too (needs -staff-link)")
 	flag.StringVar(&o.staffLink, "staff-link", "", "enrolment link of a lead, as `resguardo staff create` printed it")
 	flag.StringVar(&o.staffEmail, "staff-email", "", "that lead's address")
+	flag.BoolVar(&o.spread, "spread", false, "each customer from its own client address in 198.18.0.0/15, sent as X-Forwarded-For (start the servers with --trusted-proxies 127.0.0.1/32)")
 	flag.Parse()
 	o.sites = strings.Split(sites, ",")
 	if o.staff != "" {
@@ -145,6 +151,7 @@ const password = "drill passphrase that is long enough"
 
 type customer struct {
 	email string
+	addr  string // client address sent as X-Forwarded-For with -spread, else empty
 	mu    sync.Mutex
 	acked int // the last name number the server acknowledged
 	tried int // the last name number sent
@@ -164,7 +171,22 @@ func newDrill(o options) *drill {
 }
 
 // call sends a JSON request and decodes a JSON answer into out.
+// clientAddr is customer i's address with -spread: 198.18.0.0/15 is set
+// aside for benchmarks (RFC 2544), so it is nobody's real network.
+func (d *drill) clientAddr(i int) string {
+	if !d.o.spread {
+		return ""
+	}
+	return fmt.Sprintf("198.18.%d.%d", i/250, i%250+1)
+}
+
 func (d *drill) call(ctx context.Context, site, method, path, token string, in, out any) (int, http.Header, error) {
+	return d.callFrom(ctx, "", site, method, path, token, in, out)
+}
+
+// callFrom is call on behalf of a client at addr (sent as
+// X-Forwarded-For when not empty).
+func (d *drill) callFrom(ctx context.Context, addr, site, method, path, token string, in, out any) (int, http.Header, error) {
 	var body io.Reader
 	if in != nil {
 		b, _ := json.Marshal(in)
@@ -175,6 +197,9 @@ func (d *drill) call(ctx context.Context, site, method, path, token string, in, 
 		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if addr != "" {
+		req.Header.Set("X-Forwarded-For", addr)
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -194,12 +219,12 @@ func (d *drill) call(ctx context.Context, site, method, path, token string, in, 
 func (d *drill) setUp() error {
 	ctx := context.Background()
 	for i := range d.o.customers {
-		c := &customer{email: fmt.Sprintf("%s-%d@example.com", d.o.prefix, i)}
+		c := &customer{email: fmt.Sprintf("%s-%d@example.com", d.o.prefix, i), addr: d.clientAddr(i)}
 		site := d.o.sites[i%len(d.o.sites)]
 		var code int
 		var err error
 		for try := 0; try < 20; try++ {
-			code, _, err = d.call(ctx, site, "POST", "/api/v1/auth/register", "", map[string]string{"email": c.email, "password": password, "name": "start"}, nil)
+			code, _, err = d.callFrom(ctx, c.addr, site, "POST", "/api/v1/auth/register", "", map[string]string{"email": c.email, "password": password, "name": "start"}, nil)
 			if err == nil && code == http.StatusAccepted {
 				break
 			}
@@ -376,7 +401,7 @@ func (d *drill) round(ctx context.Context, t *tally, site string, c *customer) {
 	var tk struct {
 		AccessToken string `json:"access_token"`
 	}
-	code, h, err := d.call(ctx, site, "POST", "/api/v1/auth/login", "", map[string]string{"email": c.email, "password": password}, &tk)
+	code, h, err := d.callFrom(ctx, c.addr, site, "POST", "/api/v1/auth/login", "", map[string]string{"email": c.email, "password": password}, &tk)
 	if ctx.Err() != nil {
 		return
 	}
@@ -389,7 +414,7 @@ func (d *drill) round(ctx context.Context, t *tally, site string, c *customer) {
 	c.tried++
 	n := c.tried
 	c.mu.Unlock()
-	code, h, err = d.call(ctx, site, "PATCH", "/api/v1/me", tk.AccessToken, map[string]string{"name": fmt.Sprintf("name %d", n)}, nil)
+	code, h, err = d.callFrom(ctx, c.addr, site, "PATCH", "/api/v1/me", tk.AccessToken, map[string]string{"name": fmt.Sprintf("name %d", n)}, nil)
 	if ctx.Err() != nil {
 		return
 	}
@@ -430,12 +455,12 @@ func (d *drill) readBack() (lost, checked int) {
 			var tk struct {
 				AccessToken string `json:"access_token"`
 			}
-			code, _, err := d.call(ctx, site, "POST", "/api/v1/auth/login", "", map[string]string{"email": c.email, "password": password}, &tk)
+			code, _, err := d.callFrom(ctx, c.addr, site, "POST", "/api/v1/auth/login", "", map[string]string{"email": c.email, "password": password}, &tk)
 			if err == nil && code == 200 {
 				var me struct {
 					Name string `json:"name"`
 				}
-				if code, _, err = d.call(ctx, site, "GET", "/api/v1/me", tk.AccessToken, nil, &me); err == nil && code == 200 {
+				if code, _, err = d.callFrom(ctx, c.addr, site, "GET", "/api/v1/me", tk.AccessToken, nil, &me); err == nil && code == 200 {
 					name, ok = me.Name, true
 					break
 				}
@@ -492,7 +517,7 @@ func (d *drill) loadState(path string) error {
 		return err
 	}
 	for _, s := range in {
-		d.customers = append(d.customers, &customer{email: s.Email, acked: s.Acked, tried: s.Tried})
+		d.customers = append(d.customers, &customer{email: s.Email, addr: d.clientAddr(len(d.customers)), acked: s.Acked, tried: s.Tried})
 	}
 	return nil
 }

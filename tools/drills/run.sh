@@ -48,17 +48,18 @@ make build >/dev/null
 export RESGUARDO_MASTER_KEY_FILE=$work/master.key
 go build -o "$work/drill" ./tools/drill
 
-# serve NAME DATABASE_URL SITE_PORT: one server over its own folder $work/NAME; the first
+# serve NAME DATABASE_URL SITE_PORT [SERVE FLAGS…]: one server over its own folder $work/NAME; the first
 # (a) creates the database's key set under the master key, the others read it from the
 # database: no key file is copied between servers.
 serve() {
 	local name=$1 db=$2 port=$3
+	shift 3
 	mkdir -p "$work/$name"
 	if [ "$name" = a ]; then
 		RESGUARDO_DATABASE=$db bin/resguardo keys init --data-dir "$work/a" >/dev/null 2>>"$work/keys.log"
 	fi
 	RESGUARDO_DATABASE=$db bin/resguardo serve --data-dir "$work/$name" --addr "127.0.0.1:$port" \
-		--staff-addr "127.0.0.1:$((port + 1))" --log-level warn --migrate 2>>"$work/$name.log" &
+		--staff-addr "127.0.0.1:$((port + 1))" --log-level warn --migrate "$@" 2>>"$work/$name.log" &
 	pids+=($!)
 	echo $! >"$work/$name.pid"
 	local i
@@ -116,10 +117,15 @@ galera_two_nodes() {
 	mariadb -h127.0.0.1 -P3307 -uroot -e "CREATE DATABASE $name"
 	db1="$(tools/galera/cluster.sh dsn 1)" db2="$(tools/galera/cluster.sh dsn 2)"
 	db1="${db1%/*}/$name" db2="${db2%/*}/$name"
-	serve a "$db1" 18080
-	serve b "$db2" 18090
+	# The shape of the run that found the hot audit row: two servers on two nodes, eight
+	# connections of correct sign-ins (and profile edits) over 120 customers, each customer
+	# from a network of its own (X-Forwarded-For from the trusted drill), so that sign-up
+	# limits of one network do not cap the set-up.
+	serve a "$db1" 18080 --trusted-proxies 127.0.0.1/32
+	serve b "$db2" 18090 --trusted-proxies 127.0.0.1/32
 	# shellcheck disable=SC2046
-	"$work/drill" -site http://127.0.0.1:18080,http://127.0.0.1:18090 -duration "${DURATION}" -strict $(staff_flags "$db1") >"$work/report.json"
+	"$work/drill" -site http://127.0.0.1:18080,http://127.0.0.1:18090 -duration "${DURATION}" -strict \
+		-customers 120 -workers 8 -spread $(staff_flags "$db1") >"$work/report.json"
 	cat "$work/report.json"
 	# Every sign-in answered 200 (the load's and the read-back's) is in the trail; the trail
 	# may hold a few more: sign-ins still in flight when the load stopped, whose answers the
