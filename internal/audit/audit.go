@@ -262,13 +262,9 @@ func (l *Log) Checkpoint(ctx context.Context, force bool) (*External, error) {
 	if err != nil || seq == 0 {
 		return nil, err
 	}
-	cps, err := conn.Checkpoints(ctx)
+	last, err := conn.LastCheckpointSeq(ctx)
 	if err != nil {
 		return nil, err
-	}
-	last := int64(0)
-	if len(cps) > 0 {
-		last = cps[len(cps)-1].Seq
 	}
 	if seq == last || (!force && seq-last < l.every) {
 		return nil, nil

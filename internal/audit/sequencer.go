@@ -99,11 +99,21 @@ func (l *Log) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if _, held, err := l.Sequence(ctx); err != nil && ctx.Err() == nil {
+		// An idle server only looks: no lease renewal, no transaction (on
+		// Galera, no write certified on every node ten times a second).
+		// The lease then runs out, and whichever server next finds entries
+		// pending takes it.
+		if pending, err := l.db.Conn().AuditPending(ctx); err != nil || !pending {
+			if err != nil && ctx.Err() == nil {
+				l.log.Warn("audit sequencer: cannot read the backlog, retrying", "err", err)
+			}
+			continue
+		}
+		if n, held, err := l.Sequence(ctx); err != nil && ctx.Err() == nil {
 			// The entries stay pending and committed; the next round
 			// chains them.
 			l.log.Warn("audit sequencer: batch not chained, retrying", "err", err)
-		} else if held {
+		} else if held && n > 0 {
 			if _, err := l.Checkpoint(ctx, false); err != nil && ctx.Err() == nil {
 				l.log.Error("audit checkpoint", "err", err)
 			}

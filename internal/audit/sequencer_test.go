@@ -209,3 +209,48 @@ func TestMigrateSingleHeadTrail(t *testing.T) {
 		}
 	})
 }
+
+// An idle server's sequencer only looks: with nothing pending it takes no
+// lease and writes nothing (no transaction every tick, which on Galera
+// every node would certify); an entry appended later is chained by the
+// next tick, and the checkpoint follows.
+func TestIdleSequencerWritesNothing(t *testing.T) {
+	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
+		ctx, cancel := context.WithCancel(context.Background())
+		e := newEnv(t, b, 0)
+		e.fill(t, 0, 3) // chained by fill
+		lease := func() (string, time.Time) {
+			holder, until, err := e.db.Conn().SequencerLease(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return holder, until
+		}
+		h0, u0 := lease()
+		done := make(chan struct{})
+		go func() { e.log.Run(ctx); close(done) }()
+		time.Sleep(5 * audit.SequenceEvery) // several ticks with nothing pending
+		if h, u := lease(); h != h0 || !u.Equal(u0) {
+			t.Errorf("an idle sequencer wrote its lease: %q %v, was %q %v", h, u, h0, u0)
+		}
+		if err := e.log.Record(ctx, event(3)); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			rep, err := e.log.Verify(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Pending == 0 && rep.LastSeq == 4 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the entry appended after the idle ticks was not chained: %+v", rep)
+			}
+			time.Sleep(audit.SequenceEvery)
+		}
+		cancel()
+		<-done
+	})
+}

@@ -279,6 +279,31 @@ func (c Conn) InsertCheckpoint(ctx context.Context, cp Checkpoint) error {
 	return nil
 }
 
+// AuditPending reports whether any entry waits for the sequencer: one
+// probe of the seq index, cheap enough for every tick of an idle server.
+func (c Conn) AuditPending(ctx context.Context) (bool, error) {
+	var one int
+	err := c.queryRow(ctx, `SELECT 1 FROM audit_log WHERE seq IS NULL LIMIT 1`).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read pending audit entries: %w", busy(err))
+	}
+	return true, nil
+}
+
+// LastCheckpointSeq is the place of the newest stored checkpoint, 0 when
+// there is none (one read of the primary key's end, however long the
+// trail).
+func (c Conn) LastCheckpointSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := c.queryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoints`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("read last audit checkpoint: %w", busy(err))
+	}
+	return seq, nil
+}
+
 // Checkpoints lists every stored checkpoint in seq order.
 func (c Conn) Checkpoints(ctx context.Context) ([]Checkpoint, error) {
 	rows, err := c.query(ctx, `SELECT seq, mac, at, key_id, tag FROM audit_checkpoints ORDER BY seq`)
