@@ -180,11 +180,7 @@ func (d *drill) clientAddr(i int) string {
 	return fmt.Sprintf("198.18.%d.%d", i/250, i%250+1)
 }
 
-func (d *drill) call(ctx context.Context, site, method, path, token string, in, out any) (int, http.Header, error) {
-	return d.callFrom(ctx, "", site, method, path, token, in, out)
-}
-
-// callFrom is call on behalf of a client at addr (sent as
+// callFrom calls the API on behalf of a client at addr (sent as
 // X-Forwarded-For when not empty).
 func (d *drill) callFrom(ctx context.Context, addr, site, method, path, token string, in, out any) (int, http.Header, error) {
 	var body io.Reader
