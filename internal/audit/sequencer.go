@@ -93,6 +93,10 @@ func (l *Log) sequenceBatch(ctx context.Context) (int, error) {
 func (l *Log) Run(ctx context.Context) {
 	t := time.NewTicker(SequenceEvery)
 	defer t.Stop()
+	// retryCheckpoint: a checkpoint that was due could not be written (the
+	// database was away); it is tried again every tick until it is, even
+	// if nothing new is chained meanwhile.
+	retryCheckpoint := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -103,19 +107,34 @@ func (l *Log) Run(ctx context.Context) {
 		// Galera, no write certified on every node ten times a second).
 		// The lease then runs out, and whichever server next finds entries
 		// pending takes it.
-		if pending, err := l.db.Conn().AuditPending(ctx); err != nil || !pending {
-			if err != nil && ctx.Err() == nil {
+		pending, err := l.db.Conn().AuditPending(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
 				l.log.Warn("audit sequencer: cannot read the backlog, retrying", "err", err)
 			}
 			continue
 		}
-		if n, held, err := l.Sequence(ctx); err != nil && ctx.Err() == nil {
-			// The entries stay pending and committed; the next round
-			// chains them.
-			l.log.Warn("audit sequencer: batch not chained, retrying", "err", err)
-		} else if held && n > 0 {
-			if _, err := l.Checkpoint(ctx, false); err != nil && ctx.Err() == nil {
-				l.log.Error("audit checkpoint", "err", err)
+		chained, held := 0, false
+		if pending {
+			if chained, held, err = l.Sequence(ctx); err != nil {
+				if ctx.Err() == nil {
+					// The entries stay pending and committed; the next
+					// round chains them.
+					l.log.Warn("audit sequencer: batch not chained, retrying", "err", err)
+				}
+				continue
+			}
+		}
+		if (held && chained > 0) || retryCheckpoint {
+			if _, err := l.Checkpoint(ctx, false); err != nil {
+				if ctx.Err() == nil {
+					// Nothing is lost: the chain is committed; only its
+					// checkpoint waits for the database.
+					l.log.Warn("audit checkpoint not written, retrying", "err", err)
+				}
+				retryCheckpoint = true
+			} else {
+				retryCheckpoint = false
 			}
 		}
 	}
