@@ -10,7 +10,8 @@ import (
 // A token that is revoked is refused on the very next request, through the
 // one-statement read of GET /api/v1/me and the token read of every other
 // route, on this server and on another server of the deployment: nothing
-// caches a token, a family or a profile.
+// caches a token, a family or a customer (only sealed contacts are cached,
+// under a version read with the token; see the next test).
 func TestRevokedTokenIsRefusedOnTheNextRequest(t *testing.T) {
 	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
 		ts := newTestServerOn(t, b)
@@ -80,5 +81,71 @@ func TestRevokedTokenIsRefusedOnTheNextRequest(t *testing.T) {
 			t.Fatalf("refresh reuse: %d", r.StatusCode)
 		}
 		works("a family revoked for reuse", next.AccessToken, 401)
+	})
+}
+
+// Contacts changed through one server show on the very next /me through
+// another, which had cached them: every change raises the version that the
+// token's one statement reads.
+func TestContactsChangedElsewhereShowOnTheNextRead(t *testing.T) {
+	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
+		ts := newTestServerOn(t, b)
+		peer := newPeerServer(t, ts)
+		a := ts.signUp(t, "contacts-elsewhere@example.com", "Elsewhere")
+		type me struct {
+			Phones []struct {
+				ID     string `json:"id"`
+				Number string `json:"number"`
+			} `json:"phones"`
+			Addresses []struct {
+				ID    string `json:"id"`
+				Line1 string `json:"line1"`
+			} `json:"addresses"`
+		}
+		read := func(what string) me {
+			t.Helper()
+			var out me
+			if r := ts.apiCall(t, "GET", "/api/v1/me", a.AccessToken, nil, &out); r.StatusCode != 200 {
+				t.Fatalf("%s: GET /api/v1/me = %d %s", what, r.StatusCode, r.body)
+			}
+			return out
+		}
+		if got := read("before"); len(got.Phones)+len(got.Addresses) != 0 {
+			t.Fatalf("a new customer has contacts: %+v", got)
+		}
+		var phone struct {
+			ID string `json:"id"`
+		}
+		if r := peer.apiCall(t, "POST", "/api/v1/me/phones", a.AccessToken, map[string]string{"number": "+34612345678"}, &phone); r.StatusCode != 201 {
+			t.Fatalf("add phone on the peer: %d %s", r.StatusCode, r.body)
+		}
+		if got := read("after a phone was added elsewhere"); len(got.Phones) != 1 || got.Phones[0].ID != phone.ID {
+			t.Errorf("after a phone was added on the other server: %+v", got.Phones)
+		}
+		var addr struct {
+			ID string `json:"id"`
+		}
+		if r := peer.apiCall(t, "POST", "/api/v1/me/addresses", a.AccessToken,
+			map[string]string{"line1": "Calle Mayor 1", "city": "Madrid", "country": "ES"}, &addr); r.StatusCode != 201 {
+			t.Fatalf("add address on the peer: %d %s", r.StatusCode, r.body)
+		}
+		if got := read("after an address was added elsewhere"); len(got.Addresses) != 1 || got.Addresses[0].Line1 != "Calle Mayor 1" {
+			t.Errorf("after an address was added on the other server: %+v", got.Addresses)
+		}
+		if r := peer.apiCall(t, "PUT", "/api/v1/me/addresses/"+addr.ID, a.AccessToken,
+			map[string]string{"line1": "Calle Menor 2", "city": "Madrid", "country": "ES"}, nil); r.StatusCode != 200 {
+			t.Fatalf("change address on the peer: %d %s", r.StatusCode, r.body)
+		}
+		if got := read("after the address changed elsewhere"); len(got.Addresses) != 1 || got.Addresses[0].Line1 != "Calle Menor 2" {
+			t.Errorf("after the address changed on the other server: %+v", got.Addresses)
+		}
+		for _, path := range []string{"/api/v1/me/phones/" + phone.ID, "/api/v1/me/addresses/" + addr.ID} {
+			if r := peer.apiCall(t, "DELETE", path, a.AccessToken, nil, nil); r.StatusCode != 204 {
+				t.Fatalf("DELETE %s on the peer: %d %s", path, r.StatusCode, r.body)
+			}
+		}
+		if got := read("after both were deleted elsewhere"); len(got.Phones)+len(got.Addresses) != 0 {
+			t.Errorf("after the contacts were deleted on the other server: %+v", got)
+		}
 	})
 }

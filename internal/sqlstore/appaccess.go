@@ -41,7 +41,7 @@ const appAccessFrom = `
 // CPU per /me than the three-branch union (docs/performance.md). The folded
 // strings are small (at most MaxPhones and MaxAddresses records); a
 // malformed one fails the request, and a cut blob could not open.
-const appAccessContacts = appAccessHead + `,
+const appAccessContacts = appAccessHead + `, c.contacts_version,
 	(SELECT group_concat(p.id || ' ' || p.created_at || ' ' || hex(p.number_index) || ' ' || hex(p.sealed), '|')
 		FROM customer_phones p WHERE p.customer_id = c.id),
 	(SELECT group_concat(a.id || ' ' || a.created_at || ' ' || a.updated_at || ' ' || hex(a.sealed), '|')
@@ -49,10 +49,10 @@ const appAccessContacts = appAccessHead + `,
 
 // appAccessUnionHead is the head branch of appAccessUnion. Every branch of
 // that statement has the same columns: kind, eight of token and family,
-// eleven of the customer, five of a phone or an address.
+// twelve of the customer, five of a phone or an address.
 const appAccessUnionHead = `SELECT 0, t.kind, t.expires_at, t.used_at, f.id, f.customer_id, f.created_at, f.last_seen_at, f.recent_auth_at,
 	c.id, c.data_key, c.email_index, c.email_sealed, c.email_verified, c.name_sealed, c.password_hash, c.created_at, c.updated_at, c.locked,
-	EXISTS (SELECT 1 FROM customer_totp x WHERE x.customer_id = c.id AND x.enabled <> 0),
+	EXISTS (SELECT 1 FROM customer_totp x WHERE x.customer_id = c.id AND x.enabled <> 0), c.contacts_version,
 	NULL, NULL, NULL, NULL, NULL
 	FROM app_tokens t JOIN token_families f ON f.id = t.family_id JOIN customers c ON c.id = f.customer_id
 	WHERE t.token_hash = ?`
@@ -67,23 +67,78 @@ const appAccessUnionHead = `SELECT 0, t.kind, t.expires_at, t.used_at, f.id, f.c
 // twice as much (measured in docs/performance.md); resolving the token
 // again in each branch is the cheaper price.
 const appAccessUnion = appAccessUnionHead + `
-	UNION ALL SELECT 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+	UNION ALL SELECT 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
 	p.id, p.number_index, p.sealed, p.created_at, p.created_at
 	FROM app_tokens t JOIN token_families f ON f.id = t.family_id JOIN customer_phones p ON p.customer_id = f.customer_id
 	WHERE t.token_hash = ?
-	UNION ALL SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+	UNION ALL SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
 	a.id, NULL, a.sealed, a.created_at, a.updated_at
 	FROM app_tokens t JOIN token_families f ON f.id = t.family_id JOIN customer_addresses a ON a.customer_id = f.customer_id
 	WHERE t.token_hash = ?`
 
-// AppAccessByToken reads, in one statement, everything a bearer-token
-// request needs (with contacts: the customer's phones and addresses too).
-// Not found when the token does not exist.
+// AppAccessByToken reads everything a bearer-token request needs: the
+// token, its family, the customer and its second-factor flag in one
+// statement, and with contacts the customer's phones and addresses too.
+// Those come from the contacts cache when it holds the version the same
+// statement read (contacts.go), so a /me is one statement; otherwise from
+// one statement that reads everything again and refills the cache. Not
+// found when the token does not exist.
 func (c Conn) AppAccessByToken(ctx context.Context, hash []byte, contacts bool) (AppAccess, error) {
-	if contacts && c.dialect == MySQL {
+	out, version, err := c.appAccessHead(ctx, hash, contacts)
+	if err != nil || !contacts {
+		return out, err
+	}
+	var ok bool
+	if out.Phones, out.Addresses, ok = c.contacts.get(out.Customer.ID, version); ok {
+		return out, nil
+	}
+	if out, version, err = c.appAccessFull(ctx, hash); err != nil {
+		return AppAccess{}, err
+	}
+	if c.tx == nil {
+		// Outside a transaction the statement saw committed rows only.
+		c.contacts.put(out.Customer.ID, version, out.Phones, out.Addresses)
+	}
+	return out, nil
+}
+
+// appAccessHead reads the token, family and customer (with the contacts
+// version when asked) in one row.
+func (c Conn) appAccessHead(ctx context.Context, hash []byte, withVersion bool) (AppAccess, int64, error) {
+	var (
+		out          AppAccess
+		used         sql.NullInt64
+		verified     bool
+		locked, totp bool
+		version      int64
+	)
+	dest := []any{&out.Token.Kind, &out.Token.ExpiresAt, &used,
+		&out.Family.ID, &out.Family.CustomerID, &out.Family.CreatedAt, &out.Family.LastSeenAt, &out.Family.RecentAuthAt,
+		&out.Customer.ID, &out.Customer.DataKey, &out.Customer.EmailIndex, &out.Customer.EmailSealed, &verified,
+		&out.Customer.NameSealed, &out.Customer.PasswordHash, &out.Customer.CreatedAt, &out.Customer.UpdatedAt, &locked, &totp}
+	query := appAccessHead + appAccessFrom
+	if withVersion {
+		query = appAccessHead + `, c.contacts_version` + appAccessFrom
+		dest = append(dest, &version)
+	}
+	if err := c.queryRow(ctx, query, hash).Scan(dest...); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return AppAccess{}, 0, errNotFound("token")
+		}
+		return AppAccess{}, 0, fmt.Errorf("read token: %w", busy(err))
+	}
+	out.Token.TokenHash, out.Token.FamilyID, out.Token.UsedAt = hash, out.Family.ID, used
+	out.Customer.EmailVerified, out.Customer.Locked, out.Customer.TOTPEnabled = verified, locked, totp
+	return out, version, nil
+}
+
+// appAccessFull reads the token, family, customer, contacts version and
+// contacts in one statement: the folded row on SQLite, the union on MySQL.
+func (c Conn) appAccessFull(ctx context.Context, hash []byte) (AppAccess, int64, error) {
+	if c.dialect == MySQL {
 		rows, err := c.query(ctx, appAccessUnion, hash, hash, hash)
 		if err != nil {
-			return AppAccess{}, fmt.Errorf("read token: %w", busy(err))
+			return AppAccess{}, 0, fmt.Errorf("read token: %w", busy(err))
 		}
 		return appAccessRows(rows, hash)
 	}
@@ -92,38 +147,35 @@ func (c Conn) AppAccessByToken(ctx context.Context, hash []byte, contacts bool) 
 		used          sql.NullInt64
 		verified      bool
 		locked, totp  bool
+		version       int64
 		phones, addrs sql.NullString
 	)
-	dest := []any{&out.Token.Kind, &out.Token.ExpiresAt, &used,
+	if err := c.queryRow(ctx, appAccessContacts, hash).Scan(&out.Token.Kind, &out.Token.ExpiresAt, &used,
 		&out.Family.ID, &out.Family.CustomerID, &out.Family.CreatedAt, &out.Family.LastSeenAt, &out.Family.RecentAuthAt,
 		&out.Customer.ID, &out.Customer.DataKey, &out.Customer.EmailIndex, &out.Customer.EmailSealed, &verified,
-		&out.Customer.NameSealed, &out.Customer.PasswordHash, &out.Customer.CreatedAt, &out.Customer.UpdatedAt, &locked, &totp}
-	query := appAccessHead + appAccessFrom
-	if contacts {
-		query = appAccessContacts
-		dest = append(dest, &phones, &addrs)
-	}
-	if err := c.queryRow(ctx, query, hash).Scan(dest...); err != nil {
+		&out.Customer.NameSealed, &out.Customer.PasswordHash, &out.Customer.CreatedAt, &out.Customer.UpdatedAt, &locked, &totp,
+		&version, &phones, &addrs); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return AppAccess{}, errNotFound("token")
+			return AppAccess{}, 0, errNotFound("token")
 		}
-		return AppAccess{}, fmt.Errorf("read token: %w", busy(err))
+		return AppAccess{}, 0, fmt.Errorf("read token: %w", busy(err))
 	}
 	out.Token.TokenHash, out.Token.FamilyID, out.Token.UsedAt = hash, out.Family.ID, used
 	out.Customer.EmailVerified, out.Customer.Locked, out.Customer.TOTPEnabled = verified, locked, totp
-	if contacts {
-		var err error
-		if out.Phones, out.Addresses, err = parseContacts(out.Customer.ID, phones.String, addrs.String); err != nil {
-			return AppAccess{}, fmt.Errorf("read contacts of a token's customer: %w", err)
-		}
+	var err error
+	if out.Phones, out.Addresses, err = parseContacts(out.Customer.ID, phones.String, addrs.String); err != nil {
+		return AppAccess{}, 0, fmt.Errorf("read contacts of a token's customer: %w", err)
 	}
-	return out, nil
+	return out, version, nil
 }
 
 // appAccessRows reads appAccessUnion's rows.
-func appAccessRows(rows *sql.Rows, hash []byte) (AppAccess, error) {
+func appAccessRows(rows *sql.Rows, hash []byte) (AppAccess, int64, error) {
 	defer rows.Close()
-	var out AppAccess
+	var (
+		out     AppAccess
+		version sql.NullInt64
+	)
 	head := false
 	for rows.Next() {
 		var (
@@ -135,9 +187,9 @@ func appAccessRows(rows *sql.Rows, hash []byte) (AppAccess, error) {
 			cKey, cIndex, cEmail, cName, iIndex, iSeal []byte
 		)
 		if err := rows.Scan(&kind, &tKind, &tExp, &tUsed, &fID, &fCustomer, &fCreated, &fSeen, &fRecent,
-			&cID, &cKey, &cIndex, &cEmail, &cVerified, &cName, &cPass, &cCr, &cUp, &cLocked, &cTOTP,
+			&cID, &cKey, &cIndex, &cEmail, &cVerified, &cName, &cPass, &cCr, &cUp, &cLocked, &cTOTP, &version,
 			&iID, &iIndex, &iSeal, &iCreated, &iUpdated); err != nil {
-			return AppAccess{}, fmt.Errorf("read token: %w", err)
+			return AppAccess{}, 0, fmt.Errorf("read token: %w", err)
 		}
 		switch kind {
 		case 0:
@@ -153,10 +205,10 @@ func appAccessRows(rows *sql.Rows, hash []byte) (AppAccess, error) {
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return AppAccess{}, fmt.Errorf("read token: %w", busy(err))
+		return AppAccess{}, 0, fmt.Errorf("read token: %w", busy(err))
 	}
 	if !head {
-		return AppAccess{}, errNotFound("token")
+		return AppAccess{}, 0, errNotFound("token")
 	}
 	for i := range out.Phones {
 		out.Phones[i].CustomerID = out.Customer.ID
@@ -165,7 +217,7 @@ func appAccessRows(rows *sql.Rows, hash []byte) (AppAccess, error) {
 		out.Addresses[i].CustomerID = out.Customer.ID
 	}
 	sortContacts(out.Phones, out.Addresses)
-	return out, nil
+	return out, version.Int64, nil
 }
 
 // parseContacts reads the folded phone and address columns of

@@ -31,6 +31,9 @@ type Conn struct {
 	tx      *sql.Tx // set inside a transaction
 	dialect Dialect
 	stmts   *stmtCache
+	// contacts is the DB's cache of sealed contacts (nil in a Conn made
+	// without a DB: then every read goes to the database).
+	contacts *contactsCache
 }
 
 // stmtCache keeps one prepared statement per SQL text. Every statement is

@@ -127,14 +127,17 @@ func (c Conn) InsertPhone(ctx context.Context, p PhoneRow) error {
 	if err != nil {
 		return fmt.Errorf("insert phone: %w", err)
 	}
-	return nil
+	return c.bumpContacts(ctx, p.CustomerID)
 }
 
 // DeletePhone removes one of the customer's numbers; another customer's id
 // is simply not found.
 func (c Conn) DeletePhone(ctx context.Context, customerID, id string) error {
 	res, err := c.exec(ctx, `DELETE FROM customer_phones WHERE id = ? AND customer_id = ?`, id, customerID)
-	return affectedOne(res, err, "phone")
+	if err := affectedOne(res, err, "phone"); err != nil {
+		return err
+	}
+	return c.bumpContacts(ctx, customerID)
 }
 
 // AddressRow is a stored postal address, sealed as one value.
@@ -153,19 +156,25 @@ func (c Conn) InsertAddress(ctx context.Context, a AddressRow) error {
 	if err != nil {
 		return fmt.Errorf("insert address: %w", err)
 	}
-	return nil
+	return c.bumpContacts(ctx, a.CustomerID)
 }
 
 // UpdateAddress replaces one of the customer's addresses.
 func (c Conn) UpdateAddress(ctx context.Context, customerID, id string, sealed []byte, now int64) error {
 	res, err := c.exec(ctx, `UPDATE customer_addresses SET sealed = ?, updated_at = ? WHERE id = ? AND customer_id = ?`, sealed, now, id, customerID)
-	return affectedOne(res, err, "address")
+	if err := affectedOne(res, err, "address"); err != nil {
+		return err
+	}
+	return c.bumpContacts(ctx, customerID)
 }
 
 // DeleteAddress removes one of the customer's addresses.
 func (c Conn) DeleteAddress(ctx context.Context, customerID, id string) error {
 	res, err := c.exec(ctx, `DELETE FROM customer_addresses WHERE id = ? AND customer_id = ?`, id, customerID)
-	return affectedOne(res, err, "address")
+	if err := affectedOne(res, err, "address"); err != nil {
+		return err
+	}
+	return c.bumpContacts(ctx, customerID)
 }
 
 // Contacts reads a customer's phones and addresses in one statement: the

@@ -45,6 +45,9 @@ type DB struct {
 	sql     *sql.DB
 	dialect Dialect
 	stmts   *stmtCache
+	// contacts keeps customers' sealed phones and addresses by contacts
+	// version, so that a bearer-token read needs one statement (appaccess.go).
+	contacts *contactsCache
 	// txOptions for every transaction: READ COMMITTED on MySQL (see Tx).
 	txOptions *sql.TxOptions
 	// Where is a description of the database safe for logs: the SQLite path or
@@ -136,7 +139,7 @@ func openSQLite(dataDir string) (*DB, error) {
 	s.SetMaxOpenConns(sqliteConns)
 	s.SetMaxIdleConns(sqliteConns)
 	s.SetConnMaxIdleTime(5 * time.Minute)
-	return &DB{sql: s, dialect: SQLite, Where: path, stmts: &stmtCache{pool: s, m: map[string]*sql.Stmt{}}}, nil
+	return &DB{sql: s, dialect: SQLite, Where: path, stmts: &stmtCache{pool: s, m: map[string]*sql.Stmt{}}, contacts: newContactsCache()}, nil
 }
 
 // MySQLConfig turns a mysql:// URL into a driver configuration. Accepted:
@@ -246,7 +249,7 @@ func openMySQL(rawURL string) (*DB, error) {
 	s.SetMaxIdleConns(64)
 	s.SetConnMaxLifetime(30 * time.Minute)
 	return &DB{sql: s, dialect: MySQL, Where: "mysql " + cfg.Addr + "/" + cfg.DBName, stmts: &stmtCache{pool: s, m: map[string]*sql.Stmt{}},
-		txOptions: &sql.TxOptions{Isolation: sql.LevelReadCommitted}}, nil
+		contacts: newContactsCache(), txOptions: &sql.TxOptions{Isolation: sql.LevelReadCommitted}}, nil
 }
 
 // Dialect returns the SQL dialect.
@@ -292,7 +295,7 @@ func (db *DB) Tx(ctx context.Context, fn func(Conn) error) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
-	if err = fn(Conn{q: tx, tx: tx, dialect: db.dialect, stmts: db.stmts}); err != nil {
+	if err = fn(Conn{q: tx, tx: tx, dialect: db.dialect, stmts: db.stmts, contacts: db.contacts}); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {
@@ -303,7 +306,9 @@ func (db *DB) Tx(ctx context.Context, fn func(Conn) error) (err error) {
 
 // Conn runs statements on the pool, outside any transaction: for reads,
 // and single-statement writes that need no other.
-func (db *DB) Conn() Conn { return Conn{q: db.sql, dialect: db.dialect, stmts: db.stmts} }
+func (db *DB) Conn() Conn {
+	return Conn{q: db.sql, dialect: db.dialect, stmts: db.stmts, contacts: db.contacts}
+}
 
 func (db *DB) migrator() (*goose.Provider, error) {
 	dir, dialect := "migrations/sqlite", goose.DialectSQLite3

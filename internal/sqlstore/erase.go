@@ -81,6 +81,10 @@ func (c Conn) EraseCustomer(ctx context.Context, customerID string, throttleName
 	if n != 1 {
 		return nil, errNotFound("customer") // deleted meanwhile
 	}
+	// This server's cached sealed contacts go too; they could no longer be
+	// opened once the data key is gone, and the customer is no longer
+	// there to ask for them.
+	c.contacts.forget(customerID)
 	return append(out, ErasedRows{"account_and_data_key", n}), nil
 }
 

@@ -117,7 +117,10 @@ func (c Conn) replaceLinkIndex(ctx context.Context, customerID string, old, next
 // ReplacePhoneIndex stores a phone number's recomputed blind index.
 func (c Conn) ReplacePhoneIndex(ctx context.Context, customerID, phoneID string, next []byte) error {
 	res, err := c.exec(ctx, `UPDATE customer_phones SET number_index = ? WHERE id = ? AND customer_id = ?`, next, phoneID, customerID)
-	return affectedOne(res, err, "phone")
+	if err := affectedOne(res, err, "phone"); err != nil {
+		return err
+	}
+	return c.bumpContacts(ctx, customerID)
 }
 
 // PendingEmail returns a customer's address awaiting confirmation, if any.

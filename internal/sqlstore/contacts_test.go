@@ -1,0 +1,150 @@
+package sqlstore_test
+
+import (
+	"crypto/rand"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/sqlstore"
+	"github.com/resguardo/resguardo/internal/testutil"
+)
+
+// Every write to a customer's phones or addresses raises the customer's
+// contacts version in the same transaction, and a write that changes
+// nothing does not: the version is what lets a server answer contacts from
+// its cache (contacts.go), so a write that missed it would leave other
+// servers showing old contacts.
+func TestContactsVersionFollowsEveryWrite(t *testing.T) {
+	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
+		env := testutil.NewEnv(t, b, nil)
+		testutil.SeedCustomers(t, env, 1)
+		raw := testutil.RawDB(t, env.DSN, env.DataDir)
+		ctx := t.Context()
+		var customerID, phoneID string
+		if err := raw.QueryRowContext(ctx, `SELECT customer_id, id FROM customer_phones`).Scan(&customerID, &phoneID); err != nil {
+			t.Fatal(err)
+		}
+		version := func() int64 {
+			t.Helper()
+			var v int64
+			if err := raw.QueryRowContext(ctx, `SELECT contacts_version FROM customers WHERE id = ?`, customerID).Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		blob := func() []byte { b := make([]byte, 32); _, _ = rand.Read(b); return b }
+		newPhone, newAddr := rand.Text(), rand.Text()
+		writes := []struct {
+			what    string
+			changes bool
+			fn      func(c sqlstore.Conn) error
+		}{
+			{"add a phone", true, func(c sqlstore.Conn) error {
+				return c.InsertPhone(ctx, sqlstore.PhoneRow{ID: newPhone, CustomerID: customerID, NumberIndex: blob(), Sealed: blob(), CreatedAt: 1})
+			}},
+			{"re-index a phone", true, func(c sqlstore.Conn) error { return c.ReplacePhoneIndex(ctx, customerID, phoneID, blob()) }},
+			{"delete a phone", true, func(c sqlstore.Conn) error { return c.DeletePhone(ctx, customerID, newPhone) }},
+			{"delete a phone that is not there", false, func(c sqlstore.Conn) error { return c.DeletePhone(ctx, customerID, newPhone) }},
+			{"add an address", true, func(c sqlstore.Conn) error {
+				return c.InsertAddress(ctx, sqlstore.AddressRow{ID: newAddr, CustomerID: customerID, Sealed: blob(), CreatedAt: 1, UpdatedAt: 1})
+			}},
+			{"change an address", true, func(c sqlstore.Conn) error { return c.UpdateAddress(ctx, customerID, newAddr, blob(), 2) }},
+			{"change another customer's address", false, func(c sqlstore.Conn) error { return c.UpdateAddress(ctx, "someone-else", newAddr, blob(), 3) }},
+			{"delete an address", true, func(c sqlstore.Conn) error { return c.DeleteAddress(ctx, customerID, newAddr) }},
+		}
+		for _, w := range writes {
+			before := version()
+			err := env.DB.Tx(ctx, func(c sqlstore.Conn) error { return w.fn(c) })
+			after := version()
+			switch {
+			case w.changes && err != nil:
+				t.Fatalf("%s: %v", w.what, err)
+			case w.changes && after != before+1:
+				t.Errorf("%s: contacts version %d -> %d, want one more", w.what, before, after)
+			case !w.changes && resguardo.ErrorCode(err) != resguardo.ENotFound:
+				t.Errorf("%s: %v, want not found", w.what, err)
+			case !w.changes && after != before:
+				t.Errorf("%s changed nothing but the contacts version went %d -> %d", w.what, before, after)
+			}
+		}
+	})
+}
+
+// No statement of the store writes customer_phones or customer_addresses
+// without raising the contacts version: every function that holds such a
+// statement also calls bumpContacts. The erasure steps are the one
+// exception; they delete the customer row, and its version with it.
+func TestEveryContactsWriteRaisesTheVersion(t *testing.T) {
+	write := regexp.MustCompile(`(?i)(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+customer_(phones|addresses)\b`)
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	seen := 0
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := parser.ParseFile(fset, name, src, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range f.Decls {
+			var (
+				writes []string
+				bumps  bool
+			)
+			ast.Inspect(decl, func(n ast.Node) bool {
+				switch n := n.(type) {
+				case *ast.BasicLit:
+					if n.Kind == token.STRING && write.MatchString(n.Value) {
+						writes = append(writes, write.FindString(n.Value))
+					}
+				case *ast.CallExpr:
+					if sel, ok := n.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "bumpContacts" {
+						bumps = true
+					}
+				}
+				return true
+			})
+			if len(writes) == 0 {
+				continue
+			}
+			seen += len(writes)
+			switch d := decl.(type) {
+			case *ast.FuncDecl:
+				if !bumps {
+					t.Errorf("%s: %s writes %v without bumpContacts", name, d.Name.Name, writes)
+				}
+			case *ast.GenDecl:
+				if !isEraseSteps(d) {
+					t.Errorf("%s: a declaration at %s writes %v outside a function that calls bumpContacts", name, fset.Position(d.Pos()), writes)
+				}
+			}
+		}
+	}
+	if seen < 6 {
+		t.Fatalf("found %d contacts writes in the store's statements; the scan is not reading them", seen)
+	}
+}
+
+func isEraseSteps(d *ast.GenDecl) bool {
+	for _, s := range d.Specs {
+		if v, ok := s.(*ast.ValueSpec); ok && len(v.Names) == 1 && v.Names[0].Name == "eraseSteps" {
+			return true
+		}
+	}
+	return false
+}
