@@ -174,7 +174,7 @@ func appAccessRows(rows *sql.Rows, hash []byte) (AppAccess, int64, error) {
 	defer rows.Close()
 	var (
 		out     AppAccess
-		version sql.NullInt64
+		version int64
 	)
 	head := false
 	for rows.Next() {
@@ -183,17 +183,17 @@ func appAccessRows(rows *sql.Rows, hash []byte) (AppAccess, int64, error) {
 			tKind, fID, fCustomer, cID, cPass, iID     sql.NullString
 			tExp, fCreated, fSeen, fRecent, cCr, cUp   sql.NullInt64
 			tUsed, iCreated, iUpdated                  sql.NullInt64
-			cVerified, cLocked, cTOTP                  sql.NullInt64
+			cVerified, cLocked, cTOTP, cVersion        sql.NullInt64
 			cKey, cIndex, cEmail, cName, iIndex, iSeal []byte
 		)
 		if err := rows.Scan(&kind, &tKind, &tExp, &tUsed, &fID, &fCustomer, &fCreated, &fSeen, &fRecent,
-			&cID, &cKey, &cIndex, &cEmail, &cVerified, &cName, &cPass, &cCr, &cUp, &cLocked, &cTOTP, &version,
+			&cID, &cKey, &cIndex, &cEmail, &cVerified, &cName, &cPass, &cCr, &cUp, &cLocked, &cTOTP, &cVersion,
 			&iID, &iIndex, &iSeal, &iCreated, &iUpdated); err != nil {
 			return AppAccess{}, 0, fmt.Errorf("read token: %w", err)
 		}
 		switch kind {
 		case 0:
-			head = true
+			head, version = true, cVersion.Int64
 			out.Token = AppTokenRow{TokenHash: hash, FamilyID: fID.String, Kind: tKind.String, ExpiresAt: tExp.Int64, UsedAt: tUsed}
 			out.Family = TokenFamilyRow{ID: fID.String, CustomerID: fCustomer.String, CreatedAt: fCreated.Int64, LastSeenAt: fSeen.Int64, RecentAuthAt: fRecent.Int64}
 			out.Customer = CustomerRow{ID: cID.String, DataKey: cKey, EmailIndex: cIndex, EmailSealed: cEmail, EmailVerified: cVerified.Int64 != 0,
@@ -217,7 +217,7 @@ func appAccessRows(rows *sql.Rows, hash []byte) (AppAccess, int64, error) {
 		out.Addresses[i].CustomerID = out.Customer.ID
 	}
 	sortContacts(out.Phones, out.Addresses)
-	return out, version.Int64, nil
+	return out, version, nil
 }
 
 // parseContacts reads the folded phone and address columns of

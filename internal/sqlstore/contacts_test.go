@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"crypto/rand"
+	"errors"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -40,6 +41,41 @@ func TestContactsVersionFollowsEveryWrite(t *testing.T) {
 			return v
 		}
 		blob := func() []byte { b := make([]byte, 32); _, _ = rand.Read(b); return b }
+		// A signed-in app, to read the contacts as /me does.
+		hash, family := blob(), rand.Text()
+		if err := env.DB.Tx(ctx, func(c sqlstore.Conn) error {
+			return errors.Join(c.InsertTokenFamily(ctx, sqlstore.TokenFamilyRow{ID: family, CustomerID: customerID, DeviceSealed: blob(), Client: "test"}),
+				c.InsertAppToken(ctx, sqlstore.AppTokenRow{TokenHash: hash, FamilyID: family, Kind: "access", ExpiresAt: 1 << 40}))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		count := func(table string) int {
+			t.Helper()
+			var n int
+			if err := raw.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+` WHERE customer_id = ?`, customerID).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		// Two reads after each write: both see the database's contacts, and
+		// the first leaves the cache at the database's version, so the
+		// second is answered from it.
+		reads := func(what string) {
+			t.Helper()
+			for range 2 {
+				acc, err := env.DB.Conn().AppAccessByToken(ctx, hash, true)
+				if err != nil {
+					t.Fatalf("%s: read: %v", what, err)
+				}
+				if len(acc.Phones) != count("customer_phones") || len(acc.Addresses) != count("customer_addresses") {
+					t.Errorf("%s: read %d phones and %d addresses", what, len(acc.Phones), len(acc.Addresses))
+				}
+				if v, ok := env.DB.CachedContactsVersion(customerID); !ok || v != version() {
+					t.Errorf("%s: cache holds version %d (%v), the database %d", what, v, ok, version())
+				}
+			}
+		}
+		reads("before any write")
 		newPhone, newAddr := rand.Text(), rand.Text()
 		writes := []struct {
 			what    string
@@ -73,7 +109,29 @@ func TestContactsVersionFollowsEveryWrite(t *testing.T) {
 			case !w.changes && after != before:
 				t.Errorf("%s changed nothing but the contacts version went %d -> %d", w.what, before, after)
 			}
+			reads("after: " + w.what)
 		}
+
+		// A read inside a transaction sees its uncommitted write and must
+		// not leave it in the cache: the transaction may roll back.
+		before := version()
+		errRollBack := errors.New("roll back")
+		err := env.DB.Tx(ctx, func(c sqlstore.Conn) error {
+			if err := c.InsertAddress(ctx, sqlstore.AddressRow{ID: rand.Text(), CustomerID: customerID, Sealed: blob(), CreatedAt: 5, UpdatedAt: 5}); err != nil {
+				return err
+			}
+			if acc, err := c.AppAccessByToken(ctx, hash, true); err != nil || len(acc.Addresses) != 1 {
+				t.Errorf("read in the transaction: %v, %d addresses", err, len(acc.Addresses))
+			}
+			return errRollBack
+		})
+		if !errors.Is(err, errRollBack) {
+			t.Fatal(err)
+		}
+		if v, _ := env.DB.CachedContactsVersion(customerID); v != before {
+			t.Errorf("after a rolled-back write the cache holds version %d, the database %d", v, before)
+		}
+		reads("after a rolled-back write")
 	})
 }
 
