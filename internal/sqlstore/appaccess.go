@@ -13,8 +13,10 @@ import (
 )
 
 // AppAccess is what one request with a bearer token needs from the
-// database: the token, its family, the customer and whether a second
-// factor is on, and, when asked, the customer's phones and addresses.
+// database: the token and its family, and, when asked, the customer's
+// profile (CustomerRow's ID, DataKey, EmailSealed, EmailVerified,
+// NameSealed, CreatedAt, Locked and TOTPEnabled; its other fields may be
+// empty) with the phones and addresses.
 type AppAccess struct {
 	Token     AppTokenRow
 	Family    TokenFamilyRow
@@ -23,8 +25,24 @@ type AppAccess struct {
 	Addresses []AddressRow
 }
 
-// appAccessHead is the token, its family and the customer with its
-// second-factor flag: one row, reached by primary keys from the token hash.
+// appAccessPrincipal is what any bearer-token request needs: the token and
+// its family, one row reached by primary keys from the token hash. Only
+// the columns read are selected: SQLite's driver reads every column's name
+// on every query, and MariaDB sends each one.
+const appAccessPrincipal = `SELECT t.kind, t.expires_at, f.id, f.customer_id, f.created_at, f.last_seen_at, f.recent_auth_at
+	FROM app_tokens t JOIN token_families f ON f.id = t.family_id
+	WHERE t.token_hash = ?`
+
+// appAccessProfile adds what a profile needs of the customer, its
+// second-factor flag and its contacts version.
+const appAccessProfile = `SELECT t.kind, t.expires_at, f.id, f.customer_id, f.created_at, f.last_seen_at, f.recent_auth_at,
+	c.data_key, c.email_sealed, c.email_verified, c.name_sealed, c.created_at, c.locked,
+	EXISTS (SELECT 1 FROM customer_totp x WHERE x.customer_id = c.id AND x.enabled <> 0), c.contacts_version
+	FROM app_tokens t JOIN token_families f ON f.id = t.family_id JOIN customers c ON c.id = f.customer_id
+	WHERE t.token_hash = ?`
+
+// appAccessHead is the token, its family and the whole customer row with
+// its second-factor flag: the head of appAccessContacts.
 const appAccessHead = `SELECT t.kind, t.expires_at, t.used_at, f.id, f.customer_id, f.created_at, f.last_seen_at, f.recent_auth_at,
 	c.id, c.data_key, c.email_index, c.email_sealed, c.email_verified, c.name_sealed, c.password_hash, c.created_at, c.updated_at, c.locked,
 	EXISTS (SELECT 1 FROM customer_totp x WHERE x.customer_id = c.id AND x.enabled <> 0)`
@@ -102,24 +120,22 @@ func (c Conn) AppAccessByToken(ctx context.Context, hash []byte, contacts bool) 
 	return out, nil
 }
 
-// appAccessHead reads the token, family and customer (with the contacts
-// version when asked) in one row.
-func (c Conn) appAccessHead(ctx context.Context, hash []byte, withVersion bool) (AppAccess, int64, error) {
+// appAccessHead reads the token and family (with profile: the customer's
+// profile columns and contacts version) in one row.
+func (c Conn) appAccessHead(ctx context.Context, hash []byte, profile bool) (AppAccess, int64, error) {
 	var (
 		out          AppAccess
-		used         sql.NullInt64
 		verified     bool
 		locked, totp bool
 		version      int64
 	)
-	dest := []any{&out.Token.Kind, &out.Token.ExpiresAt, &used,
-		&out.Family.ID, &out.Family.CustomerID, &out.Family.CreatedAt, &out.Family.LastSeenAt, &out.Family.RecentAuthAt,
-		&out.Customer.ID, &out.Customer.DataKey, &out.Customer.EmailIndex, &out.Customer.EmailSealed, &verified,
-		&out.Customer.NameSealed, &out.Customer.PasswordHash, &out.Customer.CreatedAt, &out.Customer.UpdatedAt, &locked, &totp}
-	query := appAccessHead + appAccessFrom
-	if withVersion {
-		query = appAccessHead + `, c.contacts_version` + appAccessFrom
-		dest = append(dest, &version)
+	dest := []any{&out.Token.Kind, &out.Token.ExpiresAt,
+		&out.Family.ID, &out.Family.CustomerID, &out.Family.CreatedAt, &out.Family.LastSeenAt, &out.Family.RecentAuthAt}
+	query := appAccessPrincipal
+	if profile {
+		query = appAccessProfile
+		dest = append(dest, &out.Customer.DataKey, &out.Customer.EmailSealed, &verified, &out.Customer.NameSealed,
+			&out.Customer.CreatedAt, &locked, &totp, &version)
 	}
 	if err := c.queryRow(ctx, query, hash).Scan(dest...); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
@@ -127,8 +143,11 @@ func (c Conn) appAccessHead(ctx context.Context, hash []byte, withVersion bool) 
 		}
 		return AppAccess{}, 0, fmt.Errorf("read token: %w", busy(err))
 	}
-	out.Token.TokenHash, out.Token.FamilyID, out.Token.UsedAt = hash, out.Family.ID, used
-	out.Customer.EmailVerified, out.Customer.Locked, out.Customer.TOTPEnabled = verified, locked, totp
+	out.Token.TokenHash, out.Token.FamilyID = hash, out.Family.ID
+	if profile {
+		out.Customer.ID = out.Family.CustomerID
+		out.Customer.EmailVerified, out.Customer.Locked, out.Customer.TOTPEnabled = verified, locked, totp
+	}
 	return out, version, nil
 }
 
