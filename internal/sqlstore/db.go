@@ -98,7 +98,7 @@ func EnsureDataDir(dir string) error {
 
 // sqliteConns bounds the SQLite pool. Each connection has its own page
 // cache (cache_size), so the pool's memory is at most sqliteConns times
-// that cache: 16 × 2 MiB. The operating system's file cache holds the rest
+// that cache: 16 × 1 MiB. The operating system's file cache holds the rest
 // of the file once for all connections, so a miss in a connection's cache
 // costs a copy, not a disk read.
 const sqliteConns = 16
@@ -123,7 +123,7 @@ func openSQLite(dataDir string) (*DB, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "busy_timeout(5000)")
 	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", "cache_size(-2048)") // 2 MiB of pages per connection, filled only as used
+	q.Add("_pragma", "cache_size(-1024)") // 1 MiB of pages per connection, filled only as used
 	q.Add("_pragma", "secure_delete(1)")  // freed pages are zeroed: erased data and old wrapped keys do not linger in the file
 	// BEGIN IMMEDIATE: a write transaction takes the write lock at once, so
 	// two writers queue on busy_timeout instead of failing on upgrade.
