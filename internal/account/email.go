@@ -44,7 +44,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, p Principal, emailIn s
 		return err
 	}
 	token, hash := auth.NewToken()
-	m, err := compose(mail.KindVerifyEmail, langFrom(ctx), email, mail.Data{
+	m, err := compose(mail.KindVerifyEmail, resguardo.LangFromContext(ctx), email, mail.Data{
 		Link: s.o.BaseURL + "/verify-email?token=" + url.QueryEscape(token), Minutes: int(s.o.VerifyTTL.Minutes()),
 	})
 	if err != nil {
@@ -106,7 +106,7 @@ func (s *Service) confirmEmailChange(ctx context.Context, c sqlstore.Conn, t sql
 	if err := revokeOthers(ctx, c, Principal{CustomerID: row.ID}); err != nil {
 		return err
 	}
-	m, err := compose(mail.KindEmailChanged, langFrom(ctx), resguardo.Email(oldEmail), mail.Data{})
+	m, err := compose(mail.KindEmailChanged, resguardo.LangFromContext(ctx), resguardo.Email(oldEmail), mail.Data{})
 	if err != nil {
 		return err
 	}

@@ -166,7 +166,7 @@ func (l *Log) Record(ctx context.Context, ev resguardo.AuditEvent) error {
 	var err error
 	for attempt := range recordAttempts {
 		err = l.db.Tx(ctx, func(c sqlstore.Conn) error { return l.Append(ctx, c, ev) })
-		if err == nil || !errors.Is(err, sqlstore.ErrContention) || attempt == recordAttempts-1 {
+		if err == nil || !errors.Is(err, resguardo.ErrContention) || attempt == recordAttempts-1 {
 			break
 		}
 		select {
