@@ -58,7 +58,7 @@ var errQuery = &resguardo.Error{Code: resguardo.EInvalid, Message: "Search by an
 // index) or id, and returns them masked. Each customer found is recorded as
 // viewed; a search that finds nobody is recorded, without its terms.
 func (s *Service) Search(ctx context.Context, p Principal, q string) ([]MaskedCustomer, error) {
-	if err := s.require(p, resguardo.PermCustomerSearch, false); err != nil {
+	if err := s.require(p, OpSearch); err != nil {
 		return nil, err
 	}
 	q = strings.TrimSpace(q)
@@ -114,7 +114,7 @@ func (s *Service) Search(ctx context.Context, p Principal, q string) ([]MaskedCu
 // View returns one customer, masked, and records the view in the trail
 // (the customer sees it in their access log as a view by that role).
 func (s *Service) View(ctx context.Context, p Principal, id string) (MaskedCustomer, error) {
-	if err := s.require(p, resguardo.PermCustomerSearch, false); err != nil {
+	if err := s.require(p, OpView); err != nil {
 		return MaskedCustomer{}, err
 	}
 	c, err := s.accounts.Profile(ctx, id)
@@ -158,7 +158,7 @@ const (
 // reason: recorded in the trail with the reason, and limited per staff
 // member per hour. field is "name", "email", "phone:<id>" or "address:<id>".
 func (s *Service) Reveal(ctx context.Context, p Principal, customerID, field, reasonIn string) (string, error) {
-	if err := s.require(p, resguardo.PermCustomerReveal, false); err != nil {
+	if err := s.require(p, OpReveal); err != nil {
 		return "", err
 	}
 	reason, err := resguardo.CleanText("reason", reasonIn, 1, 500)
@@ -234,7 +234,7 @@ func fieldValue(c resguardo.Customer, field string) (value, name string, ok bool
 
 // EditName changes a customer's name (agents and leads).
 func (s *Service) EditName(ctx context.Context, p Principal, customerID, name string) error {
-	if err := s.require(p, resguardo.PermCustomerEdit, false); err != nil {
+	if err := s.require(p, OpEditName); err != nil {
 		return err
 	}
 	return s.accounts.UpdateName(actingAs(ctx, p), customerID, name)
@@ -242,7 +242,7 @@ func (s *Service) EditName(ctx context.Context, p Principal, customerID, name st
 
 // SaveAddress adds (empty id) or replaces a customer's address.
 func (s *Service) SaveAddress(ctx context.Context, p Principal, customerID string, a resguardo.Address) error {
-	if err := s.require(p, resguardo.PermCustomerEdit, false); err != nil {
+	if err := s.require(p, OpSaveAddress); err != nil {
 		return err
 	}
 	ctx = actingAs(ctx, p)
@@ -256,7 +256,7 @@ func (s *Service) SaveAddress(ctx context.Context, p Principal, customerID strin
 
 // DeleteAddress removes a customer's address.
 func (s *Service) DeleteAddress(ctx context.Context, p Principal, customerID, addressID string) error {
-	if err := s.require(p, resguardo.PermCustomerEdit, false); err != nil {
+	if err := s.require(p, OpDeleteAddress); err != nil {
 		return err
 	}
 	return s.accounts.DeleteAddress(actingAs(ctx, p), customerID, addressID)
@@ -267,7 +267,7 @@ func (s *Service) DeleteAddress(ctx context.Context, p Principal, customerID, ad
 // ChangeEmail sends a confirmation link to the customer's new address; the
 // change happens when the customer follows it (and the old address is told).
 func (s *Service) ChangeEmail(ctx context.Context, p Principal, customerID, email string) error {
-	if err := s.require(p, resguardo.PermCustomerCritical, true); err != nil {
+	if err := s.require(p, OpChangeEmail); err != nil {
 		return err
 	}
 	return s.accounts.RequestEmailChange(actingAs(ctx, p), account.Principal{CustomerID: customerID}, email)
@@ -275,7 +275,7 @@ func (s *Service) ChangeEmail(ctx context.Context, p Principal, customerID, emai
 
 // AddPhone adds a phone number to a customer.
 func (s *Service) AddPhone(ctx context.Context, p Principal, customerID, label, number string) error {
-	if err := s.require(p, resguardo.PermCustomerCritical, true); err != nil {
+	if err := s.require(p, OpAddPhone); err != nil {
 		return err
 	}
 	_, err := s.accounts.AddPhone(actingAs(ctx, p), customerID, label, number)
@@ -284,7 +284,7 @@ func (s *Service) AddPhone(ctx context.Context, p Principal, customerID, label, 
 
 // DeletePhone removes a customer's phone number.
 func (s *Service) DeletePhone(ctx context.Context, p Principal, customerID, phoneID string) error {
-	if err := s.require(p, resguardo.PermCustomerCritical, true); err != nil {
+	if err := s.require(p, OpDeletePhone); err != nil {
 		return err
 	}
 	return s.accounts.DeletePhone(actingAs(ctx, p), customerID, phoneID)
@@ -292,7 +292,7 @@ func (s *Service) DeletePhone(ctx context.Context, p Principal, customerID, phon
 
 // ResetSecondFactor turns a customer's TOTP off.
 func (s *Service) ResetSecondFactor(ctx context.Context, p Principal, customerID string) error {
-	if err := s.require(p, resguardo.PermCustomerCritical, true); err != nil {
+	if err := s.require(p, OpResetMFA); err != nil {
 		return err
 	}
 	return s.accounts.ResetSecondFactor(actingAs(ctx, p), customerID, "")
@@ -300,7 +300,7 @@ func (s *Service) ResetSecondFactor(ctx context.Context, p Principal, customerID
 
 // SetLocked locks or unlocks a customer.
 func (s *Service) SetLocked(ctx context.Context, p Principal, customerID string, locked bool) error {
-	if err := s.require(p, resguardo.PermCustomerCritical, true); err != nil {
+	if err := s.require(p, OpSetLocked); err != nil {
 		return err
 	}
 	return s.accounts.SetLocked(actingAs(ctx, p), customerID, locked)
@@ -308,7 +308,7 @@ func (s *Service) SetLocked(ctx context.Context, p Principal, customerID string,
 
 // RevokeSessions ends every session and app sign-in of a customer.
 func (s *Service) RevokeSessions(ctx context.Context, p Principal, customerID string) error {
-	if err := s.require(p, resguardo.PermCustomerCritical, true); err != nil {
+	if err := s.require(p, OpRevokeSessions); err != nil {
 		return err
 	}
 	return s.accounts.RevokeAllSessions(actingAs(ctx, p), customerID)

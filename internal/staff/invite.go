@@ -111,7 +111,7 @@ func (s *Service) SendMail(ctx context.Context, sender mail.Sender, limit int) (
 // a second administrator must approve (Decide then disables). It returns
 // that request's id, or "" when the member was disabled.
 func (s *Service) DisableOrRequest(ctx context.Context, p Principal, id string) (string, error) {
-	if err := s.require(p, resguardo.PermStaffManage, true); err != nil {
+	if err := s.require(p, OpTeamDisable); err != nil {
 		return "", err
 	}
 	row, err := s.db.Conn().StaffByID(ctx, id)

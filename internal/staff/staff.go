@@ -170,7 +170,7 @@ func (s *Service) Create(ctx context.Context, emailIn string, role resguardo.Rol
 		return Invitation{}, &resguardo.Error{Code: resguardo.EInvalid, Message: "Unknown role.", Fields: []resguardo.FieldProblem{{Field: "role", Detail: "must be agent, lead, admin or auditor"}}}
 	}
 	if by != nil {
-		if err := s.require(*by, resguardo.PermStaffManage, true); err != nil {
+		if err := s.require(*by, OpTeamInvite); err != nil {
 			return Invitation{}, err
 		}
 	}
@@ -253,8 +253,10 @@ func (s *Service) enrolLink(token string) string {
 
 // List returns every staff member (administrators only; nil by is the CLI).
 func (s *Service) List(ctx context.Context, by *Principal) ([]Member, error) {
-	if by != nil && !by.Can(resguardo.PermStaffManage) {
-		return nil, errForbidden
+	if by != nil {
+		if err := s.require(*by, OpTeamList); err != nil {
+			return nil, err
+		}
 	}
 	rows, err := s.db.Conn().ListStaff(ctx)
 	if err != nil {
@@ -279,7 +281,7 @@ var errSecondAdmin = resguardo.Errorf(resguardo.EForbidden, "Disabling an admini
 // the console out by mistake).
 func (s *Service) Disable(ctx context.Context, idOrEmail string, by *Principal) (Member, error) {
 	if by != nil {
-		if err := s.require(*by, resguardo.PermStaffManage, true); err != nil {
+		if err := s.require(*by, OpTeamDisable); err != nil {
 			return Member{}, err
 		}
 	}
@@ -651,15 +653,4 @@ func (s *Service) SignOut(ctx context.Context, p Principal) error {
 		}
 		return s.audit.Append(ctx, c, staffEvent(p, resguardo.ActSignOut, resguardo.TargetStaff, p.StaffID, resguardo.OutcomeSuccess))
 	})
-}
-
-// require checks a permission (and step-up where asked) for an operation.
-func (s *Service) require(p Principal, perm resguardo.Permission, recent bool) error {
-	if !p.Can(perm) {
-		return errForbidden
-	}
-	if recent && !p.Recent(s.now()) {
-		return errReauthNeeded
-	}
-	return nil
 }
