@@ -154,28 +154,40 @@ const (
 	minReasonWords = 3
 )
 
+// Revealed is what a reveal shows: the customer's page, masked, and the
+// one value asked for, in clear.
+type Revealed struct {
+	Customer MaskedCustomer
+	Field    string // the audited name: "name", "email", "phone" or "address"
+	Value    string
+}
+
 // Reveal returns one personal field of one customer in clear, for a written
-// reason: recorded in the trail with the reason, and limited per staff
-// member per hour. field is "name", "email", "phone:<id>" or "address:<id>".
-func (s *Service) Reveal(ctx context.Context, p Principal, customerID, field, reasonIn string) (string, error) {
+// reason, together with the customer masked for the page that shows it: the
+// profile is opened once, and the one audit entry (a reveal, with the field
+// name and the reason) also stands for the view of the masked page, which
+// the customer sees in their access log as a reveal. Reveals are limited
+// per staff member per hour. field is "name", "email", "phone:<id>" or
+// "address:<id>".
+func (s *Service) Reveal(ctx context.Context, p Principal, customerID, field, reasonIn string) (Revealed, error) {
 	if err := s.require(p, OpReveal); err != nil {
-		return "", err
+		return Revealed{}, err
 	}
 	reason, err := resguardo.CleanText("reason", reasonIn, 1, 500)
 	if err != nil {
-		return "", err
+		return Revealed{}, err
 	}
 	if utf8.RuneCountInString(reason) < minReasonRunes || len(strings.Fields(reason)) < minReasonWords {
-		return "", &resguardo.Error{Code: resguardo.EInvalid, Message: "Say why you need to see this value, in a few words.",
+		return Revealed{}, &resguardo.Error{Code: resguardo.EInvalid, Message: "Say why you need to see this value, in a few words.",
 			Fields: []resguardo.FieldProblem{{Field: "reason", Detail: "must be at least 3 words and 15 characters"}}}
 	}
 	c, err := s.accounts.Profile(ctx, customerID)
 	if err != nil {
-		return "", err
+		return Revealed{}, err
 	}
 	value, name, ok := fieldValue(c, field)
 	if !ok {
-		return "", &resguardo.Error{Code: resguardo.EInvalid, Message: "Unknown field.", Fields: []resguardo.FieldProblem{{Field: "field", Detail: "is not a field of this customer"}}}
+		return Revealed{}, &resguardo.Error{Code: resguardo.EInvalid, Message: "Unknown field.", Fields: []resguardo.FieldProblem{{Field: "field", Detail: "is not a field of this customer"}}}
 	}
 	now := s.now()
 	err = s.db.Tx(ctx, func(tx sqlstore.Conn) error {
@@ -195,10 +207,10 @@ func (s *Service) Reveal(ctx context.Context, p Principal, customerID, field, re
 		return s.audit.Append(ctx, tx, ev)
 	})
 	if err != nil {
-		return "", err
+		return Revealed{}, err
 	}
 	metrics.Reveal(string(p.Role))
-	return value, nil
+	return Revealed{Customer: mask(c), Field: name, Value: value}, nil
 }
 
 // fieldValue picks a field of a customer: its value and its audited name.
