@@ -30,7 +30,7 @@ func (s *Service) notifyIfNewDevice(ctx context.Context, c sqlstore.Conn, row sq
 		return err
 	}
 	for _, w := range web {
-		if d, err := s.openString(dk, w.DeviceSealed, tSessions, "device_sealed", w.ID); err == nil && d == device {
+		if d, err := s.openString(dk, w.DeviceSealed, cSessionDevice.Table, cSessionDevice.Column, w.ID); err == nil && d == device {
 			return nil
 		}
 	}
@@ -39,11 +39,11 @@ func (s *Service) notifyIfNewDevice(ctx context.Context, c sqlstore.Conn, row sq
 		return err
 	}
 	for _, f := range fams {
-		if d, err := s.openString(dk, f.DeviceSealed, tFamilies, "device_sealed", f.ID); err == nil && d == device {
+		if d, err := s.openString(dk, f.DeviceSealed, cFamilyDevice.Table, cFamilyDevice.Column, f.ID); err == nil && d == device {
 			return nil
 		}
 	}
-	email, err := s.openString(dk, row.EmailSealed, tCustomers, "email_sealed", row.ID)
+	email, err := s.openString(dk, row.EmailSealed, cEmail.Table, cEmail.Column, row.ID)
 	if err != nil {
 		return err
 	}

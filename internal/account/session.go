@@ -25,6 +25,10 @@ type Principal struct {
 	RecentAuthAt time.Time
 }
 
+// Actor is the signed-in customer as the actor of an audited operation on
+// their own account.
+func (p Principal) Actor() resguardo.Actor { return resguardo.CustomerActor(p.CustomerID) }
+
 // touchEvery bounds how often activity is written: at most once a minute
 // per session, not once per request.
 const touchEvery = time.Minute
@@ -50,7 +54,7 @@ func (s *Service) StartWebSession(ctx context.Context, customerID, device string
 		CreatedAt: now.Unix(), LastSeenAt: now.Unix(), ExpiresAt: now.Add(s.o.SessionAbsolute).Unix(), RecentAuthAt: now.Unix(),
 		Client: audit.MetaFrom(ctx).Client,
 	}
-	if sess.DeviceSealed, err = dk.Seal([]byte(device), tSessions, "device_sealed", sess.ID); err != nil {
+	if sess.DeviceSealed, err = dk.Seal([]byte(device), cSessionDevice.Table, cSessionDevice.Column, sess.ID); err != nil {
 		return "", Principal{}, err
 	}
 	// The bound ends the least recently used session: write the activity
@@ -121,7 +125,7 @@ func (s *Service) IssueTokens(ctx context.Context, customerID, device string) (T
 	now := s.now()
 	fam := sqlstore.TokenFamilyRow{ID: newID(), CustomerID: customerID, CreatedAt: now.Unix(), LastSeenAt: now.Unix(), RecentAuthAt: now.Unix(),
 		Client: audit.MetaFrom(ctx).Client}
-	if fam.DeviceSealed, err = dk.Seal([]byte(device), tFamilies, "device_sealed", fam.ID); err != nil {
+	if fam.DeviceSealed, err = dk.Seal([]byte(device), cFamilyDevice.Table, cFamilyDevice.Column, fam.ID); err != nil {
 		return Tokens{}, err
 	}
 	if err := s.FlushActivity(ctx); err != nil { // as in StartWebSession

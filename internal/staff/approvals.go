@@ -222,7 +222,7 @@ func (s *Service) Decide(ctx context.Context, p Principal, id string, approve bo
 	if err != nil || !approve || row.Kind != KindErase {
 		return nil, err
 	}
-	er, err := s.accounts.Erase(actingAs(ctx, p), account.Principal{CustomerID: row.SubjectID})
+	er, err := s.accounts.Erase(ctx, p.Actor(), account.Principal{CustomerID: row.SubjectID})
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +245,7 @@ func (s *Service) CarryOutExport(ctx context.Context, p Principal, id string) (a
 	if err := s.db.Conn().CompleteApproval(ctx, id, p.StaffID, s.now().Unix()); err != nil {
 		return account.Export{}, resguardo.Errorf(resguardo.EConflict, "This export is not approved, was already downloaded, has expired, or is not yours.")
 	}
-	return s.accounts.Export(actingAs(ctx, p), account.Principal{CustomerID: row.SubjectID})
+	return s.accounts.Export(ctx, p.Actor(), account.Principal{CustomerID: row.SubjectID})
 }
 
 // stillEntitled refuses to approve a request whose requester has since been

@@ -9,7 +9,6 @@ import (
 
 	"github.com/resguardo/resguardo"
 	"github.com/resguardo/resguardo/internal/account"
-	"github.com/resguardo/resguardo/internal/audit"
 	"github.com/resguardo/resguardo/internal/metrics"
 	"github.com/resguardo/resguardo/internal/sqlstore"
 )
@@ -31,12 +30,6 @@ type MaskedCustomer struct {
 // MaskedItem is one phone or address, masked, with its id for reveal and edit.
 type MaskedItem struct {
 	ID, Label, Masked string
-}
-
-// actingAs marks ctx so the customer side records changes as this staff
-// member's.
-func actingAs(ctx context.Context, p Principal) context.Context {
-	return audit.WithStaff(ctx, audit.StaffActor{ID: p.StaffID, Role: string(p.Role)})
 }
 
 func mask(c resguardo.Customer) MaskedCustomer {
@@ -249,7 +242,7 @@ func (s *Service) EditName(ctx context.Context, p Principal, customerID, name st
 	if err := s.require(p, OpEditName); err != nil {
 		return err
 	}
-	return s.accounts.UpdateName(actingAs(ctx, p), customerID, name)
+	return s.accounts.UpdateName(ctx, p.Actor(), customerID, name)
 }
 
 // SaveAddress adds (empty id) or replaces a customer's address.
@@ -257,12 +250,11 @@ func (s *Service) SaveAddress(ctx context.Context, p Principal, customerID strin
 	if err := s.require(p, OpSaveAddress); err != nil {
 		return err
 	}
-	ctx = actingAs(ctx, p)
 	if a.ID == "" {
-		_, err := s.accounts.AddAddress(ctx, customerID, a)
+		_, err := s.accounts.AddAddress(ctx, p.Actor(), customerID, a)
 		return err
 	}
-	_, err := s.accounts.UpdateAddress(ctx, customerID, a)
+	_, err := s.accounts.UpdateAddress(ctx, p.Actor(), customerID, a)
 	return err
 }
 
@@ -271,7 +263,7 @@ func (s *Service) DeleteAddress(ctx context.Context, p Principal, customerID, ad
 	if err := s.require(p, OpDeleteAddress); err != nil {
 		return err
 	}
-	return s.accounts.DeleteAddress(actingAs(ctx, p), customerID, addressID)
+	return s.accounts.DeleteAddress(ctx, p.Actor(), customerID, addressID)
 }
 
 // Critical operations: leads only, with step-up.
@@ -282,7 +274,7 @@ func (s *Service) ChangeEmail(ctx context.Context, p Principal, customerID, emai
 	if err := s.require(p, OpChangeEmail); err != nil {
 		return err
 	}
-	return s.accounts.RequestEmailChange(actingAs(ctx, p), account.Principal{CustomerID: customerID}, email)
+	return s.accounts.RequestEmailChange(ctx, p.Actor(), account.Principal{CustomerID: customerID}, email)
 }
 
 // AddPhone adds a phone number to a customer.
@@ -290,7 +282,7 @@ func (s *Service) AddPhone(ctx context.Context, p Principal, customerID, label, 
 	if err := s.require(p, OpAddPhone); err != nil {
 		return err
 	}
-	_, err := s.accounts.AddPhone(actingAs(ctx, p), customerID, label, number)
+	_, err := s.accounts.AddPhone(ctx, p.Actor(), customerID, label, number)
 	return err
 }
 
@@ -299,7 +291,7 @@ func (s *Service) DeletePhone(ctx context.Context, p Principal, customerID, phon
 	if err := s.require(p, OpDeletePhone); err != nil {
 		return err
 	}
-	return s.accounts.DeletePhone(actingAs(ctx, p), customerID, phoneID)
+	return s.accounts.DeletePhone(ctx, p.Actor(), customerID, phoneID)
 }
 
 // ResetSecondFactor turns a customer's TOTP off.
@@ -307,7 +299,7 @@ func (s *Service) ResetSecondFactor(ctx context.Context, p Principal, customerID
 	if err := s.require(p, OpResetMFA); err != nil {
 		return err
 	}
-	return s.accounts.ResetSecondFactor(actingAs(ctx, p), customerID, "")
+	return s.accounts.ResetSecondFactor(ctx, p.Actor(), customerID, "")
 }
 
 // SetLocked locks or unlocks a customer.
@@ -315,7 +307,7 @@ func (s *Service) SetLocked(ctx context.Context, p Principal, customerID string,
 	if err := s.require(p, OpSetLocked); err != nil {
 		return err
 	}
-	return s.accounts.SetLocked(actingAs(ctx, p), customerID, locked)
+	return s.accounts.SetLocked(ctx, p.Actor(), customerID, locked)
 }
 
 // RevokeSessions ends every session and app sign-in of a customer.
@@ -323,7 +315,7 @@ func (s *Service) RevokeSessions(ctx context.Context, p Principal, customerID st
 	if err := s.require(p, OpRevokeSessions); err != nil {
 		return err
 	}
-	return s.accounts.RevokeAllSessions(actingAs(ctx, p), customerID)
+	return s.accounts.RevokeAllSessions(ctx, p.Actor(), customerID)
 }
 
 func newID() string { return rand.Text() }

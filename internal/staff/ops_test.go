@@ -152,3 +152,41 @@ func or(a, b string) string {
 	}
 	return b
 }
+
+// TestStaffChangesNameTheStaffMember checks that what staff change on a
+// customer is recorded as theirs, with their role, because the staff
+// service passes them as the actor (nothing in the context rewrites an
+// entry any more): the customer's access log shows the role.
+func TestStaffChangesNameTheStaffMember(t *testing.T) {
+	f := newFixture(t, testutil.Backends()[0])
+	ctx := t.Context()
+	id := f.customer("actor@example.com", "+34612345670")
+	agent := f.signIn("agent@corp.example", f.enrol("agent@corp.example", resguardo.RoleAgent))
+	lead := f.signIn("lead@corp.example", f.enrol("lead@corp.example", resguardo.RoleLead))
+	for _, tc := range []struct {
+		name   string
+		by     Principal
+		action string
+		run    func() error
+	}{
+		{"name edited", agent, resguardo.ActProfileChanged, func() error { return f.staff.EditName(ctx, agent, id, "Ana Actor") }},
+		{"address added", agent, resguardo.ActAddressAdded, func() error {
+			return f.staff.SaveAddress(ctx, agent, id, resguardo.Address{Line1: "Calle Mayor 1", City: "Madrid", Country: "ES"})
+		}},
+		{"locked", lead, resguardo.ActCustomerLocked, func() error { return f.staff.SetLocked(ctx, lead, id, true) }},
+		{"sessions revoked", lead, resguardo.ActCustomerSessionsRevoked, func() error { return f.staff.RevokeSessions(ctx, lead, id) }},
+	} {
+		if err := tc.run(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		rows, err := f.env.DB.Conn().AuditForTarget(ctx, resguardo.TargetCustomer, id, 0, 1)
+		if err != nil || len(rows) != 1 {
+			t.Fatalf("%s: %d entries, %v", tc.name, len(rows), err)
+		}
+		ev := rows[0].AuditEvent
+		if ev.Action != tc.action || ev.ActorKind != resguardo.ActorStaff || ev.ActorID != tc.by.StaffID || ev.ActorRole != string(tc.by.Role) {
+			t.Errorf("%s recorded as %s by %s %s (%s), want %s by staff %s (%s)", tc.name, ev.Action, ev.ActorKind, ev.ActorID, ev.ActorRole,
+				tc.action, tc.by.StaffID, tc.by.Role)
+		}
+	}
+}

@@ -79,6 +79,10 @@ type Principal struct {
 // Can asks the permission table.
 func (p Principal) Can(perm resguardo.Permission) bool { return p.MFADone && p.Role.Can(perm) }
 
+// Actor is the staff member as the actor of an audited operation, with
+// their role.
+func (p Principal) Actor() resguardo.Actor { return resguardo.StaffActor(p.StaffID, p.Role) }
+
 // Recent reports whether the password or a code was checked within 5 minutes.
 func (p Principal) Recent(now time.Time) bool { return now.Sub(p.RecentAuthAt) < recentWindow }
 
@@ -136,8 +140,7 @@ var (
 
 // staffEvent is an audit entry by a staff member.
 func staffEvent(p Principal, action, targetKind, targetID, outcome string) resguardo.AuditEvent {
-	return resguardo.AuditEvent{ActorKind: resguardo.ActorStaff, ActorID: p.StaffID, ActorRole: string(p.Role),
-		Action: action, TargetKind: targetKind, TargetID: targetID, Outcome: outcome}
+	return p.Actor().Event(action, targetKind, targetID, outcome)
 }
 
 // Invitation is what Create did.

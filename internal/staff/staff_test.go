@@ -116,7 +116,7 @@ func (f *fixture) customer(email, phone string) string {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if _, err := f.env.Accounts.AddPhone(ctx, id, "móvil", phone); err != nil {
+	if _, err := f.env.Accounts.AddPhone(ctx, resguardo.CustomerActor(id), id, "móvil", phone); err != nil {
 		f.t.Fatal(err)
 	}
 	return id
@@ -237,7 +237,7 @@ func TestOneRevealOneOpeningOneEntry(t *testing.T) {
 		f := newFixture(t, b)
 		ctx := t.Context()
 		id := f.customer("count@example.com", "+34612345677")
-		if _, err := f.env.Accounts.AddAddress(ctx, id, resguardo.Address{Label: "home", Line1: "Calle Mayor 1", PostalCode: "28013", City: "Madrid", Country: "ES"}); err != nil {
+		if _, err := f.env.Accounts.AddAddress(ctx, resguardo.CustomerActor(id), id, resguardo.Address{Label: "home", Line1: "Calle Mayor 1", PostalCode: "28013", City: "Madrid", Country: "ES"}); err != nil {
 			t.Fatal(err)
 		}
 		agent := f.signIn("agent@corp.example", f.enrol("agent@corp.example", resguardo.RoleAgent))
