@@ -25,6 +25,14 @@ type Principal struct {
 	RecentAuthAt time.Time
 }
 
+// RecentAuthWindow is how long a password or second-factor check counts as
+// recent for step-up: sensitive operations need one within it.
+const RecentAuthWindow = 5 * time.Minute
+
+// Recent reports whether the customer's password or a code was checked
+// within RecentAuthWindow of now (step-up).
+func (p Principal) Recent(now time.Time) bool { return now.Sub(p.RecentAuthAt) <= RecentAuthWindow }
+
 // Actor is the signed-in customer as the actor of an audited operation on
 // their own account.
 func (p Principal) Actor() resguardo.Actor { return resguardo.CustomerActor(p.CustomerID) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/resguardo/resguardo"
 	"github.com/resguardo/resguardo/internal/account"
@@ -104,7 +103,7 @@ func (p CustomerPolicy) authorize(s *Server, r *http.Request) (*http.Request, er
 	if err != nil {
 		return nil, err
 	}
-	if p.recent && s.now().Sub(pr.RecentAuthAt) > recentAuthWindow {
+	if p.recent && !pr.Recent(s.now()) {
 		return nil, errReauthRequired
 	}
 	requestInfoFrom(r.Context()).Actor = "customer:" + pr.CustomerID
@@ -233,10 +232,6 @@ func (p StaffPolicy) String() string {
 	}
 	return s
 }
-
-// recentAuthWindow is how long a password or second-factor check counts as
-// recent for step-up (docs/contract.md §3).
-const recentAuthWindow = 5 * time.Minute
 
 // errReauthRequired asks for step-up.
 var errReauthRequired = resguardo.Errorf(resguardo.EReauthRequired, "Confirm your password to continue (POST /api/v1/auth/reauth).")
