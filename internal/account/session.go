@@ -330,6 +330,14 @@ func (s *Service) Logout(ctx context.Context, p Principal) error {
 	})
 }
 
+// EndSessions ends every web session and app sign-in of a customer, and
+// voids their pending e-mail changes and sign-in challenges, in the
+// caller's transaction: what locking an account or ending all its sessions
+// from the back office does to them.
+func EndSessions(ctx context.Context, c sqlstore.Conn, customerID string) error {
+	return revokeOthers(ctx, c, Principal{CustomerID: customerID})
+}
+
 // revokeOthers ends every session and token family of the customer except
 // the one the principal uses, and voids pending e-mail changes and sign-in
 // challenges, which were started under the old state.

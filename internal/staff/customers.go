@@ -307,7 +307,22 @@ func (s *Service) SetLocked(ctx context.Context, p Principal, customerID string,
 	if err := s.require(p, OpSetLocked); err != nil {
 		return err
 	}
-	return s.accounts.SetLocked(ctx, p.Actor(), customerID, locked)
+	action := resguardo.ActCustomerUnlocked
+	if locked {
+		action = resguardo.ActCustomerLocked
+	}
+	// Locking ends every session and app sign-in at once.
+	return s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		if err := c.SetCustomerLocked(ctx, customerID, locked); err != nil {
+			return err
+		}
+		if locked {
+			if err := account.EndSessions(ctx, c, customerID); err != nil {
+				return err
+			}
+		}
+		return s.audit.Append(ctx, c, staffEvent(p, action, resguardo.TargetCustomer, customerID, resguardo.OutcomeSuccess))
+	})
 }
 
 // RevokeSessions ends every session and app sign-in of a customer.
@@ -315,7 +330,12 @@ func (s *Service) RevokeSessions(ctx context.Context, p Principal, customerID st
 	if err := s.require(p, OpRevokeSessions); err != nil {
 		return err
 	}
-	return s.accounts.RevokeAllSessions(ctx, p.Actor(), customerID)
+	return s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		if err := account.EndSessions(ctx, c, customerID); err != nil {
+			return err
+		}
+		return s.audit.Append(ctx, c, staffEvent(p, resguardo.ActCustomerSessionsRevoked, resguardo.TargetCustomer, customerID, resguardo.OutcomeSuccess))
+	})
 }
 
 func newID() string { return rand.Text() }
