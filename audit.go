@@ -29,6 +29,32 @@ const (
 	ActorAnonymous = "anonymous"
 )
 
+// Actor is who does an audited operation: a customer, a staff member with
+// their role, or the system. A service method that writes an audit entry for
+// an operation more than one kind of actor can do takes it as a parameter,
+// and the entry names exactly that actor: nothing rewrites it afterwards.
+type Actor struct {
+	Kind string // ActorCustomer, ActorStaff or ActorSystem
+	ID   string // the customer's or staff member's id; "" for the system
+	Role Role   // the staff member's role; "" otherwise
+}
+
+// CustomerActor is the customer id acting on their own account.
+func CustomerActor(id string) Actor { return Actor{Kind: ActorCustomer, ID: id} }
+
+// StaffActor is a staff member, with the role they act in.
+func StaffActor(id string, role Role) Actor { return Actor{Kind: ActorStaff, ID: id, Role: role} }
+
+// SystemActor is the service itself (the demo seed, the operator's CLI).
+var SystemActor = Actor{Kind: ActorSystem}
+
+// Event is an entry by a about the target, with the names (never the
+// values) of the fields it touched.
+func (a Actor) Event(action, targetKind, targetID, outcome string, fields ...string) AuditEvent {
+	return AuditEvent{ActorKind: a.Kind, ActorID: a.ID, ActorRole: string(a.Role), Action: action,
+		TargetKind: targetKind, TargetID: targetID, Outcome: outcome, Fields: fields}
+}
+
 // Outcomes.
 const (
 	OutcomeSuccess = "success"

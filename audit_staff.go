@@ -16,8 +16,8 @@ const (
 	ActStaffCodeFailed         = "staff.code_failed"
 	ActStaffRoleGranted        = "staff.role_granted"
 	ActCustomerSearched        = "staff.customer_searched"
-	ActCustomerViewed          = "staff.customer_viewed"
-	ActCustomerRevealed        = "staff.customer_field_revealed"
+	ActCustomerViewed          = "staff.customer_viewed"         // the masked customer page was shown
+	ActCustomerRevealed        = "staff.customer_field_revealed" // one field shown in clear, with the masked page: also a view (docs/audit.md)
 	ActCustomerLocked          = "staff.customer_locked"
 	ActCustomerUnlocked        = "staff.customer_unlocked"
 	ActCustomerMFAReset        = "staff.customer_mfa_reset"

@@ -27,6 +27,13 @@ const (
 	EInternal         = "internal"                  // anything unexpected
 )
 
+// ErrContention is in the chain of every error the store returns when the
+// database gave up waiting on a lock (SQLite busy, an InnoDB lock wait or
+// deadlock); such an error is also an EUnavailable Error. Services retry on
+// it, and the server logs it louder than an ordinary refusal; neither needs
+// to know which database said so.
+var ErrContention = errors.New("database lock contention")
+
 // FieldProblem names one invalid input field and why it is invalid. Detail is
 // written for the client and never echoes the submitted value, which may be a
 // password or personal data.

@@ -69,8 +69,7 @@ type Service struct {
 // event is an audit entry about a customer's own account, done by the
 // customer (or, with actor set to anonymous, by someone unknown).
 func event(action, customerID, outcome string, fields ...string) resguardo.AuditEvent {
-	return resguardo.AuditEvent{ActorKind: resguardo.ActorCustomer, ActorID: customerID, Action: action,
-		TargetKind: resguardo.TargetCustomer, TargetID: customerID, Outcome: outcome, Fields: fields}
+	return resguardo.CustomerActor(customerID).Event(action, resguardo.TargetCustomer, customerID, outcome, fields...)
 }
 
 // anonymous is an event by someone not (yet) known to be the customer.
@@ -157,15 +156,18 @@ const (
 	indexPhone = "phone"
 )
 
-// Sealed columns: the associated data names table and column, so a value
-// cannot be moved elsewhere and still open.
-const (
-	tCustomers = "customers"
-	tPhones    = "customer_phones"
-	tAddresses = "customer_addresses"
-	tSessions  = "web_sessions"
-	tFamilies  = "token_families"
-	tOutbox    = "outbox"
+// Sealed columns, from the store's one registry: the associated data names
+// table and column, so a value cannot be moved elsewhere and still open.
+var (
+	cEmail         = sqlstore.SealedCustomerEmail
+	cName          = sqlstore.SealedCustomerName
+	cPhone         = sqlstore.SealedPhone
+	cAddress       = sqlstore.SealedAddress
+	cSessionDevice = sqlstore.SealedSessionDevice
+	cFamilyDevice  = sqlstore.SealedFamilyDevice
+	cOutbox        = sqlstore.SealedOutbox
+	cTOTP          = sqlstore.SealedTOTP
+	cPendingEmail  = sqlstore.SealedPendingEmail
 )
 
 // errUnauthenticated is the one answer to any failed sign-in or bad token:
@@ -213,7 +215,7 @@ func (s *Service) openString(dk *vault.DataKey, sealed []byte, table, column, id
 // that sends it commits.
 func (s *Service) queueMail(ctx context.Context, c sqlstore.Conn, customerID string, dk *vault.DataKey, m mail.Message) error {
 	id := newID()
-	sealed, err := sealJSON(dk, m, tOutbox, "sealed", id)
+	sealed, err := sealJSON(dk, m, cOutbox.Table, cOutbox.Column, id)
 	if err != nil {
 		return fmt.Errorf("seal mail: %w", err)
 	}

@@ -115,7 +115,7 @@ func (s *Service) admitUnsolicited(ctx context.Context, client netip.Addr, keys 
 		drain := time.Duration(waiting/max(s.o.MailPerMinute, 1)+1) * time.Minute
 		return &resguardo.Error{Code: resguardo.ERateLimited, Message: "Too many requests. Try again later.", RetryAfter: drain}
 	}
-	network := ThrottleNetwork(client)
+	network := resguardo.ThrottleNetwork(client)
 	names := make([]string, len(keys))
 	for i, k := range keys {
 		names[i] = k + network

@@ -19,7 +19,7 @@ const purposeChange = "change_email"
 // work and the same access-log entry, but no mail and no link, so neither
 // the answer, its time nor the customer's own log tells whether it is
 // registered.
-func (s *Service) RequestEmailChange(ctx context.Context, p Principal, emailIn string) error {
+func (s *Service) RequestEmailChange(ctx context.Context, by resguardo.Actor, p Principal, emailIn string) error {
 	email, err := resguardo.ParseEmail(emailIn)
 	if err != nil {
 		return err
@@ -39,18 +39,18 @@ func (s *Service) RequestEmailChange(ctx context.Context, p Principal, emailIn s
 	if err != nil {
 		return err
 	}
-	sealed, err := dk.Seal([]byte(email), "pending_emails", "email_sealed", p.CustomerID)
+	sealed, err := dk.Seal([]byte(email), cPendingEmail.Table, cPendingEmail.Column, p.CustomerID)
 	if err != nil {
 		return err
 	}
 	token, hash := auth.NewToken()
-	m, err := compose(mail.KindVerifyEmail, langFrom(ctx), email, mail.Data{
+	m, err := compose(mail.KindVerifyEmail, resguardo.LangFromContext(ctx), email, mail.Data{
 		Link: s.o.BaseURL + "/verify-email?token=" + url.QueryEscape(token), Minutes: int(s.o.VerifyTTL.Minutes()),
 	})
 	if err != nil {
 		return err
 	}
-	return s.change(ctx, p.CustomerID, resguardo.ActEmailChangeAsked, []string{"email"}, func(c sqlstore.Conn) error {
+	return s.change(ctx, by, p.CustomerID, resguardo.ActEmailChangeAsked, []string{"email"}, func(c sqlstore.Conn) error {
 		if err := c.DeleteEmailTokens(ctx, p.CustomerID, purposeChange); err != nil {
 			return err
 		}
@@ -85,15 +85,15 @@ func (s *Service) confirmEmailChange(ctx context.Context, c sqlstore.Conn, t sql
 	if err != nil {
 		return errBadLink
 	}
-	newEmail, err := dk.Open(pending, "pending_emails", "email_sealed", row.ID)
+	newEmail, err := dk.Open(pending, cPendingEmail.Table, cPendingEmail.Column, row.ID)
 	if err != nil {
 		return err
 	}
-	oldEmail, err := s.openString(dk, row.EmailSealed, tCustomers, "email_sealed", row.ID)
+	oldEmail, err := s.openString(dk, row.EmailSealed, cEmail.Table, cEmail.Column, row.ID)
 	if err != nil {
 		return err
 	}
-	sealed, err := dk.Seal(newEmail, tCustomers, "email_sealed", row.ID)
+	sealed, err := dk.Seal(newEmail, cEmail.Table, cEmail.Column, row.ID)
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ func (s *Service) confirmEmailChange(ctx context.Context, c sqlstore.Conn, t sql
 	if err := revokeOthers(ctx, c, Principal{CustomerID: row.ID}); err != nil {
 		return err
 	}
-	m, err := compose(mail.KindEmailChanged, langFrom(ctx), resguardo.Email(oldEmail), mail.Data{})
+	m, err := compose(mail.KindEmailChanged, resguardo.LangFromContext(ctx), resguardo.Email(oldEmail), mail.Data{})
 	if err != nil {
 		return err
 	}

@@ -112,7 +112,7 @@ func deviceKey(tokenHash []byte) string { return hex.EncodeToString(tokenHash[:1
 // the account and the network. A malformed address can be no account's: it
 // counts against the network alone.
 func signInKeys(emailIndex []byte, client netip.Addr, knownDevice []byte) []string {
-	nw := ThrottleNetwork(client)
+	nw := resguardo.ThrottleNetwork(client)
 	if emailIndex == nil {
 		return []string{"nt:" + nw}
 	}
@@ -121,42 +121,6 @@ func signInKeys(emailIndex []byte, client netip.Addr, knownDevice []byte) []stri
 		return []string{"kd:" + acct + "/" + deviceKey(knownDevice)}
 	}
 	return []string{"an:" + acct + "/" + nw, "ac:" + acct, "nt:" + nw}
-}
-
-// ThrottleNetwork is what guessing limits treat as one client: an IPv4
-// address, or the /64 of an IPv6 address (what one subscriber is given).
-func ThrottleNetwork(a netip.Addr) string {
-	if !a.IsValid() {
-		return "unknown"
-	}
-	a = a.Unmap()
-	if a.Is4() {
-		return a.String()
-	}
-	p, err := a.Prefix(64)
-	if err != nil {
-		return "unknown"
-	}
-	return p.String()
-}
-
-// CoarseNetwork is the /24 (IPv4) or /48 (IPv6) of an address, shown to a
-// customer beside their sessions and sign-ins: enough to recognise a place,
-// not enough to pin a household.
-func CoarseNetwork(a netip.Addr) string {
-	if !a.IsValid() {
-		return "unknown"
-	}
-	a = a.Unmap()
-	bits := 48
-	if a.Is4() {
-		bits = 24
-	}
-	p, err := a.Prefix(bits)
-	if err != nil {
-		return "unknown"
-	}
-	return p.String()
 }
 
 // ClaimAttempt is claimAttempt for the staff side, which shares the
@@ -226,7 +190,7 @@ func retryContention(ctx context.Context, fn func() error) error {
 	const tries = 6
 	var err error
 	for i := range tries {
-		if err = fn(); err == nil || !errors.Is(err, sqlstore.ErrContention) || i == tries-1 {
+		if err = fn(); err == nil || !errors.Is(err, resguardo.ErrContention) || i == tries-1 {
 			return err
 		}
 		// 5-15 ms, then longer: two nodes that collided should not

@@ -16,8 +16,6 @@ import (
 // mfaChallengeTTL is how long a sign-in waits for its second factor.
 const mfaChallengeTTL = 5 * time.Minute
 
-const tTOTP = "customer_totp"
-
 var errCodeWrong = &resguardo.Error{Code: resguardo.EInvalid, Message: "The code is not correct.",
 	Fields: []resguardo.FieldProblem{{Field: "code", Detail: "is not correct"}}}
 
@@ -114,7 +112,7 @@ func (s *Service) checkSecondFactor(ctx context.Context, c sqlstore.Conn, custom
 	if err != nil {
 		return err
 	}
-	secret, err := s.openString(dk, t.SecretSealed, tTOTP, "secret_sealed", customerID)
+	secret, err := s.openString(dk, t.SecretSealed, cTOTP.Table, cTOTP.Column, customerID)
 	if err != nil {
 		return err
 	}
@@ -229,11 +227,11 @@ func (s *Service) BeginTOTP(ctx context.Context, p Principal) (TOTPEnrolment, er
 	if err != nil {
 		return TOTPEnrolment{}, err
 	}
-	sealed, err := dk.Seal([]byte(en.Secret), tTOTP, "secret_sealed", p.CustomerID)
+	sealed, err := dk.Seal([]byte(en.Secret), cTOTP.Table, cTOTP.Column, p.CustomerID)
 	if err != nil {
 		return TOTPEnrolment{}, err
 	}
-	err = s.change(ctx, p.CustomerID, resguardo.ActTOTPEnrolment, nil, func(c sqlstore.Conn) error {
+	err = s.change(ctx, resguardo.CustomerActor(p.CustomerID), p.CustomerID, resguardo.ActTOTPEnrolment, nil, func(c sqlstore.Conn) error {
 		return c.PutPendingTOTP(ctx, sqlstore.TOTPRow{CustomerID: p.CustomerID, SecretSealed: sealed, CreatedAt: s.now().Unix()})
 	})
 	return en, err
@@ -251,7 +249,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, code, lang strin
 	if err != nil {
 		return nil, err
 	}
-	secret, err := s.openString(dk, t.SecretSealed, tTOTP, "secret_sealed", p.CustomerID)
+	secret, err := s.openString(dk, t.SecretSealed, cTOTP.Table, cTOTP.Column, p.CustomerID)
 	if err != nil {
 		return nil, err
 	}
@@ -263,7 +261,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, code, lang strin
 	if err != nil {
 		return nil, err
 	}
-	err = s.secondFactorChanged(ctx, p, lang, resguardo.ActTOTPEnabled, func(c sqlstore.Conn) error {
+	err = s.secondFactorChanged(ctx, resguardo.CustomerActor(p.CustomerID), p, lang, resguardo.ActTOTPEnabled, func(c sqlstore.Conn) error {
 		if err := c.EnableTOTP(ctx, p.CustomerID, t.SecretSealed, step); err != nil {
 			return err
 		}
@@ -279,7 +277,7 @@ func (s *Service) RemoveTOTP(ctx context.Context, p Principal, code, lang string
 	if _, err := s.claimAttempt(ctx, keys...); err != nil {
 		return err
 	}
-	err := s.secondFactorChanged(ctx, p, lang, resguardo.ActTOTPRemoved, func(c sqlstore.Conn) error {
+	err := s.secondFactorChanged(ctx, resguardo.CustomerActor(p.CustomerID), p, lang, resguardo.ActTOTPRemoved, func(c sqlstore.Conn) error {
 		if err := s.checkSecondFactor(ctx, c, p.CustomerID, code); err != nil {
 			return err
 		}
@@ -300,7 +298,7 @@ func (s *Service) RenewRecoveryCodes(ctx context.Context, p Principal) ([]string
 	if err != nil {
 		return nil, err
 	}
-	err = s.change(ctx, p.CustomerID, resguardo.ActRecoveryRenewed, nil, func(c sqlstore.Conn) error {
+	err = s.change(ctx, resguardo.CustomerActor(p.CustomerID), p.CustomerID, resguardo.ActRecoveryRenewed, nil, func(c sqlstore.Conn) error {
 		on, err := s.totpEnabled(ctx, c, p.CustomerID)
 		if err != nil {
 			return err
@@ -315,7 +313,7 @@ func (s *Service) RenewRecoveryCodes(ctx context.Context, p Principal) ([]string
 
 // secondFactorChanged runs a change of the second factor with its audit
 // entry, ends the other sessions, and mails the owner, in one transaction.
-func (s *Service) secondFactorChanged(ctx context.Context, p Principal, lang, action string, fn func(sqlstore.Conn) error) error {
+func (s *Service) secondFactorChanged(ctx context.Context, by resguardo.Actor, p Principal, lang, action string, fn func(sqlstore.Conn) error) error {
 	row, err := s.db.Conn().CustomerByID(ctx, p.CustomerID)
 	if err != nil {
 		return err
@@ -324,7 +322,7 @@ func (s *Service) secondFactorChanged(ctx context.Context, p Principal, lang, ac
 	if err != nil {
 		return err
 	}
-	email, err := s.openString(dk, row.EmailSealed, tCustomers, "email_sealed", row.ID)
+	email, err := s.openString(dk, row.EmailSealed, cEmail.Table, cEmail.Column, row.ID)
 	if err != nil {
 		return err
 	}
@@ -332,7 +330,7 @@ func (s *Service) secondFactorChanged(ctx context.Context, p Principal, lang, ac
 	if err != nil {
 		return err
 	}
-	return s.change(ctx, p.CustomerID, action, []string{"totp"}, func(c sqlstore.Conn) error {
+	return s.change(ctx, by, p.CustomerID, action, []string{"totp"}, func(c sqlstore.Conn) error {
 		if err := fn(c); err != nil {
 			return err
 		}
@@ -385,7 +383,7 @@ func (s *Service) PendingTOTP(ctx context.Context, p Principal) (TOTPEnrolment, 
 	if err != nil {
 		return TOTPEnrolment{}, err
 	}
-	secret, err := s.openString(dk, t.SecretSealed, tTOTP, "secret_sealed", p.CustomerID)
+	secret, err := s.openString(dk, t.SecretSealed, cTOTP.Table, cTOTP.Column, p.CustomerID)
 	if err != nil {
 		return TOTPEnrolment{}, err
 	}

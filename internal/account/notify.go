@@ -9,23 +9,6 @@ import (
 	"github.com/resguardo/resguardo/internal/sqlstore"
 )
 
-type langKey struct{}
-
-// WithLang records the language negotiated for a request, for the mail it
-// causes.
-func WithLang(ctx context.Context, lang string) context.Context {
-	return context.WithValue(ctx, langKey{}, lang)
-}
-
-// LangFrom returns the language WithLang recorded ("" when none), for mail
-// another service sends.
-func LangFrom(ctx context.Context) string { return langFrom(ctx) }
-
-func langFrom(ctx context.Context) string {
-	l, _ := ctx.Value(langKey{}).(string)
-	return l
-}
-
 // newAccountGrace is how old an account must be before its sign-ins from
 // new devices are mailed about: the first sign-ins after registering are
 // expected.
@@ -47,7 +30,7 @@ func (s *Service) notifyIfNewDevice(ctx context.Context, c sqlstore.Conn, row sq
 		return err
 	}
 	for _, w := range web {
-		if d, err := s.openString(dk, w.DeviceSealed, tSessions, "device_sealed", w.ID); err == nil && d == device {
+		if d, err := s.openString(dk, w.DeviceSealed, cSessionDevice.Table, cSessionDevice.Column, w.ID); err == nil && d == device {
 			return nil
 		}
 	}
@@ -56,15 +39,15 @@ func (s *Service) notifyIfNewDevice(ctx context.Context, c sqlstore.Conn, row sq
 		return err
 	}
 	for _, f := range fams {
-		if d, err := s.openString(dk, f.DeviceSealed, tFamilies, "device_sealed", f.ID); err == nil && d == device {
+		if d, err := s.openString(dk, f.DeviceSealed, cFamilyDevice.Table, cFamilyDevice.Column, f.ID); err == nil && d == device {
 			return nil
 		}
 	}
-	email, err := s.openString(dk, row.EmailSealed, tCustomers, "email_sealed", row.ID)
+	email, err := s.openString(dk, row.EmailSealed, cEmail.Table, cEmail.Column, row.ID)
 	if err != nil {
 		return err
 	}
-	m, err := compose(mail.KindNewSignIn, langFrom(ctx), resguardo.Email(email), mail.Data{Device: device, Link: s.o.BaseURL + "/account/security"})
+	m, err := compose(mail.KindNewSignIn, resguardo.LangFromContext(ctx), resguardo.Email(email), mail.Data{Device: device, Link: s.o.BaseURL + "/account/security"})
 	if err != nil {
 		// The device name comes from the client; a name the mail cannot
 		// carry must not turn into a failed sign-in.

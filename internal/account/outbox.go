@@ -27,7 +27,7 @@ func (s *Service) SendMail(ctx context.Context, sender mail.Sender, limit int) (
 			return sent, err
 		}
 		var m mail.Message
-		if err := openJSON(dk, row.Sealed, &m, tOutbox, "sealed", row.ID); err != nil {
+		if err := openJSON(dk, row.Sealed, &m, cOutbox.Table, cOutbox.Column, row.ID); err != nil {
 			return sent, err
 		}
 		if err := sender.Send(ctx, m); err != nil {

@@ -40,7 +40,7 @@ func (s *Service) setPassword(ctx context.Context, row sqlstore.CustomerRow, has
 	if err != nil {
 		return err
 	}
-	email, err := s.openString(dk, row.EmailSealed, tCustomers, "email_sealed", row.ID)
+	email, err := s.openString(dk, row.EmailSealed, cEmail.Table, cEmail.Column, row.ID)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ const accessLogBatch = 100
 // The audit entry is written only once everything has been read, and the
 // data is handed out only once the entry is written: no export goes
 // unrecorded.
-func (s *Service) Export(ctx context.Context, p Principal) (Export, error) {
+func (s *Service) Export(ctx context.Context, by resguardo.Actor, p Principal) (Export, error) {
 	row, err := s.db.Conn().CustomerByID(ctx, p.CustomerID)
 	if err != nil {
 		return Export{}, err
@@ -46,7 +46,7 @@ func (s *Service) Export(ctx context.Context, p Principal) (Export, error) {
 	if out.AccessLog, err = s.wholeAccessLog(ctx, p.CustomerID); err != nil {
 		return Export{}, err
 	}
-	ev := event(resguardo.ActDataExported, p.CustomerID, resguardo.OutcomeSuccess, "email", "name", "phone", "address", "sessions", "access_log")
+	ev := by.Event(resguardo.ActDataExported, resguardo.TargetCustomer, p.CustomerID, resguardo.OutcomeSuccess, "email", "name", "phone", "address", "sessions", "access_log")
 	if err := s.audit.Record(ctx, ev); err != nil {
 		return Export{}, fmt.Errorf("record export: %w", err)
 	}
@@ -67,7 +67,7 @@ func (s *Service) pendingEmail(ctx context.Context, row sqlstore.CustomerRow) (s
 	if err != nil {
 		return "", err
 	}
-	return s.openString(dk, sealed, "pending_emails", "email_sealed", row.ID)
+	return s.openString(dk, sealed, cPendingEmail.Table, cPendingEmail.Column, row.ID)
 }
 
 // wholeAccessLog reads every audit entry about the customer, newest first,
@@ -116,7 +116,7 @@ const erasureKept = "audit entries (ids only)"
 // commit the unwrapped key is dropped from the vault's cache. Backups taken
 // before hold the wrapped key too: they stay readable until the KEK that
 // wrapped it is rotated out and retired.
-func (s *Service) Erase(ctx context.Context, p Principal) (Erasure, error) {
+func (s *Service) Erase(ctx context.Context, by resguardo.Actor, p Principal) (Erasure, error) {
 	row, err := s.db.Conn().CustomerByID(ctx, p.CustomerID)
 	if err != nil {
 		return Erasure{}, err
@@ -131,7 +131,7 @@ func (s *Service) Erase(ctx context.Context, p Principal) (Erasure, error) {
 		if rows, err = c.EraseCustomer(ctx, p.CustomerID, names, prefixes); err != nil {
 			return err
 		}
-		return s.audit.Append(ctx, c, event(resguardo.ActAccountErased, p.CustomerID, resguardo.OutcomeSuccess))
+		return s.audit.Append(ctx, c, by.Event(resguardo.ActAccountErased, resguardo.TargetCustomer, p.CustomerID, resguardo.OutcomeSuccess))
 	})
 	if err != nil {
 		return Erasure{}, fmt.Errorf("erase customer %s: %w", p.CustomerID, err)
@@ -186,8 +186,8 @@ func (s *Service) addressIndexes(ctx context.Context, row sqlstore.CustomerRow) 
 		return nil, err
 	}
 	out := [][]byte{row.EmailIndex}
-	add := func(sealed []byte, table string) error {
-		email, err := s.openString(dk, sealed, table, "email_sealed", row.ID)
+	add := func(sealed []byte, col sqlstore.SealedColumn) error {
+		email, err := s.openString(dk, sealed, col.Table, col.Column, row.ID)
 		if err != nil {
 			return err
 		}
@@ -198,7 +198,7 @@ func (s *Service) addressIndexes(ctx context.Context, row sqlstore.CustomerRow) 
 		out = append(out, idx...)
 		return nil
 	}
-	if err := add(row.EmailSealed, tCustomers); err != nil {
+	if err := add(row.EmailSealed, cEmail); err != nil {
 		return nil, err
 	}
 	pendingIndex, sealed, err := s.db.Conn().PendingEmail(ctx, row.ID)
@@ -209,5 +209,5 @@ func (s *Service) addressIndexes(ctx context.Context, row sqlstore.CustomerRow) 
 		return nil, err
 	}
 	out = append(out, pendingIndex)
-	return out, add(sealed, "pending_emails")
+	return out, add(sealed, cPendingEmail)
 }

@@ -32,17 +32,17 @@ func (s *Service) openProfile(row sqlstore.CustomerRow, phones []sqlstore.PhoneR
 	c := resguardo.Customer{ID: row.ID, EmailVerified: row.EmailVerified, CreatedAt: time.Unix(row.CreatedAt, 0).UTC(),
 		TOTPEnabled: row.TOTPEnabled, Locked: row.Locked,
 		Phones: make([]resguardo.Phone, 0, len(phones)), Addresses: make([]resguardo.Address, 0, len(addrs))}
-	email, err := s.openString(dk, row.EmailSealed, tCustomers, "email_sealed", row.ID)
+	email, err := s.openString(dk, row.EmailSealed, cEmail.Table, cEmail.Column, row.ID)
 	if err != nil {
 		return c, err
 	}
 	c.Email = resguardo.Email(email)
-	if c.Name, err = s.openString(dk, row.NameSealed, tCustomers, "name_sealed", row.ID); err != nil {
+	if c.Name, err = s.openString(dk, row.NameSealed, cName.Table, cName.Column, row.ID); err != nil {
 		return c, err
 	}
 	for _, p := range phones {
 		var ph resguardo.Phone
-		if err := openJSON(dk, p.Sealed, &ph, tPhones, "sealed", p.ID); err != nil {
+		if err := openJSON(dk, p.Sealed, &ph, cPhone.Table, cPhone.Column, p.ID); err != nil {
 			return c, err
 		}
 		ph.ID = p.ID
@@ -50,7 +50,7 @@ func (s *Service) openProfile(row sqlstore.CustomerRow, phones []sqlstore.PhoneR
 	}
 	for _, a := range addrs {
 		var ad resguardo.Address
-		if err := openJSON(dk, a.Sealed, &ad, tAddresses, "sealed", a.ID); err != nil {
+		if err := openJSON(dk, a.Sealed, &ad, cAddress.Table, cAddress.Column, a.ID); err != nil {
 			return c, err
 		}
 		ad.ID = a.ID
@@ -69,7 +69,7 @@ func (s *Service) customerKey(ctx context.Context, customerID string) (*vault.Da
 }
 
 // UpdateName changes the customer's name.
-func (s *Service) UpdateName(ctx context.Context, customerID, nameIn string) error {
+func (s *Service) UpdateName(ctx context.Context, by resguardo.Actor, customerID, nameIn string) error {
 	name, err := resguardo.CleanText("name", nameIn, 1, 200)
 	if err != nil {
 		return err
@@ -78,29 +78,29 @@ func (s *Service) UpdateName(ctx context.Context, customerID, nameIn string) err
 	if err != nil {
 		return err
 	}
-	sealed, err := dk.Seal([]byte(name), tCustomers, "name_sealed", customerID)
+	sealed, err := dk.Seal([]byte(name), cName.Table, cName.Column, customerID)
 	if err != nil {
 		return err
 	}
-	return s.change(ctx, customerID, resguardo.ActProfileChanged, []string{"name"}, func(c sqlstore.Conn) error {
+	return s.change(ctx, by, customerID, resguardo.ActProfileChanged, []string{"name"}, func(c sqlstore.Conn) error {
 		return c.SetName(ctx, customerID, sealed, s.now().Unix())
 	})
 }
 
 // change runs one change of a customer's data and its audit entry in one
 // transaction.
-func (s *Service) change(ctx context.Context, customerID, action string, fields []string, fn func(sqlstore.Conn) error) error {
+func (s *Service) change(ctx context.Context, by resguardo.Actor, customerID, action string, fields []string, fn func(sqlstore.Conn) error) error {
 	return s.db.Tx(ctx, func(c sqlstore.Conn) error {
 		if err := fn(c); err != nil {
 			return err
 		}
-		return s.audit.Append(ctx, c, event(action, customerID, resguardo.OutcomeSuccess, fields...))
+		return s.audit.Append(ctx, c, by.Event(action, resguardo.TargetCustomer, customerID, resguardo.OutcomeSuccess, fields...))
 	})
 }
 
 // AddPhone adds a phone number given with its country code; past
 // resguardo.MaxPhones it is refused (conflict) and nothing changes.
-func (s *Service) AddPhone(ctx context.Context, customerID, labelIn, numberIn string) (resguardo.Phone, error) {
+func (s *Service) AddPhone(ctx context.Context, by resguardo.Actor, customerID, labelIn, numberIn string) (resguardo.Phone, error) {
 	number, err := resguardo.ParsePhone(numberIn)
 	if err != nil {
 		return resguardo.Phone{}, err
@@ -118,11 +118,11 @@ func (s *Service) AddPhone(ctx context.Context, customerID, labelIn, numberIn st
 		return resguardo.Phone{}, err
 	}
 	ph := resguardo.Phone{ID: newID(), Label: label, Number: number}
-	sealed, err := sealJSON(dk, resguardo.Phone{Label: label, Number: number}, tPhones, "sealed", ph.ID)
+	sealed, err := sealJSON(dk, resguardo.Phone{Label: label, Number: number}, cPhone.Table, cPhone.Column, ph.ID)
 	if err != nil {
 		return resguardo.Phone{}, err
 	}
-	err = s.change(ctx, customerID, resguardo.ActPhoneAdded, []string{"phone"}, func(c sqlstore.Conn) error {
+	err = s.change(ctx, by, customerID, resguardo.ActPhoneAdded, []string{"phone"}, func(c sqlstore.Conn) error {
 		if err := roomForPhone(ctx, c, customerID); err != nil {
 			return err
 		}
@@ -132,25 +132,25 @@ func (s *Service) AddPhone(ctx context.Context, customerID, labelIn, numberIn st
 }
 
 // DeletePhone removes one of the customer's numbers.
-func (s *Service) DeletePhone(ctx context.Context, customerID, id string) error {
-	return s.change(ctx, customerID, resguardo.ActPhoneRemoved, []string{"phone"}, func(c sqlstore.Conn) error {
+func (s *Service) DeletePhone(ctx context.Context, by resguardo.Actor, customerID, id string) error {
+	return s.change(ctx, by, customerID, resguardo.ActPhoneRemoved, []string{"phone"}, func(c sqlstore.Conn) error {
 		return c.DeletePhone(ctx, customerID, id)
 	})
 }
 
 // AddAddress adds a postal address; past resguardo.MaxAddresses it is
 // refused (conflict) and nothing changes.
-func (s *Service) AddAddress(ctx context.Context, customerID string, a resguardo.Address) (resguardo.Address, error) {
+func (s *Service) AddAddress(ctx context.Context, by resguardo.Actor, customerID string, a resguardo.Address) (resguardo.Address, error) {
 	a.ID = newID()
-	return a, s.saveAddress(ctx, customerID, &a, true)
+	return a, s.saveAddress(ctx, by, customerID, &a, true)
 }
 
 // UpdateAddress replaces one of the customer's addresses.
-func (s *Service) UpdateAddress(ctx context.Context, customerID string, a resguardo.Address) (resguardo.Address, error) {
-	return a, s.saveAddress(ctx, customerID, &a, false)
+func (s *Service) UpdateAddress(ctx context.Context, by resguardo.Actor, customerID string, a resguardo.Address) (resguardo.Address, error) {
+	return a, s.saveAddress(ctx, by, customerID, &a, false)
 }
 
-func (s *Service) saveAddress(ctx context.Context, customerID string, a *resguardo.Address, insert bool) error {
+func (s *Service) saveAddress(ctx context.Context, by resguardo.Actor, customerID string, a *resguardo.Address, insert bool) error {
 	if err := a.Clean(); err != nil {
 		return err
 	}
@@ -160,27 +160,27 @@ func (s *Service) saveAddress(ctx context.Context, customerID string, a *resguar
 	}
 	stored := *a
 	stored.ID = "" // the id is the row's, bound as associated data
-	sealed, err := sealJSON(dk, stored, tAddresses, "sealed", a.ID)
+	sealed, err := sealJSON(dk, stored, cAddress.Table, cAddress.Column, a.ID)
 	if err != nil {
 		return err
 	}
 	now := s.now().Unix()
 	if insert {
-		return s.change(ctx, customerID, resguardo.ActAddressAdded, []string{"address"}, func(c sqlstore.Conn) error {
+		return s.change(ctx, by, customerID, resguardo.ActAddressAdded, []string{"address"}, func(c sqlstore.Conn) error {
 			if err := roomForAddress(ctx, c, customerID); err != nil {
 				return err
 			}
 			return c.InsertAddress(ctx, sqlstore.AddressRow{ID: a.ID, CustomerID: customerID, Sealed: sealed, CreatedAt: now, UpdatedAt: now})
 		})
 	}
-	return s.change(ctx, customerID, resguardo.ActAddressChanged, []string{"address"}, func(c sqlstore.Conn) error {
+	return s.change(ctx, by, customerID, resguardo.ActAddressChanged, []string{"address"}, func(c sqlstore.Conn) error {
 		return c.UpdateAddress(ctx, customerID, a.ID, sealed, now)
 	})
 }
 
 // DeleteAddress removes one of the customer's addresses.
-func (s *Service) DeleteAddress(ctx context.Context, customerID, id string) error {
-	return s.change(ctx, customerID, resguardo.ActAddressRemoved, []string{"address"}, func(c sqlstore.Conn) error {
+func (s *Service) DeleteAddress(ctx context.Context, by resguardo.Actor, customerID, id string) error {
+	return s.change(ctx, by, customerID, resguardo.ActAddressRemoved, []string{"address"}, func(c sqlstore.Conn) error {
 		return c.DeleteAddress(ctx, customerID, id)
 	})
 }

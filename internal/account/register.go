@@ -74,10 +74,10 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) error {
 	if err != nil {
 		return err
 	}
-	if row.EmailSealed, err = dk.Seal([]byte(email), tCustomers, "email_sealed", id); err != nil {
+	if row.EmailSealed, err = dk.Seal([]byte(email), cEmail.Table, cEmail.Column, id); err != nil {
 		return err
 	}
-	if row.NameSealed, err = dk.Seal([]byte(name), tCustomers, "name_sealed", id); err != nil {
+	if row.NameSealed, err = dk.Seal([]byte(name), cName.Table, cName.Column, id); err != nil {
 		return err
 	}
 	row.CreatedAt = s.now().Unix()

@@ -27,7 +27,7 @@ func (s *Service) Reindex(ctx context.Context, c sqlstore.Conn, customerID strin
 		return 0, err
 	}
 	changed := 0
-	email, err := s.openString(dk, row.EmailSealed, tCustomers, "email_sealed", row.ID)
+	email, err := s.openString(dk, row.EmailSealed, cEmail.Table, cEmail.Column, row.ID)
 	if err != nil {
 		return 0, err
 	}
@@ -45,7 +45,7 @@ func (s *Service) Reindex(ctx context.Context, c sqlstore.Conn, customerID strin
 	}
 	for _, p := range phones {
 		var ph resguardo.Phone
-		if err := openJSON(dk, p.Sealed, &ph, tPhones, "sealed", p.ID); err != nil {
+		if err := openJSON(dk, p.Sealed, &ph, cPhone.Table, cPhone.Column, p.ID); err != nil {
 			return 0, err
 		}
 		next, err := s.vault.BlindIndex(indexPhone, ph.Number)
@@ -66,7 +66,7 @@ func (s *Service) Reindex(ctx context.Context, c sqlstore.Conn, customerID strin
 	if err != nil {
 		return 0, err
 	}
-	pending, err := s.openString(dk, sealed, "pending_emails", "email_sealed", row.ID)
+	pending, err := s.openString(dk, sealed, cPendingEmail.Table, cPendingEmail.Column, row.ID)
 	if err != nil {
 		return 0, err
 	}

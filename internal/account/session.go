@@ -25,6 +25,18 @@ type Principal struct {
 	RecentAuthAt time.Time
 }
 
+// RecentAuthWindow is how long a password or second-factor check counts as
+// recent for step-up: sensitive operations need one within it.
+const RecentAuthWindow = 5 * time.Minute
+
+// Recent reports whether the customer's password or a code was checked
+// within RecentAuthWindow of now (step-up).
+func (p Principal) Recent(now time.Time) bool { return now.Sub(p.RecentAuthAt) <= RecentAuthWindow }
+
+// Actor is the signed-in customer as the actor of an audited operation on
+// their own account.
+func (p Principal) Actor() resguardo.Actor { return resguardo.CustomerActor(p.CustomerID) }
+
 // touchEvery bounds how often activity is written: at most once a minute
 // per session, not once per request.
 const touchEvery = time.Minute
@@ -50,7 +62,7 @@ func (s *Service) StartWebSession(ctx context.Context, customerID, device string
 		CreatedAt: now.Unix(), LastSeenAt: now.Unix(), ExpiresAt: now.Add(s.o.SessionAbsolute).Unix(), RecentAuthAt: now.Unix(),
 		Client: audit.MetaFrom(ctx).Client,
 	}
-	if sess.DeviceSealed, err = dk.Seal([]byte(device), tSessions, "device_sealed", sess.ID); err != nil {
+	if sess.DeviceSealed, err = dk.Seal([]byte(device), cSessionDevice.Table, cSessionDevice.Column, sess.ID); err != nil {
 		return "", Principal{}, err
 	}
 	// The bound ends the least recently used session: write the activity
@@ -121,7 +133,7 @@ func (s *Service) IssueTokens(ctx context.Context, customerID, device string) (T
 	now := s.now()
 	fam := sqlstore.TokenFamilyRow{ID: newID(), CustomerID: customerID, CreatedAt: now.Unix(), LastSeenAt: now.Unix(), RecentAuthAt: now.Unix(),
 		Client: audit.MetaFrom(ctx).Client}
-	if fam.DeviceSealed, err = dk.Seal([]byte(device), tFamilies, "device_sealed", fam.ID); err != nil {
+	if fam.DeviceSealed, err = dk.Seal([]byte(device), cFamilyDevice.Table, cFamilyDevice.Column, fam.ID); err != nil {
 		return Tokens{}, err
 	}
 	if err := s.FlushActivity(ctx); err != nil { // as in StartWebSession
@@ -316,6 +328,14 @@ func (s *Service) Logout(ctx context.Context, p Principal) error {
 		}
 		return s.audit.Append(ctx, c, event(resguardo.ActSignOut, p.CustomerID, resguardo.OutcomeSuccess))
 	})
+}
+
+// EndSessions ends every web session and app sign-in of a customer, and
+// voids their pending e-mail changes and sign-in challenges, in the
+// caller's transaction: what locking an account or ending all its sessions
+// from the back office does to them.
+func EndSessions(ctx context.Context, c sqlstore.Conn, customerID string) error {
+	return revokeOthers(ctx, c, Principal{CustomerID: customerID})
 }
 
 // revokeOthers ends every session and token family of the customer except

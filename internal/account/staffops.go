@@ -7,9 +7,11 @@ import (
 	"github.com/resguardo/resguardo/internal/sqlstore"
 )
 
-// Operations the back office performs on a customer. The caller (the staff
-// package) has checked the staff member's permission; the context carries
-// the staff actor, so the audit entries name the staff member and role.
+// What the back office needs of the customer side: finding a customer, and
+// turning a second factor off (which needs the customer's key and mail).
+// The staff package owns the operations themselves (their permission, their
+// audit entry, locking and ending sessions); it passes the staff member as
+// the actor, whom the audit entries name with their role.
 
 // FindByEmail returns the id of the account with that address.
 func (s *Service) FindByEmail(ctx context.Context, emailIn string) (string, error) {
@@ -49,34 +51,9 @@ func (s *Service) Exists(ctx context.Context, id string) (bool, error) {
 // ResetSecondFactor turns a customer's TOTP off (a lead, after checking the
 // caller's identity by other means): every session and app sign-in ends and
 // the customer is told by mail.
-func (s *Service) ResetSecondFactor(ctx context.Context, customerID, lang string) error {
-	return s.secondFactorChanged(ctx, Principal{CustomerID: customerID}, lang, resguardo.ActCustomerMFAReset, func(c sqlstore.Conn) error {
+func (s *Service) ResetSecondFactor(ctx context.Context, by resguardo.Actor, customerID, lang string) error {
+	return s.secondFactorChanged(ctx, by, Principal{CustomerID: customerID}, lang, resguardo.ActCustomerMFAReset, func(c sqlstore.Conn) error {
 		return c.DeleteTOTP(ctx, customerID)
-	})
-}
-
-// SetLocked locks or unlocks a customer's sign-in; locking ends every
-// session and app sign-in at once.
-func (s *Service) SetLocked(ctx context.Context, customerID string, locked bool) error {
-	action := resguardo.ActCustomerUnlocked
-	if locked {
-		action = resguardo.ActCustomerLocked
-	}
-	return s.change(ctx, customerID, action, nil, func(c sqlstore.Conn) error {
-		if err := c.SetCustomerLocked(ctx, customerID, locked); err != nil {
-			return err
-		}
-		if !locked {
-			return nil
-		}
-		return revokeOthers(ctx, c, Principal{CustomerID: customerID})
-	})
-}
-
-// RevokeAllSessions ends every session and app sign-in of a customer.
-func (s *Service) RevokeAllSessions(ctx context.Context, customerID string) error {
-	return s.change(ctx, customerID, resguardo.ActCustomerSessionsRevoked, nil, func(c sqlstore.Conn) error {
-		return revokeOthers(ctx, c, Principal{CustomerID: customerID})
 	})
 }
 

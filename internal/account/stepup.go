@@ -100,7 +100,7 @@ func (s *Service) Sessions(ctx context.Context, p Principal) ([]SessionInfo, err
 		if now.Unix() >= w.ExpiresAt || now.Sub(time.Unix(w.LastSeenAt, 0)) >= s.o.SessionIdle {
 			continue
 		}
-		device, err := s.openString(dk, w.DeviceSealed, tSessions, "device_sealed", w.ID)
+		device, err := s.openString(dk, w.DeviceSealed, cSessionDevice.Table, cSessionDevice.Column, w.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -113,7 +113,7 @@ func (s *Service) Sessions(ctx context.Context, p Principal) ([]SessionInfo, err
 	}
 	for _, f := range fams {
 		f.LastSeenAt = max(f.LastSeenAt, s.activity.pendingApp(f.ID))
-		device, err := s.openString(dk, f.DeviceSealed, tFamilies, "device_sealed", f.ID)
+		device, err := s.openString(dk, f.DeviceSealed, cFamilyDevice.Table, cFamilyDevice.Column, f.ID)
 		if err != nil {
 			return nil, err
 		}

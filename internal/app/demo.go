@@ -81,10 +81,10 @@ func seedDemo(ctx context.Context, db *sqlstore.DB, accounts *account.Service, s
 		if err != nil {
 			return nil, err
 		}
-		if _, err := accounts.AddPhone(ctx, id, p.phoneLabel, p.phone); err != nil {
+		if _, err := accounts.AddPhone(ctx, resguardo.CustomerActor(id), id, p.phoneLabel, p.phone); err != nil {
 			return nil, fmt.Errorf("demo phone %s: %w", p.phone, err)
 		}
-		if _, err := accounts.AddAddress(ctx, id, p.address); err != nil {
+		if _, err := accounts.AddAddress(ctx, resguardo.CustomerActor(id), id, p.address); err != nil {
 			return nil, fmt.Errorf("demo address: %w", err)
 		}
 		a := demoAccount{kind: "customer", who: p.name, email: p.email, password: password}

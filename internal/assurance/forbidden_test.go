@@ -45,6 +45,15 @@ var forbiddenAPIs = []forbidden{
 		why: "test helpers are imported by tests only, so they never reach the binary (V15.2.3)"},
 	{importPath: "text/template", within: "internal/server",
 		why: "pages are rendered by html/template only, which escapes by context (V1.2.1, V3.2.2)"},
+	// Layering: the HTTP layer speaks to the services and the domain only.
+	// What it needs of the store (ping, "database away") comes through an
+	// interface it declares; errors carry domain codes and sentinels.
+	{importPath: modulePath + "/internal/sqlstore", within: "internal/server",
+		why: "the server reaches the database only through the services: no SQL decisions in the HTTP layer"},
+	{importPath: modulePath + "/internal/vault", within: "internal/server",
+		why: "the server never holds keys or opens sealed data: masking and reveals are the services' decisions"},
+	{importPath: modulePath + "/internal/auth", within: "internal/server",
+		why: "the server never checks a password, code or token itself: credentials are the services' decisions"},
 	{importPath: "net/http", names: []string{"FileServer", "FileServerFS", "Dir", "ServeFile", "ServeFileFS"},
 		why: "no directory listing: static files are served by name from an embedded set (V13.4.3)"},
 	{importPath: "crypto/tls", names: []string{"VersionSSL30", "VersionTLS10", "VersionTLS11"},
@@ -146,8 +155,13 @@ import (
 	"net/http"
 	"os/exec"
 	"text/template"
+
+	"github.com/resguardo/resguardo/internal/auth"
+	"github.com/resguardo/resguardo/internal/sqlstore"
+	"github.com/resguardo/resguardo/internal/vault"
 )
 var _ = mrand.Int
+var _, _, _ = sqlstore.Open, vault.New, auth.NewToken
 var _ = template.New
 var _ = exec.Command
 var _ = &tls.Config{MinVersion: tls.VersionTLS10, InsecureSkipVerify: true}
@@ -162,14 +176,16 @@ func form(r *http.Request) string { return r.FormValue("next") }
 	})
 	got := forbiddenUses(fset, pkgs)
 	for _, want := range []string{`import "math/rand"`, `import "os/exec"`, `import "text/template"`, "crypto/tls.VersionTLS10",
-		"InsecureSkipVerify: true", "InsecureSkipVerify = true", "a CORS header", "net/http.FileServer", "net/http.Dir", "FormValue mixes"} {
+		"InsecureSkipVerify: true", "InsecureSkipVerify = true", "a CORS header", "net/http.FileServer", "net/http.Dir", "FormValue mixes",
+		`import "` + modulePath + `/internal/sqlstore"`, `import "` + modulePath + `/internal/vault"`, `import "` + modulePath + `/internal/auth"`} {
 		if !slices.ContainsFunc(got, func(g string) bool { return strings.Contains(g, want) }) {
 			t.Errorf("missed %s in:\n%s", want, strings.Join(got, "\n"))
 		}
 	}
-	// os/exec in a development tool is allowed; text/template outside the server too.
+	// os/exec in a development tool is allowed; text/template and the
+	// store outside the server too.
 	fset, pkgs = parseSnippets(t, "tools/coldstart", map[string]string{
-		"main.go": "package main\nimport (\n\t\"os/exec\"\n\t\"text/template\"\n)\nvar _, _ = exec.Command, template.New\n",
+		"main.go": "package main\nimport (\n\t\"os/exec\"\n\t\"text/template\"\n\t\"" + modulePath + "/internal/sqlstore\"\n)\nvar _, _, _ = exec.Command, template.New, sqlstore.Open\n",
 	})
 	if got := forbiddenUses(fset, pkgs); len(got) != 0 {
 		t.Errorf("flagged allowed uses: %v", got)

@@ -102,35 +102,11 @@ func MetaFrom(ctx context.Context) Meta {
 	return m
 }
 
-type staffKey struct{}
-
-// StaffActor is the staff member on whose behalf a request acts.
-type StaffActor struct {
-	ID   string
-	Role string
-}
-
-// WithStaff marks ctx as acting for a staff member: entries that the
-// customer-side code writes as the customer's own (a name edited, an
-// account erased) are recorded as done by this staff member and role.
-func WithStaff(ctx context.Context, a StaffActor) context.Context {
-	return context.WithValue(ctx, staffKey{}, a)
-}
-
-// StaffFrom returns the staff member a request acts for, if any.
-func StaffFrom(ctx context.Context) (StaffActor, bool) {
-	a, ok := ctx.Value(staffKey{}).(StaffActor)
-	return a, ok && a.ID != ""
-}
-
 // Append adds ev to the trail inside the caller's transaction, so the
 // entry exists if and only if the change it records commits; a failed
 // append fails the change. It inserts one row and locks nothing shared:
 // the entry is chained shortly after by the sequencer (Sequence).
 func (l *Log) Append(ctx context.Context, c sqlstore.Conn, ev resguardo.AuditEvent) error {
-	if a, ok := StaffFrom(ctx); ok && ev.ActorKind == resguardo.ActorCustomer {
-		ev.ActorKind, ev.ActorID, ev.ActorRole = resguardo.ActorStaff, a.ID, a.Role
-	}
 	m := MetaFrom(ctx)
 	if ev.RequestID == "" {
 		ev.RequestID = m.RequestID
@@ -166,7 +142,7 @@ func (l *Log) Record(ctx context.Context, ev resguardo.AuditEvent) error {
 	var err error
 	for attempt := range recordAttempts {
 		err = l.db.Tx(ctx, func(c sqlstore.Conn) error { return l.Append(ctx, c, ev) })
-		if err == nil || !errors.Is(err, sqlstore.ErrContention) || attempt == recordAttempts-1 {
+		if err == nil || !errors.Is(err, resguardo.ErrContention) || attempt == recordAttempts-1 {
 			break
 		}
 		select {

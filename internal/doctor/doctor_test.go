@@ -57,10 +57,10 @@ func newFixture(t *testing.T, b testutil.Backend) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.Accounts.AddPhone(ctx, id, "móvil", "+34612345678"); err != nil {
+	if _, err := env.Accounts.AddPhone(ctx, resguardo.CustomerActor(id), id, "móvil", "+34612345678"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.Accounts.AddAddress(ctx, id, resguardo.Address{Label: "casa", Line1: "Calle Mayor 1", City: "Madrid", PostalCode: "28013", Country: "ES"}); err != nil {
+	if _, err := env.Accounts.AddAddress(ctx, resguardo.CustomerActor(id), id, resguardo.Address{Label: "casa", Line1: "Calle Mayor 1", City: "Madrid", PostalCode: "28013", Country: "ES"}); err != nil {
 		t.Fatal(err)
 	}
 	_, p, err := env.Accounts.StartWebSession(ctx, id, "Firefox en Linux")
@@ -73,7 +73,7 @@ func newFixture(t *testing.T, b testutil.Backend) *fixture {
 	if _, err := env.Accounts.BeginTOTP(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	if err := env.Accounts.RequestEmailChange(ctx, p, "maria.nueva@example.com"); err != nil {
+	if err := env.Accounts.RequestEmailChange(ctx, p.Actor(), p, "maria.nueva@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	env.Accounts.Wait()

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/resguardo/resguardo"
 	"github.com/resguardo/resguardo/internal/account"
 	"github.com/resguardo/resguardo/internal/testutil"
 	"github.com/resguardo/resguardo/internal/vault"
@@ -35,7 +36,7 @@ func newFixture(t *testing.T, b testutil.Backend, n int) *fixture {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := env.Accounts.AddPhone(ctx, id, "móvil", fmt.Sprintf("+3461234%04d", i)); err != nil {
+		if _, err := env.Accounts.AddPhone(ctx, resguardo.CustomerActor(id), id, "móvil", fmt.Sprintf("+3461234%04d", i)); err != nil {
 			t.Fatal(err)
 		}
 		f.ids = append(f.ids, id)

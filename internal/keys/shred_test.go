@@ -3,6 +3,7 @@ package keys
 import (
 	"testing"
 
+	"github.com/resguardo/resguardo"
 	"github.com/resguardo/resguardo/internal/account"
 	"github.com/resguardo/resguardo/internal/testutil"
 	"github.com/resguardo/resguardo/internal/vault"
@@ -59,7 +60,7 @@ func TestErasedCustomerUnreadableInOldCopiesAfterKEKRetirement(t *testing.T) {
 		if !opens(t, f, backup[erased]) {
 			t.Fatal("the copy does not decrypt even before the erasure: the test proves nothing")
 		}
-		if _, err := f.env.Accounts.Erase(ctx, account.Principal{CustomerID: erased}); err != nil {
+		if _, err := f.env.Accounts.Erase(ctx, resguardo.CustomerActor(erased), account.Principal{CustomerID: erased}); err != nil {
 			t.Fatal(err)
 		}
 		old := f.env.Vault.Primary(vault.PurposeKEK)

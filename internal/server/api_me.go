@@ -55,7 +55,7 @@ func (s *Server) handleAPIMePatch() handler {
 			return err
 		}
 		id := principal(r).CustomerID
-		if err := s.accounts.UpdateName(r.Context(), id, in.Name); err != nil {
+		if err := s.accounts.UpdateName(r.Context(), resguardo.CustomerActor(id), id, in.Name); err != nil {
 			return err
 		}
 		c, err := s.accounts.Profile(r.Context(), id)
@@ -76,7 +76,7 @@ func (s *Server) handleAPIPhoneAdd() handler {
 		if err := decodeJSON(r, &in); err != nil {
 			return err
 		}
-		ph, err := s.accounts.AddPhone(r.Context(), principal(r).CustomerID, in.Label, in.Number)
+		ph, err := s.accounts.AddPhone(r.Context(), principal(r).Actor(), principal(r).CustomerID, in.Label, in.Number)
 		if err != nil {
 			return err
 		}
@@ -86,7 +86,7 @@ func (s *Server) handleAPIPhoneAdd() handler {
 
 func (s *Server) handleAPIPhoneDelete() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.accounts.DeletePhone(r.Context(), principal(r).CustomerID, r.PathValue("id")); err != nil {
+		if err := s.accounts.DeletePhone(r.Context(), principal(r).Actor(), principal(r).CustomerID, r.PathValue("id")); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -101,7 +101,7 @@ func (s *Server) handleAPIAddressAdd() handler {
 		if err := decodeJSON(r, &in); err != nil {
 			return err
 		}
-		a, err := s.accounts.AddAddress(r.Context(), principal(r).CustomerID, in)
+		a, err := s.accounts.AddAddress(r.Context(), principal(r).Actor(), principal(r).CustomerID, in)
 		if err != nil {
 			return err
 		}
@@ -116,7 +116,7 @@ func (s *Server) handleAPIAddressPut() handler {
 			return err
 		}
 		in.ID = r.PathValue("id")
-		a, err := s.accounts.UpdateAddress(r.Context(), principal(r).CustomerID, in)
+		a, err := s.accounts.UpdateAddress(r.Context(), principal(r).Actor(), principal(r).CustomerID, in)
 		if err != nil {
 			return err
 		}
@@ -126,7 +126,7 @@ func (s *Server) handleAPIAddressPut() handler {
 
 func (s *Server) handleAPIAddressDelete() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.accounts.DeleteAddress(r.Context(), principal(r).CustomerID, r.PathValue("id")); err != nil {
+		if err := s.accounts.DeleteAddress(r.Context(), principal(r).Actor(), principal(r).CustomerID, r.PathValue("id")); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -143,7 +143,7 @@ func (s *Server) handleAPIEmailChange() handler {
 		if err := decodeJSON(r, &in); err != nil {
 			return err
 		}
-		if err := s.accounts.RequestEmailChange(r.Context(), principal(r), in.Email); err != nil {
+		if err := s.accounts.RequestEmailChange(r.Context(), principal(r).Actor(), principal(r), in.Email); err != nil {
 			return err
 		}
 		return writeJSON(w, http.StatusAccepted, accepted{"If the address can be used, we have sent it a link: the change happens when it is followed."})

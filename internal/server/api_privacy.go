@@ -38,7 +38,7 @@ const exportFilename = "resguardo-export.json"
 // pipeline already marks every answer no-store; it is repeated here
 // because this one must never sit in a cache.
 func (s *Server) writeExport(w http.ResponseWriter, r *http.Request) error {
-	e, err := s.accounts.Export(r.Context(), principal(r))
+	e, err := s.accounts.Export(r.Context(), principal(r).Actor(), principal(r))
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func toErasureDoc(e account.Erasure) erasureDoc {
 // its next use is 401, like every other token and session of the account.
 func (s *Server) handleAPIErase() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		e, err := s.accounts.Erase(r.Context(), principal(r))
+		e, err := s.accounts.Erase(r.Context(), principal(r).Actor(), principal(r))
 		if err != nil {
 			return err
 		}

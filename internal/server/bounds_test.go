@@ -412,11 +412,11 @@ func TestConcurrentAddsCannotPassBound(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range racers {
 			wg.Go(func() {
-				_, err := ts.env.Accounts.AddPhone(t.Context(), id, "", fmt.Sprintf("+3461500%04d", i))
+				_, err := ts.env.Accounts.AddPhone(t.Context(), resguardo.CustomerActor(id), id, "", fmt.Sprintf("+3461500%04d", i))
 				record("phones", err)
 			})
 			wg.Go(func() {
-				_, err := ts.env.Accounts.AddAddress(t.Context(), id, resguardo.Address{Line1: fmt.Sprint("Carrera ", i), City: "Madrid", Country: "ES"})
+				_, err := ts.env.Accounts.AddAddress(t.Context(), resguardo.CustomerActor(id), id, resguardo.Address{Line1: fmt.Sprint("Carrera ", i), City: "Madrid", Country: "ES"})
 				record("addresses", err)
 			})
 		}

@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/resguardo/resguardo"
-	"github.com/resguardo/resguardo/internal/account"
 	"golang.org/x/text/language"
 )
 
@@ -60,7 +59,7 @@ func (s *Server) withLanguage(next http.Handler) http.Handler {
 				ri.Lang = []string{"en", "es"}[i]
 			}
 		}
-		next.ServeHTTP(w, r.WithContext(account.WithLang(r.Context(), ri.Lang)))
+		next.ServeHTTP(w, r.WithContext(resguardo.WithLang(r.Context(), ri.Lang)))
 	})
 }
 

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/resguardo/resguardo/internal/account"
+	"github.com/resguardo/resguardo"
 	"github.com/resguardo/resguardo/internal/audit"
 	"github.com/resguardo/resguardo/internal/metrics"
 )
@@ -74,8 +74,8 @@ func (s *Server) withRequest(surface string, next http.Handler) http.Handler {
 		// Audit entries written for this request carry its id and a coarse
 		// description of the client: network prefix and browser family.
 		client := s.clientIP(r)
-		coarse := account.CoarseNetwork(client)
-		ctx = audit.WithMeta(ctx, audit.Meta{RequestID: ri.ID, Network: account.ThrottleNetwork(client),
+		coarse := resguardo.CoarseNetwork(client)
+		ctx = audit.WithMeta(ctx, audit.Meta{RequestID: ri.ID, Network: resguardo.ThrottleNetwork(client),
 			Client: coarse + " " + deviceName(r.UserAgent())})
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/resguardo/resguardo"
 	"github.com/resguardo/resguardo/internal/account"
@@ -104,7 +103,7 @@ func (p CustomerPolicy) authorize(s *Server, r *http.Request) (*http.Request, er
 	if err != nil {
 		return nil, err
 	}
-	if p.recent && s.now().Sub(pr.RecentAuthAt) > recentAuthWindow {
+	if p.recent && !pr.Recent(s.now()) {
 		return nil, errReauthRequired
 	}
 	requestInfoFrom(r.Context()).Actor = "customer:" + pr.CustomerID
@@ -124,26 +123,26 @@ func (p CustomerPolicy) String() string {
 // step-up. The session comes from the staff cookie only: a customer's
 // session cookie is another cookie, read from another store, and never
 // counts here. Every state-changing request must carry the session's form
-// token. The staff service checks the permission table again in every
-// operation; this check keeps a handler from even running.
+// token. Second approvals (four-eyes) are not a policy: they are requests
+// a second person decides on /approvals, enforced by the staff service.
 type StaffPolicy struct {
-	anyOf    [3]resguardo.Permission
-	recent   bool
-	fourEyes bool
-	pending  bool
+	op      staffsvc.Op // the operation whose requirement this is ("" for none)
+	anyOf   [3]resguardo.Permission
+	recent  bool
+	pending bool
 }
 
-// Staff admits staff whose role holds perm.
-func Staff(perm resguardo.Permission) StaffPolicy { return StaffAny(perm) }
-
-// StaffAny admits staff whose role holds any of perms (at most three), for
-// pages that serve several roles, each its own part (the approvals list).
-func StaffAny(perms ...resguardo.Permission) StaffPolicy {
-	var p StaffPolicy
-	if len(perms) > len(p.anyOf) {
-		panic("StaffAny: too many permissions")
+// StaffOp admits staff as the staff service's operation op requires: the
+// permissions and step-up are read from the service's one table
+// (staffsvc.Requires), which the service checks again inside the
+// operation, so the route and the service cannot disagree.
+func StaffOp(op staffsvc.Op) StaffPolicy {
+	req := staffsvc.Requires(op)
+	p := StaffPolicy{op: op, recent: req.Recent}
+	if len(req.AnyOf) > len(p.anyOf) {
+		panic("StaffOp: too many permissions")
 	}
-	copy(p.anyOf[:], perms)
+	copy(p.anyOf[:], req.AnyOf)
 	return p
 }
 
@@ -154,12 +153,6 @@ var StaffSignedIn = StaffPolicy{}
 // given yet: only for entering the code and for signing out. Every other
 // staff route needs the code.
 var StaffPending = StaffPolicy{pending: true}
-
-// Recent adds step-up to a staff policy.
-func (p StaffPolicy) Recent() StaffPolicy { p.recent = true; return p }
-
-// FourEyes adds a second person's approval to a staff policy.
-func (p StaffPolicy) FourEyes() StaffPolicy { p.fourEyes = true; return p }
 
 var (
 	errStaffForbidden = resguardo.Errorf(resguardo.EForbidden, "Your role does not allow this.")
@@ -231,18 +224,14 @@ func (p StaffPolicy) String() string {
 		}
 	}
 	s := "Staff(" + strings.Join(perms, "|") + ")"
+	if p.op != "" {
+		s = "StaffOp(" + string(p.op) + ": " + strings.Join(perms, "|") + ")"
+	}
 	if p.recent {
 		s += ".Recent"
 	}
-	if p.fourEyes {
-		s += ".FourEyes"
-	}
 	return s
 }
-
-// recentAuthWindow is how long a password or second-factor check counts as
-// recent for step-up (docs/contract.md §3).
-const recentAuthWindow = 5 * time.Minute
 
 // errReauthRequired asks for step-up.
 var errReauthRequired = resguardo.Errorf(resguardo.EReauthRequired, "Confirm your password to continue (POST /api/v1/auth/reauth).")

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/resguardo/resguardo"
+	"github.com/resguardo/resguardo/internal/account"
 )
 
 // statusFor maps a domain error code to its one HTTP status.
@@ -86,7 +87,7 @@ func bearerChallenge(r *http.Request, code string) string {
 		return "Bearer"
 	}
 	if code == resguardo.EReauthRequired {
-		return `Bearer error="insufficient_user_authentication", max_age=` + strconv.Itoa(int(recentAuthWindow.Seconds()))
+		return `Bearer error="insufficient_user_authentication", max_age=` + strconv.Itoa(int(account.RecentAuthWindow.Seconds()))
 	}
 	return `Bearer error="invalid_token"`
 }

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/resguardo/resguardo"
+	staffsvc "github.com/resguardo/resguardo/internal/staff"
 )
 
 // examplePath turns a route pattern into a concrete path.
@@ -75,8 +75,7 @@ func TestRouteTableWalk(t *testing.T) {
 func TestPoliciesDenyWithoutIdentity(t *testing.T) {
 	policies := []Policy{
 		Customer, Customer.Recent(), StaffSignedIn, StaffPending,
-		Staff(resguardo.PermCustomerSearch), Staff(resguardo.PermCustomerCritical).Recent(),
-		Staff(resguardo.PermCustomerErase).FourEyes(),
+		StaffOp(staffsvc.OpSearch), StaffOp(staffsvc.OpSetLocked), StaffOp(staffsvc.OpRequestErase),
 	}
 	var calls atomic.Int32
 	var rts []route

@@ -18,19 +18,21 @@ import (
 
 	"github.com/resguardo/resguardo"
 	"github.com/resguardo/resguardo/internal/account"
-	"github.com/resguardo/resguardo/internal/sqlstore"
 	staffsvc "github.com/resguardo/resguardo/internal/staff"
 )
 
-// Pinger is the one thing the foundation asks of the store: is it there.
-type Pinger interface {
+// Store is what the server asks of the database directly: is it there, and
+// does an error say it went away (a 503 to retry) rather than that a
+// statement failed. Everything else goes through the services.
+type Store interface {
 	Ping(ctx context.Context) error
+	Unreachable(err error) bool
 }
 
 // Options are the server's dependencies and settings.
 type Options struct {
 	Logger *slog.Logger
-	DB     Pinger
+	DB     Store
 	// SecureTransport is true when clients reach us over HTTPS (our own TLS
 	// or a trusted TLS-terminating proxy): HSTS is sent, cookies are Secure.
 	SecureTransport bool
@@ -47,7 +49,7 @@ type Options struct {
 // Server holds the two handler trees.
 type Server struct {
 	log             *slog.Logger
-	db              Pinger
+	db              Store
 	secureTransport bool
 	trustedProxies  []netip.Prefix
 	accounts        *account.Service
@@ -160,7 +162,7 @@ func isJSONPath(path string) bool {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := resguardo.ErrorCode(err)
 	ri := requestInfoFrom(r.Context())
-	if code == resguardo.EInternal && sqlstore.Unreachable(err) {
+	if code == resguardo.EInternal && s.db.Unreachable(err) {
 		// The database (or this node of it) is down or restarting: a 503
 		// the client may retry, not a failure of the request itself.
 		s.log.WarnContext(r.Context(), "database unreachable", "request_id", ri.ID, "route", ri.Route, "err", err)
@@ -174,7 +176,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if code == resguardo.EInternal {
 		s.log.ErrorContext(r.Context(), "request failed", "request_id", ri.ID, "route", ri.Route, "err", err)
-	} else if errors.Is(err, sqlstore.ErrContention) {
+	} else if errors.Is(err, resguardo.ErrContention) {
 		s.log.WarnContext(r.Context(), "database contention", "request_id", ri.ID, "route", ri.Route, "err", err)
 	} else {
 		s.log.DebugContext(r.Context(), "request refused", "request_id", ri.ID, "route", ri.Route, "code", code)

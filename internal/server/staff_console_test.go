@@ -145,9 +145,34 @@ func TestStaffLeadFindsAndRevealsCustomer(t *testing.T) {
 		if r := c.post("/customers/"+id+"/reveal", url.Values{"csrf_token": {view.token()}, "field": {"phone:" + opt[1]}, "reason": {"because"}}); r.StatusCode != 400 || strings.Contains(r.Body, "612345612") {
 			t.Errorf("reveal with a one-word reason: %d", r.StatusCode)
 		}
+		// The whole reveal request opens the profile once (as many field
+		// decryptions as one reading of it) and writes one audit entry.
+		opened := ts.env.Vault.FieldsOpened()
+		if _, err := ts.env.Accounts.Profile(t.Context(), id); err != nil {
+			t.Fatal(err)
+		}
+		perProfile := ts.env.Vault.FieldsOpened() - opened
+		entries := func() int {
+			rows, err := ts.env.DB.Conn().AuditForTarget(t.Context(), resguardo.TargetCustomer, id, 0, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(rows)
+		}
+		entriesBefore := entries()
+		opened = ts.env.Vault.FieldsOpened()
 		shown := c.post("/customers/"+id+"/reveal", url.Values{"csrf_token": {view.token()}, "field": {"phone:" + opt[1]}, "reason": {reason}})
 		if shown.StatusCode != 200 || !strings.Contains(html.UnescapeString(shown.Body), `<strong id="revealed-value">+34612345612</strong>`) {
 			t.Fatalf("reveal: %d %s", shown.StatusCode, shown.Body)
+		}
+		if n := ts.env.Vault.FieldsOpened() - opened; n != perProfile {
+			t.Errorf("the reveal request opened %d fields; one reading of the profile is %d", n, perProfile)
+		}
+		if n := entries() - entriesBefore; n != 1 {
+			t.Errorf("the reveal request wrote %d audit entries about the customer, want 1", n)
+		}
+		if body := html.UnescapeString(shown.Body); !strings.Contains(body, "María G.") || strings.Contains(body, "maria.garcia@") {
+			t.Error("the reveal page does not show the rest of the customer masked")
 		}
 		if cc := shown.Header.Get("Cache-Control"); cc != "no-store" {
 			t.Errorf("revealed value sent with Cache-Control %q", cc)

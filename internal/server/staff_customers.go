@@ -73,12 +73,19 @@ var staffCustomerFlashes = map[string]string{
 
 // renderStaffCustomer shows one customer, masked. Each showing is an
 // audited view (the customer sees it in their access log).
-func (s *Server) renderStaffCustomer(w http.ResponseWriter, r *http.Request, status int, f form, shown revealed, newAddr resguardo.Address) error {
-	p := staffPrincipal(r)
-	c, err := s.staffSvc.View(r.Context(), p, r.PathValue("id"))
+func (s *Server) renderStaffCustomer(w http.ResponseWriter, r *http.Request, status int, f form, newAddr resguardo.Address) error {
+	c, err := s.staffSvc.View(r.Context(), staffPrincipal(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
+	return s.renderStaffCustomerPage(w, r, status, c, f, revealed{}, newAddr)
+}
+
+// renderStaffCustomerPage renders a customer the staff service has already
+// read and audited (a view or a reveal): it reads nothing and records
+// nothing itself.
+func (s *Server) renderStaffCustomerPage(w http.ResponseWriter, r *http.Request, status int, c staffsvc.MaskedCustomer, f form, shown revealed, newAddr resguardo.Address) error {
+	p := staffPrincipal(r)
 	l := s.layoutFor(r, "staff.customer.title")
 	l.Form = f
 	v := staffCustomerView{layout: l, C: c, Flash: staffCustomerFlashes[r.URL.Query().Get("done")], Revealed: shown, NewAddress: newAddr,
@@ -96,15 +103,19 @@ func (s *Server) renderStaffCustomer(w http.ResponseWriter, r *http.Request, sta
 
 func (s *Server) handleStaffCustomer() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		return s.renderStaffCustomer(w, r, http.StatusOK, form{}, revealed{}, resguardo.Address{})
+		return s.renderStaffCustomer(w, r, http.StatusOK, form{}, resguardo.Address{})
 	}
 }
 
-// handleStaffReveal shows one field in clear, in this response only.
+// revealLabels names each revealable field on the page.
+var revealLabels = map[string]string{"name": "field.name", "email": "field.email", "phone": "field.phone", "address": "staff.reveal.address"}
+
+// handleStaffReveal shows one field in clear, in this response only. The
+// service returns the masked page data with the value: one reading of the
+// profile and one audit entry for the whole response.
 func (s *Server) handleStaffReveal() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		p, id, field := staffPrincipal(r), r.PathValue("id"), r.PostFormValue("field")
-		value, err := s.staffSvc.Reveal(r.Context(), p, id, field, r.PostFormValue("reason"))
+		got, err := s.staffSvc.Reveal(r.Context(), staffPrincipal(r), r.PathValue("id"), r.PostFormValue("field"), r.PostFormValue("reason"))
 		if err != nil {
 			keys, status, ok := staffFormFailure(err)
 			if !ok {
@@ -113,11 +124,9 @@ func (s *Server) handleStaffReveal() handler {
 			if d := resguardo.RetryAfter(err); d > 0 {
 				w.Header().Set("Retry-After", retryAfterSeconds(d))
 			}
-			return s.renderStaffCustomer(w, r, status, form{Errors: keys}, revealed{}, resguardo.Address{})
+			return s.renderStaffCustomer(w, r, status, form{Errors: keys}, resguardo.Address{})
 		}
-		kind, _, _ := strings.Cut(field, ":")
-		label := map[string]string{"name": "field.name", "email": "field.email", "phone": "field.phone", "address": "staff.reveal.address"}[kind]
-		return s.renderStaffCustomer(w, r, http.StatusOK, form{}, revealed{Label: label, Value: value}, resguardo.Address{})
+		return s.renderStaffCustomerPage(w, r, http.StatusOK, got.Customer, form{}, revealed{Label: revealLabels[got.Field], Value: got.Value}, resguardo.Address{})
 	}
 }
 
@@ -136,7 +145,7 @@ func (s *Server) staffCustomerChange(done string, change func(r *http.Request, p
 			if strings.HasSuffix(r.URL.Path, "/addresses") {
 				newAddr = addressFromForm(r, "")
 			}
-			return s.renderStaffCustomer(w, r, status, form{Errors: keys}, revealed{}, newAddr)
+			return s.renderStaffCustomer(w, r, status, form{Errors: keys}, newAddr)
 		}
 		http.Redirect(w, r, "/customers/"+url.PathEscape(id)+"?done="+done, http.StatusSeeOther)
 		return nil

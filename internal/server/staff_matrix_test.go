@@ -5,11 +5,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/resguardo/resguardo"
+	staffsvc "github.com/resguardo/resguardo/internal/staff"
 	"github.com/resguardo/resguardo/internal/testutil"
 )
 
@@ -278,4 +280,41 @@ func matrixRequest(t *testing.T, base, method, path string, c matrixCaller) *htt
 	}
 	resp.Body.Close()
 	return resp
+}
+
+// TestStaffRoutesTakeTheirRequirementFromTheService checks that no staff
+// route states a permission of its own: every route that needs one is
+// StaffOp(op), whose permissions and step-up are the staff service's row
+// for op, the row the service checks again inside the operation
+// (staff.TestEveryOperationChecksItsOwnRequirement). Every declared
+// operation is reachable by some route.
+func TestStaffRoutesTakeTheirRequirementFromTheService(t *testing.T) {
+	ts := newTestServer(t)
+	used := map[staffsvc.Op]bool{}
+	for _, rt := range ts.routes() {
+		sp, ok := rt.policy.(StaffPolicy)
+		if !ok || sp.pending || sp == StaffSignedIn {
+			continue
+		}
+		if sp.op == "" {
+			t.Errorf("%s %s: policy %s names permissions without a staff operation", rt.surface, rt.pattern, sp)
+			continue
+		}
+		used[sp.op] = true
+		req := staffsvc.Requires(sp.op)
+		var got []resguardo.Permission
+		for _, p := range sp.anyOf {
+			if p != "" {
+				got = append(got, p)
+			}
+		}
+		if !slices.Equal(got, req.AnyOf) || sp.recent != req.Recent {
+			t.Errorf("%s: policy %s, but operation %s requires %v (recent %v)", rt.pattern, sp, sp.op, req.AnyOf, req.Recent)
+		}
+	}
+	for _, op := range staffsvc.Ops() {
+		if !used[op] {
+			t.Errorf("operation %s has no route", op)
+		}
+	}
 }

@@ -54,40 +54,40 @@ func addressFromForm(r *http.Request, id string) resguardo.Address {
 
 func (s *Server) handleAccountName() handler {
 	return s.accountChange(func(r *http.Request, id string) error {
-		return s.accounts.UpdateName(r.Context(), id, r.PostFormValue("name"))
+		return s.accounts.UpdateName(r.Context(), resguardo.CustomerActor(id), id, r.PostFormValue("name"))
 	})
 }
 
 func (s *Server) handleAccountPhoneAdd() handler {
 	return s.accountChange(func(r *http.Request, id string) error {
-		_, err := s.accounts.AddPhone(r.Context(), id, r.PostFormValue("label"), r.PostFormValue("number"))
+		_, err := s.accounts.AddPhone(r.Context(), resguardo.CustomerActor(id), id, r.PostFormValue("label"), r.PostFormValue("number"))
 		return err
 	})
 }
 
 func (s *Server) handleAccountPhoneDelete() handler {
 	return s.accountChange(func(r *http.Request, id string) error {
-		return s.accounts.DeletePhone(r.Context(), id, r.PathValue("id"))
+		return s.accounts.DeletePhone(r.Context(), resguardo.CustomerActor(id), id, r.PathValue("id"))
 	})
 }
 
 func (s *Server) handleAccountAddressAdd() handler {
 	return s.accountChange(func(r *http.Request, id string) error {
-		_, err := s.accounts.AddAddress(r.Context(), id, addressFromForm(r, ""))
+		_, err := s.accounts.AddAddress(r.Context(), resguardo.CustomerActor(id), id, addressFromForm(r, ""))
 		return err
 	})
 }
 
 func (s *Server) handleAccountAddressUpdate() handler {
 	return s.accountChange(func(r *http.Request, id string) error {
-		_, err := s.accounts.UpdateAddress(r.Context(), id, addressFromForm(r, r.PathValue("id")))
+		_, err := s.accounts.UpdateAddress(r.Context(), resguardo.CustomerActor(id), id, addressFromForm(r, r.PathValue("id")))
 		return err
 	})
 }
 
 func (s *Server) handleAccountAddressDelete() handler {
 	return s.accountChange(func(r *http.Request, id string) error {
-		return s.accounts.DeleteAddress(r.Context(), id, r.PathValue("id"))
+		return s.accounts.DeleteAddress(r.Context(), resguardo.CustomerActor(id), id, r.PathValue("id"))
 	})
 }
 

@@ -67,7 +67,7 @@ func (s *Server) handleAccountDelete() handler {
 			keys, status, _ := formFailure(errNotConfirmed)
 			return s.renderDelete(w, r, status, form{Errors: keys})
 		}
-		if _, err := s.accounts.Erase(r.Context(), principal(r)); err != nil {
+		if _, err := s.accounts.Erase(r.Context(), principal(r).Actor(), principal(r)); err != nil {
 			return err
 		}
 		s.clearSessionCookie(w)

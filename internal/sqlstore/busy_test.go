@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/resguardo/resguardo"
-	"github.com/resguardo/resguardo/internal/sqlstore"
 	"github.com/resguardo/resguardo/internal/testutil"
 )
 
@@ -23,7 +22,7 @@ func TestContendedWriteIsUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = db.Conn().EnsureThrottle(t.Context(), "acc:contended")
-	if resguardo.ErrorCode(err) != resguardo.EUnavailable || !errors.Is(err, sqlstore.ErrContention) {
+	if resguardo.ErrorCode(err) != resguardo.EUnavailable || !errors.Is(err, resguardo.ErrContention) {
 		t.Errorf("write behind another writer: %v (code %q), want %q marked as contention", err, resguardo.ErrorCode(err), resguardo.EUnavailable)
 	}
 	if _, err := holder.ExecContext(t.Context(), `ROLLBACK`); err != nil {

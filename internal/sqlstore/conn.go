@@ -143,7 +143,7 @@ func busy(err error) error {
 	if !contended {
 		return err
 	}
-	return &resguardo.Error{Code: resguardo.EUnavailable, Message: "The service is busy. Try again in a moment.", Err: fmt.Errorf("%w: %w", ErrContention, err)}
+	return &resguardo.Error{Code: resguardo.EUnavailable, Message: "The service is busy. Try again in a moment.", Err: fmt.Errorf("%w: %w", resguardo.ErrContention, err)}
 }
 
 // Unreachable reports whether err says the database could not be reached
@@ -175,10 +175,6 @@ func Unreachable(err error) bool {
 	}
 	return false
 }
-
-// ErrContention is in the chain of every error busy made, so the server
-// can log database contention louder than an ordinary refusal.
-var ErrContention = errors.New("database lock contention")
 
 // errNotFound is the one "no such row" answer: callers never get (nil, nil).
 func errNotFound(what string) error {

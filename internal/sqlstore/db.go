@@ -272,6 +272,11 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
+// Unreachable is the package's Unreachable as a method, so that a caller
+// holding the store (the server) can tell "database away" from a failed
+// statement without importing this package.
+func (db *DB) Unreachable(err error) bool { return Unreachable(err) }
+
 // Tx runs fn in a transaction that commits if fn returns nil and rolls back
 // if fn returns an error or panics.
 //

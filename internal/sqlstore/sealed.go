@@ -19,17 +19,24 @@ func (s SealedColumn) Name() string { return s.Table + "." + s.Column }
 // is what `resguardo doctor` samples to prove no personal data is stored in
 // clear; a test fails if a migration adds a *sealed* column missing here.
 var SealedColumns = []SealedColumn{
-	{Table: "customers", Column: "email_sealed", RowID: "id", CustomerID: "id"},
-	{Table: "customers", Column: "name_sealed", RowID: "id", CustomerID: "id"},
-	{Table: "customer_phones", Column: "sealed", RowID: "id", CustomerID: "customer_id"},
-	{Table: "customer_addresses", Column: "sealed", RowID: "id", CustomerID: "customer_id"},
-	{Table: "web_sessions", Column: "device_sealed", RowID: "id", CustomerID: "customer_id"},
-	{Table: "token_families", Column: "device_sealed", RowID: "id", CustomerID: "customer_id"},
-	{Table: "outbox", Column: "sealed", RowID: "id", CustomerID: "customer_id"},
-	// One row per customer: the customer id is the row id.
-	{Table: "customer_totp", Column: "secret_sealed", RowID: "customer_id", CustomerID: "customer_id"},
-	{Table: "pending_emails", Column: "email_sealed", RowID: "customer_id", CustomerID: "customer_id"},
+	SealedCustomerEmail, SealedCustomerName, SealedPhone, SealedAddress, SealedSessionDevice, SealedFamilyDevice,
+	SealedOutbox, SealedTOTP, SealedPendingEmail,
 }
+
+// The sealed columns by name: the account package seals and opens with these,
+// so each table and column name is written once, here.
+var (
+	SealedCustomerEmail = SealedColumn{Table: "customers", Column: "email_sealed", RowID: "id", CustomerID: "id"}
+	SealedCustomerName  = SealedColumn{Table: "customers", Column: "name_sealed", RowID: "id", CustomerID: "id"}
+	SealedPhone         = SealedColumn{Table: "customer_phones", Column: "sealed", RowID: "id", CustomerID: "customer_id"}
+	SealedAddress       = SealedColumn{Table: "customer_addresses", Column: "sealed", RowID: "id", CustomerID: "customer_id"}
+	SealedSessionDevice = SealedColumn{Table: "web_sessions", Column: "device_sealed", RowID: "id", CustomerID: "customer_id"}
+	SealedFamilyDevice  = SealedColumn{Table: "token_families", Column: "device_sealed", RowID: "id", CustomerID: "customer_id"}
+	SealedOutbox        = SealedColumn{Table: "outbox", Column: "sealed", RowID: "id", CustomerID: "customer_id"}
+	// One row per customer: the customer id is the row id.
+	SealedTOTP         = SealedColumn{Table: "customer_totp", Column: "secret_sealed", RowID: "customer_id", CustomerID: "customer_id"}
+	SealedPendingEmail = SealedColumn{Table: "pending_emails", Column: "email_sealed", RowID: "customer_id", CustomerID: "customer_id"}
+)
 
 // StaffSealedColumns are sealed columns of staff accounts (not customer
 // data): sealed under the staff member's own data key, opened by the staff

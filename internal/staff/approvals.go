@@ -2,6 +2,7 @@ package staff
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/resguardo/resguardo"
@@ -28,15 +29,6 @@ const (
 // staffKind reports a kind whose subject is a staff member.
 func staffKind(kind string) bool {
 	return kind == KindGrant || kind == KindCreate || kind == KindDisable
-}
-
-// kindPermission is the permission a kind needs, to ask and to approve.
-var kindPermission = map[string]resguardo.Permission{
-	KindExport:  resguardo.PermCustomerExport,
-	KindErase:   resguardo.PermCustomerErase,
-	KindGrant:   resguardo.PermStaffManage,
-	KindCreate:  resguardo.PermStaffManage,
-	KindDisable: resguardo.PermStaffManage,
 }
 
 // Approval is a request as the console shows it.
@@ -71,11 +63,11 @@ var errUnknownKind = resguardo.Errorf(resguardo.EInvalid, "Unknown kind of reque
 
 // Request asks for a four-eyes operation (step-up).
 func (s *Service) Request(ctx context.Context, p Principal, kind, subjectID, detail string) (string, error) {
-	perm, ok := kindPermission[kind]
+	op, ok := kindOp[kind]
 	if !ok {
 		return "", errUnknownKind
 	}
-	if err := s.require(p, perm, true); err != nil {
+	if err := s.require(p, op); err != nil {
 		return "", err
 	}
 	target := resguardo.TargetCustomer
@@ -130,9 +122,12 @@ func (s *Service) Request(ctx context.Context, p Principal, kind, subjectID, det
 // Approvals lists the requests the viewer may see: those of kinds their
 // role can ask for.
 func (s *Service) Approvals(ctx context.Context, p Principal) ([]Approval, error) {
+	if err := s.require(p, OpApprovals); err != nil {
+		return nil, err
+	}
 	var kinds []string
-	for k, perm := range kindPermission {
-		if p.Can(perm) {
+	for k, op := range kindOp {
+		if Requires(op).admits(p) {
 			kinds = append(kinds, k)
 		}
 	}
@@ -161,12 +156,21 @@ func (s *Service) Approvals(ctx context.Context, p Principal) ([]Approval, error
 // Decide approves or refuses someone else's pending request (step-up). An
 // approved erasure or role grant runs at once, in the approver's name.
 func (s *Service) Decide(ctx context.Context, p Principal, id string, approve bool) (*account.Erasure, error) {
+	// Deciding needs the page's requirement, checked before anything is
+	// read, and then the kind's own: the role that may ask for a kind is
+	// the role that may decide it.
+	if err := s.require(p, OpDecide); err != nil {
+		return nil, err
+	}
 	row, err := s.db.Conn().Approval(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	perm := kindPermission[row.Kind]
-	if err := s.require(p, perm, true); err != nil {
+	op, ok := kindOp[row.Kind]
+	if !ok {
+		return nil, errForbidden
+	}
+	if err := s.require(p, op); err != nil {
 		return nil, err
 	}
 	if row.RequestedBy == p.StaffID {
@@ -176,7 +180,7 @@ func (s *Service) Decide(ctx context.Context, p Principal, id string, approve bo
 		return nil, resguardo.Errorf(resguardo.EForbidden, "You cannot decide a request about yourself.")
 	}
 	if approve {
-		if err := s.stillEntitled(ctx, row, perm); err != nil {
+		if err := s.stillEntitled(ctx, row, Requires(op)); err != nil {
 			return nil, err
 		}
 	}
@@ -218,7 +222,7 @@ func (s *Service) Decide(ctx context.Context, p Principal, id string, approve bo
 	if err != nil || !approve || row.Kind != KindErase {
 		return nil, err
 	}
-	er, err := s.accounts.Erase(actingAs(ctx, p), account.Principal{CustomerID: row.SubjectID})
+	er, err := s.accounts.Erase(ctx, p.Actor(), account.Principal{CustomerID: row.SubjectID})
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +235,7 @@ func (s *Service) Decide(ctx context.Context, p Principal, id string, approve bo
 // CarryOutExport gives the requester of an approved export the customer's
 // data, once.
 func (s *Service) CarryOutExport(ctx context.Context, p Principal, id string) (account.Export, error) {
-	if err := s.require(p, resguardo.PermCustomerExport, true); err != nil {
+	if err := s.require(p, OpExportDownload); err != nil {
 		return account.Export{}, err
 	}
 	row, err := s.db.Conn().Approval(ctx, id)
@@ -241,15 +245,15 @@ func (s *Service) CarryOutExport(ctx context.Context, p Principal, id string) (a
 	if err := s.db.Conn().CompleteApproval(ctx, id, p.StaffID, s.now().Unix()); err != nil {
 		return account.Export{}, resguardo.Errorf(resguardo.EConflict, "This export is not approved, was already downloaded, has expired, or is not yours.")
 	}
-	return s.accounts.Export(actingAs(ctx, p), account.Principal{CustomerID: row.SubjectID})
+	return s.accounts.Export(ctx, p.Actor(), account.Principal{CustomerID: row.SubjectID})
 }
 
 // stillEntitled refuses to approve a request whose requester has since been
 // disabled or lost the permission, or a grant to a member since disabled.
-func (s *Service) stillEntitled(ctx context.Context, row sqlstore.ApprovalRow, perm resguardo.Permission) error {
+func (s *Service) stillEntitled(ctx context.Context, row sqlstore.ApprovalRow, req Requirement) error {
 	refused := resguardo.Errorf(resguardo.EConflict, "The person who asked is no longer entitled to this request; it cannot be approved.")
 	asker, err := s.db.Conn().StaffByID(ctx, row.RequestedBy)
-	if err != nil || asker.Disabled || !resguardo.Role(asker.Role).Can(perm) {
+	if err != nil || asker.Disabled || !slices.ContainsFunc(req.AnyOf, resguardo.Role(asker.Role).Can) {
 		return refused
 	}
 	if staffKind(row.Kind) {

@@ -54,7 +54,7 @@ func auditTerm(field, s string) (string, error) {
 // AuditEntries lists audit entries, newest first, for those who may read
 // the trail (administrators and auditors).
 func (s *Service) AuditEntries(ctx context.Context, p Principal, f AuditFilter) ([]resguardo.AuditEvent, error) {
-	if err := s.require(p, resguardo.PermAuditRead, false); err != nil {
+	if err := s.require(p, OpAuditRead); err != nil {
 		return nil, err
 	}
 	switch {
@@ -91,7 +91,7 @@ func (s *Service) AuditEntries(ctx context.Context, p Principal, f AuditFilter) 
 // VerifyTrail checks the whole chain as `resguardo audit verify` does and
 // returns its report (administrators and auditors).
 func (s *Service) VerifyTrail(ctx context.Context, p Principal) (audit.Report, error) {
-	if err := s.require(p, resguardo.PermAuditRead, false); err != nil {
+	if err := s.require(p, OpAuditVerify); err != nil {
 		return audit.Report{}, err
 	}
 	return s.audit.Verify(ctx, nil)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/resguardo/resguardo"
 	"github.com/resguardo/resguardo/internal/account"
-	"github.com/resguardo/resguardo/internal/audit"
 	"github.com/resguardo/resguardo/internal/metrics"
 	"github.com/resguardo/resguardo/internal/sqlstore"
 )
@@ -33,12 +32,6 @@ type MaskedItem struct {
 	ID, Label, Masked string
 }
 
-// actingAs marks ctx so the customer side records changes as this staff
-// member's.
-func actingAs(ctx context.Context, p Principal) context.Context {
-	return audit.WithStaff(ctx, audit.StaffActor{ID: p.StaffID, Role: string(p.Role)})
-}
-
 func mask(c resguardo.Customer) MaskedCustomer {
 	m := MaskedCustomer{ID: c.ID, Name: resguardo.MaskName(c.Name), Email: resguardo.MaskEmail(c.Email), EmailVerified: c.EmailVerified,
 		TOTPEnabled: c.TOTPEnabled, Locked: c.Locked, CreatedAt: c.CreatedAt}
@@ -58,7 +51,7 @@ var errQuery = &resguardo.Error{Code: resguardo.EInvalid, Message: "Search by an
 // index) or id, and returns them masked. Each customer found is recorded as
 // viewed; a search that finds nobody is recorded, without its terms.
 func (s *Service) Search(ctx context.Context, p Principal, q string) ([]MaskedCustomer, error) {
-	if err := s.require(p, resguardo.PermCustomerSearch, false); err != nil {
+	if err := s.require(p, OpSearch); err != nil {
 		return nil, err
 	}
 	q = strings.TrimSpace(q)
@@ -114,7 +107,7 @@ func (s *Service) Search(ctx context.Context, p Principal, q string) ([]MaskedCu
 // View returns one customer, masked, and records the view in the trail
 // (the customer sees it in their access log as a view by that role).
 func (s *Service) View(ctx context.Context, p Principal, id string) (MaskedCustomer, error) {
-	if err := s.require(p, resguardo.PermCustomerSearch, false); err != nil {
+	if err := s.require(p, OpView); err != nil {
 		return MaskedCustomer{}, err
 	}
 	c, err := s.accounts.Profile(ctx, id)
@@ -154,28 +147,40 @@ const (
 	minReasonWords = 3
 )
 
+// Revealed is what a reveal shows: the customer's page, masked, and the
+// one value asked for, in clear.
+type Revealed struct {
+	Customer MaskedCustomer
+	Field    string // the audited name: "name", "email", "phone" or "address"
+	Value    string
+}
+
 // Reveal returns one personal field of one customer in clear, for a written
-// reason: recorded in the trail with the reason, and limited per staff
-// member per hour. field is "name", "email", "phone:<id>" or "address:<id>".
-func (s *Service) Reveal(ctx context.Context, p Principal, customerID, field, reasonIn string) (string, error) {
-	if err := s.require(p, resguardo.PermCustomerReveal, false); err != nil {
-		return "", err
+// reason, together with the customer masked for the page that shows it: the
+// profile is opened once, and the one audit entry (a reveal, with the field
+// name and the reason) also stands for the view of the masked page, which
+// the customer sees in their access log as a reveal. Reveals are limited
+// per staff member per hour. field is "name", "email", "phone:<id>" or
+// "address:<id>".
+func (s *Service) Reveal(ctx context.Context, p Principal, customerID, field, reasonIn string) (Revealed, error) {
+	if err := s.require(p, OpReveal); err != nil {
+		return Revealed{}, err
 	}
 	reason, err := resguardo.CleanText("reason", reasonIn, 1, 500)
 	if err != nil {
-		return "", err
+		return Revealed{}, err
 	}
 	if utf8.RuneCountInString(reason) < minReasonRunes || len(strings.Fields(reason)) < minReasonWords {
-		return "", &resguardo.Error{Code: resguardo.EInvalid, Message: "Say why you need to see this value, in a few words.",
+		return Revealed{}, &resguardo.Error{Code: resguardo.EInvalid, Message: "Say why you need to see this value, in a few words.",
 			Fields: []resguardo.FieldProblem{{Field: "reason", Detail: "must be at least 3 words and 15 characters"}}}
 	}
 	c, err := s.accounts.Profile(ctx, customerID)
 	if err != nil {
-		return "", err
+		return Revealed{}, err
 	}
 	value, name, ok := fieldValue(c, field)
 	if !ok {
-		return "", &resguardo.Error{Code: resguardo.EInvalid, Message: "Unknown field.", Fields: []resguardo.FieldProblem{{Field: "field", Detail: "is not a field of this customer"}}}
+		return Revealed{}, &resguardo.Error{Code: resguardo.EInvalid, Message: "Unknown field.", Fields: []resguardo.FieldProblem{{Field: "field", Detail: "is not a field of this customer"}}}
 	}
 	now := s.now()
 	err = s.db.Tx(ctx, func(tx sqlstore.Conn) error {
@@ -195,10 +200,10 @@ func (s *Service) Reveal(ctx context.Context, p Principal, customerID, field, re
 		return s.audit.Append(ctx, tx, ev)
 	})
 	if err != nil {
-		return "", err
+		return Revealed{}, err
 	}
 	metrics.Reveal(string(p.Role))
-	return value, nil
+	return Revealed{Customer: mask(c), Field: name, Value: value}, nil
 }
 
 // fieldValue picks a field of a customer: its value and its audited name.
@@ -234,32 +239,31 @@ func fieldValue(c resguardo.Customer, field string) (value, name string, ok bool
 
 // EditName changes a customer's name (agents and leads).
 func (s *Service) EditName(ctx context.Context, p Principal, customerID, name string) error {
-	if err := s.require(p, resguardo.PermCustomerEdit, false); err != nil {
+	if err := s.require(p, OpEditName); err != nil {
 		return err
 	}
-	return s.accounts.UpdateName(actingAs(ctx, p), customerID, name)
+	return s.accounts.UpdateName(ctx, p.Actor(), customerID, name)
 }
 
 // SaveAddress adds (empty id) or replaces a customer's address.
 func (s *Service) SaveAddress(ctx context.Context, p Principal, customerID string, a resguardo.Address) error {
-	if err := s.require(p, resguardo.PermCustomerEdit, false); err != nil {
+	if err := s.require(p, OpSaveAddress); err != nil {
 		return err
 	}
-	ctx = actingAs(ctx, p)
 	if a.ID == "" {
-		_, err := s.accounts.AddAddress(ctx, customerID, a)
+		_, err := s.accounts.AddAddress(ctx, p.Actor(), customerID, a)
 		return err
 	}
-	_, err := s.accounts.UpdateAddress(ctx, customerID, a)
+	_, err := s.accounts.UpdateAddress(ctx, p.Actor(), customerID, a)
 	return err
 }
 
 // DeleteAddress removes a customer's address.
 func (s *Service) DeleteAddress(ctx context.Context, p Principal, customerID, addressID string) error {
-	if err := s.require(p, resguardo.PermCustomerEdit, false); err != nil {
+	if err := s.require(p, OpDeleteAddress); err != nil {
 		return err
 	}
-	return s.accounts.DeleteAddress(actingAs(ctx, p), customerID, addressID)
+	return s.accounts.DeleteAddress(ctx, p.Actor(), customerID, addressID)
 }
 
 // Critical operations: leads only, with step-up.
@@ -267,51 +271,71 @@ func (s *Service) DeleteAddress(ctx context.Context, p Principal, customerID, ad
 // ChangeEmail sends a confirmation link to the customer's new address; the
 // change happens when the customer follows it (and the old address is told).
 func (s *Service) ChangeEmail(ctx context.Context, p Principal, customerID, email string) error {
-	if err := s.require(p, resguardo.PermCustomerCritical, true); err != nil {
+	if err := s.require(p, OpChangeEmail); err != nil {
 		return err
 	}
-	return s.accounts.RequestEmailChange(actingAs(ctx, p), account.Principal{CustomerID: customerID}, email)
+	return s.accounts.RequestEmailChange(ctx, p.Actor(), account.Principal{CustomerID: customerID}, email)
 }
 
 // AddPhone adds a phone number to a customer.
 func (s *Service) AddPhone(ctx context.Context, p Principal, customerID, label, number string) error {
-	if err := s.require(p, resguardo.PermCustomerCritical, true); err != nil {
+	if err := s.require(p, OpAddPhone); err != nil {
 		return err
 	}
-	_, err := s.accounts.AddPhone(actingAs(ctx, p), customerID, label, number)
+	_, err := s.accounts.AddPhone(ctx, p.Actor(), customerID, label, number)
 	return err
 }
 
 // DeletePhone removes a customer's phone number.
 func (s *Service) DeletePhone(ctx context.Context, p Principal, customerID, phoneID string) error {
-	if err := s.require(p, resguardo.PermCustomerCritical, true); err != nil {
+	if err := s.require(p, OpDeletePhone); err != nil {
 		return err
 	}
-	return s.accounts.DeletePhone(actingAs(ctx, p), customerID, phoneID)
+	return s.accounts.DeletePhone(ctx, p.Actor(), customerID, phoneID)
 }
 
 // ResetSecondFactor turns a customer's TOTP off.
 func (s *Service) ResetSecondFactor(ctx context.Context, p Principal, customerID string) error {
-	if err := s.require(p, resguardo.PermCustomerCritical, true); err != nil {
+	if err := s.require(p, OpResetMFA); err != nil {
 		return err
 	}
-	return s.accounts.ResetSecondFactor(actingAs(ctx, p), customerID, "")
+	return s.accounts.ResetSecondFactor(ctx, p.Actor(), customerID, "")
 }
 
 // SetLocked locks or unlocks a customer.
 func (s *Service) SetLocked(ctx context.Context, p Principal, customerID string, locked bool) error {
-	if err := s.require(p, resguardo.PermCustomerCritical, true); err != nil {
+	if err := s.require(p, OpSetLocked); err != nil {
 		return err
 	}
-	return s.accounts.SetLocked(actingAs(ctx, p), customerID, locked)
+	action := resguardo.ActCustomerUnlocked
+	if locked {
+		action = resguardo.ActCustomerLocked
+	}
+	// Locking ends every session and app sign-in at once.
+	return s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		if err := c.SetCustomerLocked(ctx, customerID, locked); err != nil {
+			return err
+		}
+		if locked {
+			if err := account.EndSessions(ctx, c, customerID); err != nil {
+				return err
+			}
+		}
+		return s.audit.Append(ctx, c, staffEvent(p, action, resguardo.TargetCustomer, customerID, resguardo.OutcomeSuccess))
+	})
 }
 
 // RevokeSessions ends every session and app sign-in of a customer.
 func (s *Service) RevokeSessions(ctx context.Context, p Principal, customerID string) error {
-	if err := s.require(p, resguardo.PermCustomerCritical, true); err != nil {
+	if err := s.require(p, OpRevokeSessions); err != nil {
 		return err
 	}
-	return s.accounts.RevokeAllSessions(actingAs(ctx, p), customerID)
+	return s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		if err := account.EndSessions(ctx, c, customerID); err != nil {
+			return err
+		}
+		return s.audit.Append(ctx, c, staffEvent(p, resguardo.ActCustomerSessionsRevoked, resguardo.TargetCustomer, customerID, resguardo.OutcomeSuccess))
+	})
 }
 
 func newID() string { return rand.Text() }

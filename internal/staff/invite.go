@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/resguardo/resguardo"
-	"github.com/resguardo/resguardo/internal/account"
 	"github.com/resguardo/resguardo/internal/mail"
 	"github.com/resguardo/resguardo/internal/sqlstore"
 )
@@ -24,7 +23,7 @@ const tStaffOutbox = "staff_outbox"
 // queueEnrolment seals the enrolment mail for row under its data key and
 // queues it inside c's transaction.
 func (s *Service) queueEnrolment(ctx context.Context, c sqlstore.Conn, row sqlstore.StaffRow, token string) error {
-	m, err := mail.Compose(mail.KindStaffEnrolment, account.LangFrom(ctx), row.Email,
+	m, err := mail.Compose(mail.KindStaffEnrolment, resguardo.LangFromContext(ctx), row.Email,
 		mail.Data{Link: s.enrolLink(token), Minutes: int(s.o.EnrolTTL / time.Minute)})
 	if err != nil {
 		return fmt.Errorf("compose staff enrolment mail: %w", err)
@@ -112,7 +111,7 @@ func (s *Service) SendMail(ctx context.Context, sender mail.Sender, limit int) (
 // a second administrator must approve (Decide then disables). It returns
 // that request's id, or "" when the member was disabled.
 func (s *Service) DisableOrRequest(ctx context.Context, p Principal, id string) (string, error) {
-	if err := s.require(p, resguardo.PermStaffManage, true); err != nil {
+	if err := s.require(p, OpTeamDisable); err != nil {
 		return "", err
 	}
 	row, err := s.db.Conn().StaffByID(ctx, id)

@@ -79,6 +79,10 @@ type Principal struct {
 // Can asks the permission table.
 func (p Principal) Can(perm resguardo.Permission) bool { return p.MFADone && p.Role.Can(perm) }
 
+// Actor is the staff member as the actor of an audited operation, with
+// their role.
+func (p Principal) Actor() resguardo.Actor { return resguardo.StaffActor(p.StaffID, p.Role) }
+
 // Recent reports whether the password or a code was checked within 5 minutes.
 func (p Principal) Recent(now time.Time) bool { return now.Sub(p.RecentAuthAt) < recentWindow }
 
@@ -136,8 +140,7 @@ var (
 
 // staffEvent is an audit entry by a staff member.
 func staffEvent(p Principal, action, targetKind, targetID, outcome string) resguardo.AuditEvent {
-	return resguardo.AuditEvent{ActorKind: resguardo.ActorStaff, ActorID: p.StaffID, ActorRole: string(p.Role),
-		Action: action, TargetKind: targetKind, TargetID: targetID, Outcome: outcome}
+	return p.Actor().Event(action, targetKind, targetID, outcome)
 }
 
 // Invitation is what Create did.
@@ -170,7 +173,7 @@ func (s *Service) Create(ctx context.Context, emailIn string, role resguardo.Rol
 		return Invitation{}, &resguardo.Error{Code: resguardo.EInvalid, Message: "Unknown role.", Fields: []resguardo.FieldProblem{{Field: "role", Detail: "must be agent, lead, admin or auditor"}}}
 	}
 	if by != nil {
-		if err := s.require(*by, resguardo.PermStaffManage, true); err != nil {
+		if err := s.require(*by, OpTeamInvite); err != nil {
 			return Invitation{}, err
 		}
 	}
@@ -253,8 +256,10 @@ func (s *Service) enrolLink(token string) string {
 
 // List returns every staff member (administrators only; nil by is the CLI).
 func (s *Service) List(ctx context.Context, by *Principal) ([]Member, error) {
-	if by != nil && !by.Can(resguardo.PermStaffManage) {
-		return nil, errForbidden
+	if by != nil {
+		if err := s.require(*by, OpTeamList); err != nil {
+			return nil, err
+		}
 	}
 	rows, err := s.db.Conn().ListStaff(ctx)
 	if err != nil {
@@ -279,7 +284,7 @@ var errSecondAdmin = resguardo.Errorf(resguardo.EForbidden, "Disabling an admini
 // the console out by mistake).
 func (s *Service) Disable(ctx context.Context, idOrEmail string, by *Principal) (Member, error) {
 	if by != nil {
-		if err := s.require(*by, resguardo.PermStaffManage, true); err != nil {
+		if err := s.require(*by, OpTeamDisable); err != nil {
 			return Member{}, err
 		}
 	}
@@ -651,15 +656,4 @@ func (s *Service) SignOut(ctx context.Context, p Principal) error {
 		}
 		return s.audit.Append(ctx, c, staffEvent(p, resguardo.ActSignOut, resguardo.TargetStaff, p.StaffID, resguardo.OutcomeSuccess))
 	})
-}
-
-// require checks a permission (and step-up where asked) for an operation.
-func (s *Service) require(p Principal, perm resguardo.Permission, recent bool) error {
-	if !p.Can(perm) {
-		return errForbidden
-	}
-	if recent && !p.Recent(s.now()) {
-		return errReauthNeeded
-	}
-	return nil
 }

@@ -116,7 +116,7 @@ func (f *fixture) customer(email, phone string) string {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if _, err := f.env.Accounts.AddPhone(ctx, id, "móvil", phone); err != nil {
+	if _, err := f.env.Accounts.AddPhone(ctx, resguardo.CustomerActor(id), id, "móvil", phone); err != nil {
 		f.t.Fatal(err)
 	}
 	return id
@@ -201,8 +201,8 @@ func TestRevealNeedsReasonAndIsRateLimited(t *testing.T) {
 	c, _ := f.env.Accounts.Profile(ctx, id)
 	reason := "customer asked us to confirm the number on ticket 4411"
 	got, err := f.staff.Reveal(ctx, agent, id, "phone:"+c.Phones[0].ID, reason)
-	if err != nil || got != "+34612345699" {
-		t.Fatalf("reveal phone = %q, %v", got, err)
+	if err != nil || got.Value != "+34612345699" || got.Field != "phone" {
+		t.Fatalf("reveal phone = %q (%s), %v", got.Value, got.Field, err)
 	}
 	// The trail keeps the reason for auditors (the customer's own view
 	// shows staff by role only).
@@ -225,6 +225,62 @@ func TestRevealNeedsReasonAndIsRateLimited(t *testing.T) {
 	if _, err := f.staff.Reveal(ctx, agent, id, "name", reason); err != nil {
 		t.Errorf("reveal an hour later: %v", err)
 	}
+}
+
+// TestOneRevealOneOpeningOneEntry holds a reveal to what it needs: the
+// profile opened once (as many field decryptions as one reading of it) and
+// one audit entry, a reveal, that also stands for the masked page shown with
+// the value; the page data comes back masked, with only the asked field in
+// clear. The customer's access log shows the reveal.
+func TestOneRevealOneOpeningOneEntry(t *testing.T) {
+	testutil.ForEachBackend(t, func(t *testing.T, b testutil.Backend) {
+		f := newFixture(t, b)
+		ctx := t.Context()
+		id := f.customer("count@example.com", "+34612345677")
+		if _, err := f.env.Accounts.AddAddress(ctx, resguardo.CustomerActor(id), id, resguardo.Address{Label: "home", Line1: "Calle Mayor 1", PostalCode: "28013", City: "Madrid", Country: "ES"}); err != nil {
+			t.Fatal(err)
+		}
+		agent := f.signIn("agent@corp.example", f.enrol("agent@corp.example", resguardo.RoleAgent))
+
+		// What one opening of this profile costs.
+		before := f.env.Vault.FieldsOpened()
+		c, err := f.env.Accounts.Profile(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		perProfile := f.env.Vault.FieldsOpened() - before
+		if perProfile < 4 { // name, e-mail, a phone, an address at least
+			t.Fatalf("one profile opened %d fields; the count does not see decryptions", perProfile)
+		}
+
+		entries := func() int {
+			rows, err := f.env.DB.Conn().AuditForTarget(ctx, resguardo.TargetCustomer, id, 0, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(rows)
+		}
+		entriesBefore := entries()
+		before = f.env.Vault.FieldsOpened()
+		got, err := f.staff.Reveal(ctx, agent, id, "phone:"+c.Phones[0].ID, "customer asked us to confirm the number on ticket 4411")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opened := f.env.Vault.FieldsOpened() - before; opened != perProfile {
+			t.Errorf("a reveal opened %d fields; one opening of the profile is %d", opened, perProfile)
+		}
+		if n := entries() - entriesBefore; n != 1 {
+			t.Errorf("a reveal wrote %d audit entries about the customer, want 1", n)
+		}
+		log, err := f.env.Accounts.AccessLog(ctx, id, 0, 1)
+		if err != nil || len(log) != 1 || log[0].Action != resguardo.ActCustomerRevealed || log[0].ActorRole != string(resguardo.RoleAgent) {
+			t.Errorf("the customer's access log shows %+v, %v; want the reveal by an agent", log, err)
+		}
+		if got.Value != "+34612345677" || got.Customer.ID != id || len(got.Customer.Phones) != 1 ||
+			got.Customer.Phones[0].Masked == got.Value || strings.Contains(got.Customer.Email, "count@") || len(got.Customer.Addresses) != 1 {
+			t.Errorf("reveal returned %+v; want the value and the customer masked", got)
+		}
+	})
 }
 
 // Erasure is four-eyes: the requesting lead cannot approve it; a second

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/keyset"
@@ -16,6 +17,8 @@ type DataKey struct {
 	// Only the primitive is kept, not the keyset handle, which would add about
 	// 250 bytes to every cached key (see DefaultCacheSize).
 	aead tink.AEAD
+	// opened is the vault's count of fields opened (Vault.FieldsOpened).
+	opened *atomic.Uint64
 }
 
 // NewDataKey makes a fresh data key (a Tink AEAD AES256-GCM keyset) for a
@@ -51,7 +54,7 @@ func (v *Vault) DataKey(customerID string, wrapped []byte) (*DataKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vault: unwrap data key: %w", err)
 	}
-	k = &DataKey{aead: a}
+	k = &DataKey{aead: a, opened: &v.opened}
 	v.cache.put(customerID, sum, k, gen)
 	return k, nil
 }
@@ -131,6 +134,7 @@ func (k *DataKey) Open(ciphertext []byte, table, column, rowID string) ([]byte, 
 	if err != nil {
 		return nil, fmt.Errorf("vault: open: %w", err)
 	}
+	k.opened.Add(1)
 	pt, err := k.aead.Decrypt(ciphertext, ad)
 	if err != nil {
 		return nil, fmt.Errorf("vault: open %s.%s: %w", table, column, err)
