@@ -107,7 +107,7 @@ func (c Conn) AppAccessByToken(ctx context.Context, hash []byte, contacts bool) 
 		return out, err
 	}
 	var ok bool
-	if out.Phones, out.Addresses, ok = c.contacts.get(out.Customer.ID, version); ok {
+	if out.Phones, out.Addresses, ok = c.contacts.lookup(out.Customer.ID, version); ok {
 		return out, nil
 	}
 	if out, version, err = c.appAccessFull(ctx, hash); err != nil {
@@ -115,7 +115,7 @@ func (c Conn) AppAccessByToken(ctx context.Context, hash []byte, contacts bool) 
 	}
 	if c.tx == nil {
 		// Outside a transaction the statement saw committed rows only.
-		c.contacts.put(out.Customer.ID, version, out.Phones, out.Addresses)
+		c.contacts.keep(out.Customer.ID, version, out.Phones, out.Addresses)
 	}
 	return out, nil
 }

@@ -38,8 +38,8 @@ func newContactsCache() *contactsCache {
 	return &contactsCache{m: make(map[string]cachedContacts)}
 }
 
-// get returns copies of the lists cached for the customer at this version.
-func (cc *contactsCache) get(customerID string, version int64) ([]PhoneRow, []AddressRow, bool) {
+// lookup returns copies of the lists cached for the customer at this version.
+func (cc *contactsCache) lookup(customerID string, version int64) ([]PhoneRow, []AddressRow, bool) {
 	if cc == nil {
 		return nil, nil, false
 	}
@@ -52,8 +52,8 @@ func (cc *contactsCache) get(customerID string, version int64) ([]PhoneRow, []Ad
 	return slices.Clone(e.phones), slices.Clone(e.addrs), true
 }
 
-// put records the lists read at this version, unless a newer one is there.
-func (cc *contactsCache) put(customerID string, version int64, phones []PhoneRow, addrs []AddressRow) {
+// keep records the lists read at this version, unless a newer one is there.
+func (cc *contactsCache) keep(customerID string, version int64, phones []PhoneRow, addrs []AddressRow) {
 	if cc == nil {
 		return
 	}
