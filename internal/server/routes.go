@@ -81,6 +81,14 @@ func (s *Server) routes() []route {
 		{site, "GET /account/export", Customer.Recent(), s.handleAccountExport()},
 		{site, "GET /account/delete", Customer.Recent(), s.handleAccountDeleteForm()},
 		{site, "POST /account/delete", Customer.Recent(), s.handleAccountDelete()},
+		{site, "POST /account/passkeys/start", Customer.Recent(), s.handlePasskeyAddStart()},
+		{site, "POST /account/passkeys", Customer.Recent(), s.handlePasskeyAdd()},
+		{site, "POST /account/passkeys/{id}/name", Customer.Recent(), s.handlePasskeyRename()},
+		{site, "POST /account/passkeys/{id}/delete", Customer.Recent(), s.handlePasskeyRemove()},
+		{site, "POST /login/passkey/start", Guest, s.handlePasskeySignInStart()},
+		{site, "POST /login/passkey", Guest, s.handlePasskeySignIn()},
+		{site, "POST /login/mfa/passkey/start", Guest, s.handlePasskeyMFAStart()},
+		{site, "POST /login/mfa/passkey", Guest, s.handlePasskeyMFA()},
 
 		// Customer API (bearer tokens; cookies are never honoured here).
 		{site, "POST /api/v1/auth/register", Guest, s.handleAPIRegister()},
@@ -111,6 +119,17 @@ func (s *Server) routes() []route {
 		{site, "GET /api/v1/me/access-log", Customer, s.handleAPIAccessLog()},
 		{site, "GET /api/v1/me/export", Customer.Recent(), s.handleAPIExport()},
 		{site, "DELETE /api/v1/me", Customer.Recent(), s.handleAPIErase()},
+		{site, "POST /api/v1/me/webauthn/register/begin", Customer.Recent(), s.handleAPIPasskeyRegisterBegin()},
+		{site, "POST /api/v1/me/webauthn/register/finish", Customer.Recent(), s.handleAPIPasskeyRegisterFinish()},
+		{site, "GET /api/v1/me/webauthn/credentials", Customer, s.handleAPIPasskeys()},
+		{site, "PATCH /api/v1/me/webauthn/credentials/{id}", Customer.Recent(), s.handleAPIPasskeyRename()},
+		{site, "DELETE /api/v1/me/webauthn/credentials/{id}", Customer.Recent(), s.handleAPIPasskeyRemove()},
+		{site, "POST /api/v1/me/webauthn/reauth/begin", Customer, s.handleAPIPasskeyReauthBegin()},
+		{site, "POST /api/v1/me/webauthn/reauth/finish", Customer, s.handleAPIPasskeyReauthFinish()},
+		{site, "POST /api/v1/auth/webauthn/login/begin", Guest, s.handleAPIPasskeySignInBegin()},
+		{site, "POST /api/v1/auth/webauthn/login/finish", Guest, s.handleAPIPasskeySignInFinish()},
+		{site, "POST /api/v1/auth/webauthn/mfa/begin", Guest, s.handleAPIPasskeyMFABegin()},
+		{site, "POST /api/v1/auth/webauthn/mfa/finish", Guest, s.handleAPIPasskeyMFAFinish()},
 
 		// Staff console (its own listener and session cookie; every form
 		// carries its token; nothing personal in a URL: search is a POST).

@@ -26,6 +26,8 @@ var SealedColumns = []SealedColumn{
 	{Table: "web_sessions", Column: "device_sealed", RowID: "id", CustomerID: "customer_id"},
 	{Table: "token_families", Column: "device_sealed", RowID: "id", CustomerID: "customer_id"},
 	{Table: "outbox", Column: "sealed", RowID: "id", CustomerID: "customer_id"},
+	{Table: "customer_passkeys", Column: "record_sealed", RowID: "id", CustomerID: "customer_id"},
+	{Table: "customer_passkeys", Column: "name_sealed", RowID: "id", CustomerID: "customer_id"},
 	// One row per customer: the customer id is the row id.
 	{Table: "customer_totp", Column: "secret_sealed", RowID: "customer_id", CustomerID: "customer_id"},
 	{Table: "pending_emails", Column: "email_sealed", RowID: "customer_id", CustomerID: "customer_id"},

@@ -1,0 +1,76 @@
+package server
+
+// Page texts and audit labels for passkeys, kept beside the others'
+// catalogue so both languages are added together.
+func init() {
+	for lang, texts := range map[string]map[string]string{
+		"en": { // #nosec G101 -- page texts, not credentials
+			"passkey.section":                 "Passkeys",
+			"passkey.lead":                    "A passkey signs you in with your device's screen lock or security key: nothing to type, and it cannot be used on a fake site. It also counts as your second step.",
+			"passkey.none":                    "You have no passkeys yet.",
+			"passkey.add":                     "Add a passkey",
+			"passkey.add_title":               "Add a passkey",
+			"passkey.add_lead":                "Give the passkey a name you will recognise, then follow your browser.",
+			"passkey.name":                    "Name (optional)",
+			"passkey.rename":                  "Rename",
+			"passkey.remove":                  "Remove",
+			"passkey.created":                 "added",
+			"passkey.last_used":               "last used",
+			"passkey.go":                      "Use passkey",
+			"passkey.cancelled":               "The passkey was not used. Try again.",
+			"passkey.noscript":                "Passkeys need JavaScript in this browser. You can sign in with your password instead.",
+			"passkey.failed":                  "The passkey could not be verified. Try again.",
+			"passkey.signin":                  "Sign in with a passkey",
+			"passkey.signin_title":            "Sign in with a passkey",
+			"passkey.signin_lead":             "Choose your passkey in the browser's prompt.",
+			"passkey.mfa":                     "Use a passkey instead",
+			"passkey.mfa_lead":                "Confirm with one of your passkeys.",
+			"done.passkey_added":              "Passkey added. Your other sessions were signed out.",
+			"done.passkey_renamed":            "Passkey renamed.",
+			"done.passkey_removed":            "Passkey removed. Your other sessions were signed out.",
+			"error.field.passkeys":            "You have the most passkeys an account can have. Remove one to add another.",
+			"act.mfa.passkey_added":           "Passkey added",
+			"act.mfa.passkey_renamed":         "Passkey renamed",
+			"act.mfa.passkey_removed":         "Passkey removed",
+			"act.mfa.passkey_used":            "Passkey used",
+			"act.mfa.passkey_failed":          "Passkey refused",
+			"act.mfa.passkey_clone_suspected": "Passkey refused: it may have been copied",
+		},
+		"es": { // #nosec G101 -- page texts, not credentials
+			"passkey.section":                 "Llaves de acceso",
+			"passkey.lead":                    "Una llave de acceso te identifica con el bloqueo de pantalla de tu dispositivo o una llave de seguridad: no hay nada que escribir y no sirve en un sitio falso. También cuenta como segundo paso.",
+			"passkey.none":                    "Todavía no tienes llaves de acceso.",
+			"passkey.add":                     "Añadir una llave de acceso",
+			"passkey.add_title":               "Añadir una llave de acceso",
+			"passkey.add_lead":                "Ponle un nombre que reconozcas y sigue las indicaciones del navegador.",
+			"passkey.name":                    "Nombre (opcional)",
+			"passkey.rename":                  "Cambiar nombre",
+			"passkey.remove":                  "Quitar",
+			"passkey.created":                 "añadida",
+			"passkey.last_used":               "último uso",
+			"passkey.go":                      "Usar llave de acceso",
+			"passkey.cancelled":               "No se usó la llave de acceso. Inténtalo de nuevo.",
+			"passkey.noscript":                "Las llaves de acceso necesitan JavaScript en este navegador. Puedes entrar con tu contraseña.",
+			"passkey.failed":                  "No se pudo verificar la llave de acceso. Inténtalo de nuevo.",
+			"passkey.signin":                  "Entrar con una llave de acceso",
+			"passkey.signin_title":            "Entrar con una llave de acceso",
+			"passkey.signin_lead":             "Elige tu llave de acceso en el aviso del navegador.",
+			"passkey.mfa":                     "Usar una llave de acceso",
+			"passkey.mfa_lead":                "Confirma con una de tus llaves de acceso.",
+			"done.passkey_added":              "Llave de acceso añadida. Se cerraron tus otras sesiones.",
+			"done.passkey_renamed":            "Nombre de la llave de acceso cambiado.",
+			"done.passkey_removed":            "Llave de acceso quitada. Se cerraron tus otras sesiones.",
+			"error.field.passkeys":            "Ya tienes el máximo de llaves de acceso. Quita una para añadir otra.",
+			"act.mfa.passkey_added":           "Llave de acceso añadida",
+			"act.mfa.passkey_renamed":         "Llave de acceso renombrada",
+			"act.mfa.passkey_removed":         "Llave de acceso quitada",
+			"act.mfa.passkey_used":            "Llave de acceso usada",
+			"act.mfa.passkey_failed":          "Llave de acceso rechazada",
+			"act.mfa.passkey_clone_suspected": "Llave de acceso rechazada: puede haber sido copiada",
+		},
+	} {
+		for k, v := range texts {
+			messages[lang][k] = v
+		}
+	}
+}
