@@ -98,7 +98,7 @@ func (a *SoftAuthenticator) authData(t testing.TB, attested bool) []byte {
 	out = append(out, flags)
 	out = binary.BigEndian.AppendUint32(out, a.Count)
 	if attested {
-		out = append(out, make([]byte, 16)...) // AAGUID: none
+		out = append(out, make([]byte, 16)...)                          // AAGUID: none
 		out = binary.BigEndian.AppendUint16(out, uint16(len(a.CredID))) // #nosec G115 -- a 32-byte id
 		out = append(out, a.CredID...)
 		pub, err := a.key.PublicKey.ECDH()
