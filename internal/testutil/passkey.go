@@ -23,8 +23,11 @@ type SoftAuthenticator struct {
 	CredID []byte
 	Handle []byte // the user handle stored at registration
 	Count  uint32 // the signature counter it sends next
-	Origin string
-	RPID   string
+	// NoCounter makes it send 0 every time, as many platform passkeys do
+	// (then only the challenge's single use stops a replay).
+	NoCounter bool
+	Origin    string
+	RPID      string
 }
 
 // NewSoftAuthenticator makes an authenticator with a fresh key and
@@ -96,7 +99,11 @@ func (a *SoftAuthenticator) authData(t testing.TB, attested bool) []byte {
 		flags |= 0x40 // AT
 	}
 	out = append(out, flags)
-	out = binary.BigEndian.AppendUint32(out, a.Count)
+	count := a.Count
+	if a.NoCounter {
+		count = 0
+	}
+	out = binary.BigEndian.AppendUint32(out, count)
 	if attested {
 		out = append(out, make([]byte, 16)...)                          // AAGUID: none
 		out = binary.BigEndian.AppendUint16(out, uint16(len(a.CredID))) // #nosec G115 -- a 32-byte id
@@ -132,7 +139,7 @@ func (a *SoftAuthenticator) Create(t testing.TB, options json.RawMessage) json.R
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.Count++
+	a.advance()
 	return a.credential(t, map[string]any{
 		"clientDataJSON":    b64.EncodeToString(a.clientData(t, "webauthn.create", o.PublicKey.Challenge)),
 		"attestationObject": b64.EncodeToString(att),
@@ -153,13 +160,21 @@ func (a *SoftAuthenticator) Get(t testing.TB, options json.RawMessage) json.RawM
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.Count++
+	a.advance()
 	return a.credential(t, map[string]any{
 		"clientDataJSON":    b64.EncodeToString(cd),
 		"authenticatorData": b64.EncodeToString(ad),
 		"signature":         b64.EncodeToString(sig),
 		"userHandle":        b64.EncodeToString(a.Handle),
 	})
+}
+
+func (a *SoftAuthenticator) advance() {
+	if a.NoCounter {
+		a.Count = 0
+		return
+	}
+	a.Count++
 }
 
 func (a *SoftAuthenticator) credential(t testing.TB, response map[string]any) json.RawMessage {
