@@ -35,6 +35,9 @@ func init() {
 			"act.mfa.passkey_used":            "Passkey used",
 			"act.mfa.passkey_failed":          "Passkey refused",
 			"act.mfa.passkey_clone_suspected": "Passkey refused: it may have been copied",
+			"passkey.staff_lead":              "Your passkey will be your second step on the staff console, instead of a code.",
+			"passkey.staff_enrol":             "Use a passkey instead",
+			"error.field.passkey_required":    "This account must use a passkey: codes are not accepted.",
 		},
 		"es": { // #nosec G101 -- page texts, not credentials
 			"passkey.section":                 "Llaves de acceso",
@@ -67,6 +70,9 @@ func init() {
 			"act.mfa.passkey_used":            "Llave de acceso usada",
 			"act.mfa.passkey_failed":          "Llave de acceso rechazada",
 			"act.mfa.passkey_clone_suspected": "Llave de acceso rechazada: puede haber sido copiada",
+			"passkey.staff_lead":              "Tu llave de acceso será tu segundo paso en la consola, en lugar de un código.",
+			"passkey.staff_enrol":             "Usar una llave de acceso",
+			"error.field.passkey_required":    "Esta cuenta debe usar una llave de acceso: no se aceptan códigos.",
 		},
 	} {
 		for k, v := range texts {

@@ -33,6 +33,7 @@ type passkeyView struct {
 	Options  string // JSON for navigator.credentials
 	LeadKey  string
 	Next     string
+	Token    string // a staff enrolment link's token, carried along
 }
 
 func (s *Server) renderPasskey(w http.ResponseWriter, r *http.Request, l layout, mode, action, leadKey, next string, c account.PasskeyCeremony) error {

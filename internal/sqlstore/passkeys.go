@@ -185,3 +185,72 @@ func (c Conn) TakePasskeyChallenge(ctx context.Context, tokenHash []byte, purpos
 	ch.CustomerID = customer.String
 	return ch, nil
 }
+
+// StaffPasskeyRow is one passkey of a staff member; RecordSealed is sealed
+// under the staff member's data key.
+type StaffPasskeyRow struct {
+	ID           string
+	StaffID      string
+	Handle       []byte
+	CredentialID []byte
+	RecordSealed []byte
+	SignCount    uint32
+	CreatedAt    int64
+	LastUsedAt   int64
+}
+
+// StaffPasskeys lists a staff member's passkeys, oldest first.
+func (c Conn) StaffPasskeys(ctx context.Context, staffID string) ([]StaffPasskeyRow, error) {
+	rows, err := c.query(ctx, `SELECT id, staff_id, handle, credential_id, record_sealed, sign_count, created_at, last_used_at
+		FROM staff_passkeys WHERE staff_id = ? ORDER BY created_at, id`, staffID)
+	if err != nil {
+		return nil, fmt.Errorf("list staff passkeys: %w", err)
+	}
+	defer rows.Close()
+	var out []StaffPasskeyRow
+	for rows.Next() {
+		var p StaffPasskeyRow
+		var count int64
+		if err := rows.Scan(&p.ID, &p.StaffID, &p.Handle, &p.CredentialID, &p.RecordSealed, &count, &p.CreatedAt, &p.LastUsedAt); err != nil {
+			return nil, fmt.Errorf("list staff passkeys: %w", err)
+		}
+		p.SignCount = uint32(count) // #nosec G115 -- stored from a uint32
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// InsertStaffPasskey stores a staff member's new passkey.
+func (c Conn) InsertStaffPasskey(ctx context.Context, p StaffPasskeyRow) error {
+	_, err := c.exec(ctx, `INSERT INTO staff_passkeys (id, staff_id, handle, credential_id, record_sealed, sign_count, created_at, last_used_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, 0)`, p.ID, p.StaffID, p.Handle, p.CredentialID, p.RecordSealed, int64(p.SignCount), p.CreatedAt)
+	if isUniqueViolation(err) {
+		return ErrPasskeyExists
+	}
+	if err != nil {
+		return fmt.Errorf("store staff passkey: %w", err)
+	}
+	return nil
+}
+
+// UseStaffPasskey is UsePasskey for a staff member's passkey.
+func (c Conn) UseStaffPasskey(ctx context.Context, staffID, id string, from, to uint32, now int64) (bool, error) {
+	res, err := c.exec(ctx, `UPDATE staff_passkeys SET sign_count = ?, last_used_at = ? WHERE id = ? AND staff_id = ? AND sign_count = ?`,
+		int64(to), now, id, staffID, int64(from))
+	if err != nil {
+		return false, fmt.Errorf("use staff passkey: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// FinishStaffPasskeyEnrolment consumes the enrolment link of a staff
+// member who chose a passkey: the account is enrolled (totp_enabled is the
+// "enrolled" mark the rest of the staff code reads; the TOTP secret made
+// with the password stays unconfirmed, and a member with a passkey is
+// never asked for, nor accepted with, a TOTP code).
+func (c Conn) FinishStaffPasskeyEnrolment(ctx context.Context, id string, enrolHash []byte) error {
+	res, err := c.exec(ctx, `UPDATE staff SET totp_enabled = 1, enrol_hash = NULL, enrol_expires_at = 0
+		WHERE id = ? AND enrol_hash = ? AND password_hash <> ''`, id, enrolHash)
+	return affectedOne(res, err, "enrolment")
+}

@@ -40,4 +40,5 @@ var SealedColumns = []SealedColumn{
 var StaffSealedColumns = []SealedColumn{
 	{Table: "staff", Column: "totp_sealed", RowID: "id", CustomerID: "id"},
 	{Table: "staff_outbox", Column: "sealed", RowID: "id", CustomerID: "staff_id"},
+	{Table: "staff_passkeys", Column: "record_sealed", RowID: "id", CustomerID: "staff_id"},
 }

@@ -48,7 +48,24 @@ CREATE TABLE IF NOT EXISTS passkey_challenges (
     CONSTRAINT passkey_challenges_customer FOREIGN KEY (customer_id) REFERENCES customers (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
+-- Passkeys of staff members: the same record, sealed under the staff
+-- member's own data key; the user handle is random and kept with each row.
+CREATE TABLE IF NOT EXISTS staff_passkeys (
+    id            CHAR(26)        NOT NULL PRIMARY KEY,
+    staff_id      CHAR(26)        NOT NULL,
+    handle        VARBINARY(64)   NOT NULL,
+    credential_id VARBINARY(1023) NOT NULL,
+    record_sealed BLOB            NOT NULL,
+    sign_count    BIGINT          NOT NULL DEFAULT 0,
+    created_at    BIGINT          NOT NULL,
+    last_used_at  BIGINT          NOT NULL DEFAULT 0,
+    UNIQUE KEY staff_passkeys_credential (credential_id),
+    KEY staff_passkeys_staff (staff_id),
+    CONSTRAINT staff_passkeys_staff FOREIGN KEY (staff_id) REFERENCES staff (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
 -- +goose Down
+DROP TABLE IF EXISTS staff_passkeys;
 DROP TABLE IF EXISTS passkey_challenges;
 DROP TABLE IF EXISTS customer_passkeys;
 DROP TABLE IF EXISTS passkey_handles;

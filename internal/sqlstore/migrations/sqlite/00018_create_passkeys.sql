@@ -43,7 +43,22 @@ CREATE TABLE passkey_challenges (
 CREATE INDEX passkey_challenges_customer ON passkey_challenges (customer_id);
 CREATE INDEX passkey_challenges_expiry ON passkey_challenges (expires_at);
 
+-- Passkeys of staff members: the same record, sealed under the staff
+-- member's own data key; the user handle is random and kept with each row.
+CREATE TABLE staff_passkeys (
+    id            TEXT    NOT NULL PRIMARY KEY,
+    staff_id      TEXT    NOT NULL REFERENCES staff (id) ON DELETE CASCADE,
+    handle        BLOB    NOT NULL,
+    credential_id BLOB    NOT NULL UNIQUE,
+    record_sealed BLOB    NOT NULL,
+    sign_count    INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL,
+    last_used_at  INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX staff_passkeys_staff ON staff_passkeys (staff_id);
+
 -- +goose Down
+DROP TABLE staff_passkeys;
 DROP TABLE passkey_challenges;
 DROP TABLE customer_passkeys;
 DROP TABLE passkey_handles;
