@@ -6,17 +6,20 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
+	"github.com/pquerna/otp/totp"
 )
 
 // passkeyApp starts the server for passkey tests. A relying party id must
 // be a domain name, not an address, so both listeners are published as
 // localhost (each on its own port): the same RP id, different origins.
-func passkeyApp(t *testing.T) (srv server, site, staff string) {
+func passkeyApp(t *testing.T, args ...string) (srv server, site, staff string) {
 	t.Helper()
 	ports := [2]int{}
 	for i := range ports {
@@ -29,8 +32,8 @@ func passkeyApp(t *testing.T) (srv server, site, staff string) {
 	}
 	site = fmt.Sprintf("http://localhost:%d", ports[0])
 	staff = fmt.Sprintf("http://localhost:%d", ports[1])
-	srv = startApp(t, "--addr", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--staff-addr", fmt.Sprintf("localhost:%d", ports[1]),
-		"--public-url", site, "--staff-public-url", staff)
+	srv = startApp(t, append([]string{"--addr", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--staff-addr", fmt.Sprintf("localhost:%d", ports[1]),
+		"--public-url", site, "--staff-public-url", staff}, args...)...)
 	return srv, site, staff
 }
 
@@ -154,3 +157,92 @@ var e=function(x){return btoa(String.fromCharCode.apply(null,new Uint8Array(x)))
 var pk=o.publicKey;pk.challenge=b(pk.challenge);pk.allowCredentials=(pk.allowCredentials||[]).map(function(c){return {type:c.type,id:b(c.id)}});
 var c=await navigator.credentials.get({publicKey:pk});var r=c.response;
 return JSON.stringify({id:c.id,rawId:e(c.rawId),type:c.type,clientExtensionResults:{},response:{clientDataJSON:e(r.clientDataJSON),authenticatorData:e(r.authenticatorData),signature:e(r.signature),userHandle:r.userHandle?e(r.userHandle):undefined}});`
+
+// TestPasskeyStaffInBrowser: with --staff-passkeys-required, a lead who
+// enrolled TOTP before the setting cannot sign in with a code any more; a
+// new agent's enrolment refuses TOTP, takes a passkey, and the agent signs
+// in with password and passkey; on the customer site that passkey is
+// unknown.
+func TestPasskeyStaffInBrowser(t *testing.T) {
+	exe := findChromium(t)
+	dir := t.TempDir()
+	var leadSecret string
+	t.Run("before the setting", func(t *testing.T) {
+		srv := startApp(t, "--data-dir", dir)
+		browser := startBrowser(t, exe)
+		tab := newTab(t, browser)
+		ctx, cancel := context.WithTimeout(tab, 2*timeout)
+		defer cancel()
+		leadSecret = enrolAndSignIn(t, ctx, srv, "lead.totp@example.com", "lead")
+	})
+	if t.Failed() {
+		return
+	}
+	srv, site, staff := passkeyApp(t, "--data-dir", dir, "--staff-passkeys-required")
+	browser := startBrowser(t, exe)
+	tab := newTab(t, browser)
+	ctx, cancel := context.WithTimeout(tab, 3*timeout)
+	defer cancel()
+	step := browserSteps(t, ctx)
+	virtualAuthenticator(t, ctx)
+
+	signInPassword := func(email string) {
+		t.Helper()
+		step("sign in: password",
+			chromedp.Navigate(staff+"/login?lang=en"),
+			chromedp.WaitVisible("#email"),
+			chromedp.SendKeys("#email", email),
+			chromedp.SendKeys("#password", staffPassword),
+			chromedp.Submit("#password"),
+			chromedp.WaitVisible("#code"))
+	}
+	signInPassword("lead.totp@example.com")
+	code, _ := totp.GenerateCode(leadSecret, time.Now().Add(60*time.Second))
+	step("lead: TOTP code", chromedp.SendKeys("#code", code), chromedp.Submit("#code"), chromedp.WaitVisible(".errors"))
+	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#dashboard').length`)); n != 0 {
+		t.Fatal("lead reached the dashboard with TOTP while passkeys are required")
+	}
+
+	token := staffCreate(t, srv, "agent.pk@example.com", "agent")
+	step("enrolment: password",
+		chromedp.Navigate(staff+"/enrol?lang=en&token="+url.QueryEscape(token)),
+		chromedp.WaitVisible("#password"),
+		chromedp.SendKeys("#password", staffPassword),
+		chromedp.Submit("#password"),
+		chromedp.WaitVisible("#totp-secret"))
+	secret, err := chromedp.Run(ctx, chromedp.Text("#totp-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := totp.GenerateCode(strings.TrimSpace(secret), time.Now())
+	step("enrolment: TOTP refused", chromedp.SendKeys("#code", first), chromedp.Submit("#code"), chromedp.WaitVisible(".errors"))
+	step("enrolment: passkey",
+		chromedp.WaitVisible("#passkey-enrol"),
+		chromedp.Click("#passkey-enrol"),
+		chromedp.WaitVisible("#passkey-go"),
+		chromedp.Click("#passkey-go"),
+		chromedp.WaitVisible(`main a[href="/login"]`))
+	signInPassword("agent.pk@example.com")
+	step("sign in: passkey",
+		chromedp.Click("#passkey-mfa"),
+		chromedp.WaitVisible("#passkey-go"),
+		chromedp.Click("#passkey-go"),
+		chromedp.WaitVisible("#dashboard"))
+
+	// The staff passkey means nothing to the customer site: another
+	// origin, and no customer has it.
+	var c struct {
+		Ceremony string          `json:"ceremony"`
+		Options  json.RawMessage `json:"options"`
+	}
+	if st := api(t, "POST", site+"/api/v1/auth/webauthn/login/begin", "", nil, &c); st != 200 {
+		t.Fatalf("login begin: %d", st)
+	}
+	cred, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(async function(o){`+getJS+`})(`+string(c.Options)+`)`, chromedp.EvalAwaitPromise))
+	if err != nil || !strings.Contains(cred, `"signature"`) {
+		t.Fatalf("assertion on the staff origin: %q %v", cred, err)
+	}
+	if st := api(t, "POST", site+"/api/v1/auth/webauthn/login/finish", "", map[string]any{"ceremony": c.Ceremony, "credential": json.RawMessage(cred)}, nil); st != http.StatusUnauthorized {
+		t.Errorf("staff passkey on the customer site: %d, want 401", st)
+	}
+}
