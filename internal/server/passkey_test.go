@@ -275,3 +275,24 @@ func TestPasskeyCounterRegressionIsRefusedAndAudited(t *testing.T) {
 		}
 	})
 }
+
+// A lead's second-factor reset (support, after checking identity) removes
+// a customer's passkeys as well as TOTP: the password alone signs in
+// again, and the passkey no longer does.
+func TestSecondFactorResetRemovesPasskeys(t *testing.T) {
+	ts := newTestServer(t)
+	tk := ts.signUp(t, "reset.pk@example.com", "Reset")
+	a := testutil.NewSoftAuthenticator(t, testSiteOrigin, testRPID)
+	ts.addPasskey(t, tk.AccessToken, a, "")
+	var m me
+	if r := ts.apiCall(t, "GET", "/api/v1/me", tk.AccessToken, nil, &m); r.StatusCode != 200 {
+		t.Fatalf("me: %d", r.StatusCode)
+	}
+	if err := ts.env.Accounts.ResetSecondFactor(t.Context(), m.ID, "en"); err != nil {
+		t.Fatal(err)
+	}
+	ts.login(t, "reset.pk@example.com", testPassword)
+	if status, _ := ts.passkeySignIn(t, a); status != 401 {
+		t.Errorf("passkey after a reset: %d, want 401", status)
+	}
+}

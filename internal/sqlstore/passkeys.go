@@ -254,3 +254,13 @@ func (c Conn) FinishStaffPasskeyEnrolment(ctx context.Context, id string, enrolH
 		WHERE id = ? AND enrol_hash = ? AND password_hash <> ''`, id, enrolHash)
 	return affectedOne(res, err, "enrolment")
 }
+
+// DeleteCustomerPasskeys removes every passkey of a customer (a second
+// factor reset) and says how many there were.
+func (c Conn) DeleteCustomerPasskeys(ctx context.Context, customerID string) (int64, error) {
+	res, err := c.exec(ctx, `DELETE FROM customer_passkeys WHERE customer_id = ?`, customerID)
+	if err != nil {
+		return 0, fmt.Errorf("delete passkeys: %w", err)
+	}
+	return res.RowsAffected()
+}
