@@ -151,6 +151,8 @@ func (s *Server) routes() []route {
 		{staff, "POST /login/passkey", StaffPending, s.handleStaffPasskeySignIn()},
 		{staff, "POST /reauth/passkey/start", StaffSignedIn, s.handleStaffPasskeyStart(true)},
 		{staff, "POST /reauth/passkey", StaffSignedIn, s.handleStaffPasskeyReauth()},
+		{staff, "POST /passkeys/start", StaffSignedIn.Recent(), s.handleStaffPasskeyAddStart()},
+		{staff, "POST /passkeys", StaffSignedIn.Recent(), s.handleStaffPasskeyAdd()},
 		{staff, "GET /customers", Staff(resguardo.PermCustomerSearch), s.handleStaffCustomers()},
 		{staff, "POST /customers", Staff(resguardo.PermCustomerSearch), s.handleStaffSearch()},
 		{staff, "GET /customers/{id}", Staff(resguardo.PermCustomerSearch), s.handleStaffCustomer()},

@@ -49,6 +49,8 @@ var staffMatrix = map[string]string{
 	"POST /login/passkey":        "staff",
 	"POST /reauth/passkey/start": "staff",
 	"POST /reauth/passkey":       "staff",
+	"POST /passkeys/start":       "staff",
+	"POST /passkeys":             "staff",
 
 	"GET /customers":                              "agent lead",
 	"POST /customers":                             "agent lead",
@@ -82,7 +84,8 @@ var staffMatrix = map[string]string{
 
 // staffStepUp lists the staff routes that need a password or code check
 // within 5 minutes on top of their role (docs/contract.md §3, §5): critical operations,
-// four-eyes requests and decisions, and every change of the team.
+// four-eyes requests and decisions, every change of the team, and adding a
+// passkey.
 var staffStepUp = map[string]bool{
 	"POST /customers/{id}/email":               true,
 	"POST /customers/{id}/phones":              true,
@@ -99,6 +102,9 @@ var staffStepUp = map[string]bool{
 	"POST /team":                               true,
 	"POST /team/{id}/disable":                  true,
 	"POST /team/{id}/grant":                    true,
+	// Adding a second factor.
+	"POST /passkeys/start": true,
+	"POST /passkeys":       true,
 }
 
 // TestStaffStepUpRoutes checks the route table asks for step-up exactly

@@ -113,3 +113,26 @@ func (s *Server) handleStaffPasskeyReauth() handler {
 		return nil
 	}
 }
+
+// handleStaffPasskeyAddStart begins adding a passkey for a signed-in staff
+// member (step-up first).
+func (s *Server) handleStaffPasskeyAddStart() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		c, err := s.staffSvc.BeginAddPasskey(r.Context(), staffPrincipal(r))
+		if err != nil {
+			return err
+		}
+		return s.render(w, r, http.StatusOK, pagePasskey, passkeyView{layout: s.layoutFor(r, "passkey.add_title"), Mode: "create",
+			Action: "/passkeys", Ceremony: c.Token, Options: string(c.Options), LeadKey: "passkey.staff_lead"})
+	}
+}
+
+func (s *Server) handleStaffPasskeyAdd() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.staffSvc.FinishAddPasskey(r.Context(), staffPrincipal(r), r.PostFormValue("ceremony"), []byte(r.PostFormValue("credential"))); err != nil {
+			return err
+		}
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return nil
+	}
+}

@@ -28,6 +28,7 @@ const (
 	pkEnrol  = "staff-enrol"
 	pkSecond = "staff-mfa"
 	pkReauth = "staff-reauth"
+	pkAdd    = "staff-add"
 )
 
 const tStaffPasskeys = "staff_passkeys"
@@ -167,38 +168,12 @@ func (s *Service) FinishEnrolPasskey(ctx context.Context, token, ceremony string
 	if err != nil || row.PasswordHash == "" {
 		return errBadLink
 	}
-	u, _, err := s.passkeyUser(ctx, row)
-	if err != nil {
-		return err
-	}
-	var sd struct {
-		UserID []byte `json:"user_id"`
-	}
-	if err := json.Unmarshal(session, &sd); err != nil || len(sd.UserID) == 0 {
-		return errPasskeyRefused
-	}
-	u.Handle = sd.UserID
-	cred, err := s.rp.FinishRegistration(u, session, response)
-	if err != nil {
-		s.log.InfoContext(ctx, "staff passkey registration refused", "staff", row.ID, "err", err)
-		return errPasskeyRefused
-	}
-	dk, err := s.staffKey(row)
-	if err != nil {
-		return err
-	}
-	id := newID()
-	b, err := json.Marshal(cred)
-	if err != nil {
-		return err
-	}
-	sealed, err := dk.Seal(b, tStaffPasskeys, "record_sealed", id)
+	pk, err := s.verifiedPasskey(ctx, row, session, response)
 	if err != nil {
 		return err
 	}
 	return s.db.Tx(ctx, func(c sqlstore.Conn) error {
-		if err := c.InsertStaffPasskey(ctx, sqlstore.StaffPasskeyRow{ID: id, StaffID: row.ID, Handle: u.Handle, CredentialID: cred.ID,
-			RecordSealed: sealed, SignCount: cred.Authenticator.SignCount, CreatedAt: s.now().Unix()}); err != nil {
+		if err := c.InsertStaffPasskey(ctx, pk); err != nil {
 			return err
 		}
 		if err := c.FinishStaffPasskeyEnrolment(ctx, row.ID, row.EnrolHash); err != nil {
@@ -206,6 +181,113 @@ func (s *Service) FinishEnrolPasskey(ctx context.Context, token, ceremony string
 		}
 		ev := resguardo.AuditEvent{ActorKind: resguardo.ActorStaff, ActorID: row.ID, ActorRole: row.Role,
 			Action: resguardo.ActStaffEnrolled, TargetKind: resguardo.TargetStaff, TargetID: row.ID, Outcome: resguardo.OutcomeSuccess, Fields: []string{"passkey"}}
+		return s.audit.Append(ctx, c, ev)
+	})
+}
+
+// verifiedPasskey verifies a registration answer for row against the
+// ceremony's session data and returns the passkey row to store, sealed
+// under the staff member's data key.
+func (s *Service) verifiedPasskey(ctx context.Context, row sqlstore.StaffRow, session, response []byte) (sqlstore.StaffPasskeyRow, error) {
+	u, _, err := s.passkeyUser(ctx, row)
+	if err != nil {
+		return sqlstore.StaffPasskeyRow{}, err
+	}
+	// The handle the ceremony was begun with travels in its session data.
+	var sd struct {
+		UserID []byte `json:"user_id"`
+	}
+	if err := json.Unmarshal(session, &sd); err != nil || len(sd.UserID) == 0 {
+		return sqlstore.StaffPasskeyRow{}, errPasskeyRefused
+	}
+	u.Handle = sd.UserID
+	cred, err := s.rp.FinishRegistration(u, session, response)
+	if err != nil {
+		s.log.InfoContext(ctx, "staff passkey registration refused", "staff", row.ID, "err", err)
+		return sqlstore.StaffPasskeyRow{}, errPasskeyRefused
+	}
+	dk, err := s.staffKey(row)
+	if err != nil {
+		return sqlstore.StaffPasskeyRow{}, err
+	}
+	id := newID()
+	b, err := json.Marshal(cred)
+	if err != nil {
+		return sqlstore.StaffPasskeyRow{}, err
+	}
+	sealed, err := dk.Seal(b, tStaffPasskeys, "record_sealed", id)
+	if err != nil {
+		return sqlstore.StaffPasskeyRow{}, err
+	}
+	return sqlstore.StaffPasskeyRow{ID: id, StaffID: row.ID, Handle: u.Handle, CredentialID: cred.ID,
+		RecordSealed: sealed, SignCount: cred.Authenticator.SignCount, CreatedAt: s.now().Unix()}, nil
+}
+
+// maxStaffPasskeys bounds a staff member's passkeys.
+const maxStaffPasskeys = 10
+
+// BeginAddPasskey starts adding a passkey for a signed-in staff member
+// with a recent password, code or passkey check (so that a TOTP member can
+// move to a passkey before --staff-passkeys-required is turned on).
+func (s *Service) BeginAddPasskey(ctx context.Context, p Principal) (Ceremony, error) {
+	if s.rp == nil {
+		return Ceremony{}, errPasskeysOff
+	}
+	if !p.MFADone {
+		return Ceremony{}, errSignIn
+	}
+	if !p.Recent(s.now()) {
+		return Ceremony{}, errReauthNeeded
+	}
+	row, err := s.db.Conn().StaffByID(ctx, p.StaffID)
+	if err != nil {
+		return Ceremony{}, err
+	}
+	u, _, err := s.passkeyUser(ctx, row)
+	if err != nil {
+		return Ceremony{}, err
+	}
+	if len(u.Credentials) >= maxStaffPasskeys {
+		return Ceremony{}, resguardo.Errorf(resguardo.EConflict, "You have the most passkeys an account can have.")
+	}
+	c, err := s.rp.BeginRegistration(u)
+	if err != nil {
+		return Ceremony{}, err
+	}
+	return s.beginCeremony(ctx, pkAdd, "staff:"+p.SessionID, c)
+}
+
+// FinishAddPasskey verifies and stores the passkey; from then on the
+// member's TOTP codes are no longer accepted (the passkey is the stronger
+// factor, and a member who has one is never asked for a code).
+func (s *Service) FinishAddPasskey(ctx context.Context, p Principal, ceremony string, response []byte) error {
+	if s.rp == nil {
+		return errPasskeysOff
+	}
+	if !p.MFADone {
+		return errSignIn
+	}
+	if !p.Recent(s.now()) {
+		return errReauthNeeded
+	}
+	session, err := s.takeCeremony(ctx, ceremony, pkAdd, "staff:"+p.SessionID)
+	if err != nil {
+		return err
+	}
+	row, err := s.db.Conn().StaffByID(ctx, p.StaffID)
+	if err != nil {
+		return err
+	}
+	pk, err := s.verifiedPasskey(ctx, row, session, response)
+	if err != nil {
+		return err
+	}
+	return s.db.Tx(ctx, func(c sqlstore.Conn) error {
+		if err := c.InsertStaffPasskey(ctx, pk); err != nil {
+			return err
+		}
+		ev := staffEvent(p, resguardo.ActPasskeyAdded, resguardo.TargetStaff, p.StaffID, resguardo.OutcomeSuccess)
+		ev.Fields = []string{"passkey"}
 		return s.audit.Append(ctx, c, ev)
 	})
 }

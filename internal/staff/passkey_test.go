@@ -160,3 +160,48 @@ func TestStaffPasskeysRequiredRefuseTOTPForAgentsAndLeads(t *testing.T) {
 		t.Errorf("agent with a passkey: %v", err)
 	}
 }
+
+// A staff member who enrolled TOTP adds a passkey while signed in (after
+// step-up); from then on their codes are refused and the passkey signs
+// them in, so agents and leads can move to passkeys before the setting
+// requires them.
+func TestStaffAddsPasskeyAfterTOTPEnrolment(t *testing.T) {
+	f := newFixture(t, testutil.Backends()[0])
+	ctx := t.Context()
+	secret := f.enrol("lead.move@example.com", resguardo.RoleLead)
+	p := f.signIn("lead.move@example.com", secret)
+	f.env.Clock.Advance(6 * time.Minute)
+	p = f.refresh(p)
+	if _, err := f.staff.BeginAddPasskey(ctx, p); err != errReauthNeeded {
+		t.Fatalf("add without step-up: %v, want %v", err, errReauthNeeded)
+	}
+	f.env.Clock.Advance(31 * time.Second)
+	code, _ := totp.GenerateCode(secret, f.env.Clock.Now())
+	token, err := f.staff.Reauthenticate(ctx, p, "", code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err = f.staff.Session(ctx, token); err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.staff.BeginAddPasskey(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := testutil.NewSoftAuthenticator(t, staffOrigin, "localhost")
+	if err := f.staff.FinishAddPasskey(ctx, p, c.Token, a.Create(t, c.Options)); err != nil {
+		t.Fatal(err)
+	}
+	f.env.Clock.Advance(31 * time.Second)
+	_, pending, err := f.staff.SignIn(ctx, "lead.move@example.com", staffPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _ = totp.GenerateCode(secret, f.env.Clock.Now())
+	if _, _, err := f.staff.SecondFactor(ctx, pending, code); err != errPasskeyRequired {
+		t.Errorf("TOTP after adding a passkey: %v, want %v", err, errPasskeyRequired)
+	}
+	if _, np, err := f.passkeyStep(pending, a, false); err != nil || !np.Can(resguardo.PermCustomerSearch) {
+		t.Errorf("passkey sign-in: %v", err)
+	}
+}
