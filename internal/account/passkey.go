@@ -257,7 +257,7 @@ func passkeyName(in string) (string, error) {
 	name, err := resguardo.ParseDeviceName(in)
 	if err != nil {
 		return "", &resguardo.Error{Code: resguardo.EInvalid, Message: "The name is not valid.",
-			Fields: []resguardo.FieldProblem{{Field: "name", Detail: "must be plain text of at most 100 characters"}}}
+			Fields: []resguardo.FieldProblem{{Field: "name", Detail: fmt.Sprintf("must be plain text of at most %d characters", resguardo.MaxDeviceName)}}}
 	}
 	if name == "" {
 		name = "Passkey"
