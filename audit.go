@@ -97,5 +97,16 @@ const (
 	ActAuditCheckpoint  = "audit.checkpoint"
 )
 
+// Audited passkey (WebAuthn) actions.
+// The names hold "pass", which gosec takes for a credential.
+const (
+	ActPasskeyAdded          = "mfa.passkey_added"           // #nosec G101 -- an action name
+	ActPasskeyRenamed        = "mfa.passkey_renamed"         // #nosec G101 -- an action name
+	ActPasskeyRemoved        = "mfa.passkey_removed"         // #nosec G101 -- an action name
+	ActPasskeyUsed           = "mfa.passkey_used"            // #nosec G101 -- an action name
+	ActPasskeyFailed         = "mfa.passkey_failed"          // #nosec G101 -- an action name
+	ActPasskeyCloneSuspected = "mfa.passkey_clone_suspected" // #nosec G101 -- an action name
+)
+
 // TargetCustomer is the target kind of events about a customer.
 const TargetCustomer = "customer"

@@ -18,6 +18,7 @@ import (
 	"github.com/resguardo/resguardo/internal/audit"
 	"github.com/resguardo/resguardo/internal/auth"
 	"github.com/resguardo/resguardo/internal/mail"
+	"github.com/resguardo/resguardo/internal/passkey"
 	"github.com/resguardo/resguardo/internal/sqlstore"
 	"github.com/resguardo/resguardo/internal/vault"
 )
@@ -64,6 +65,9 @@ type Service struct {
 	bg     sync.WaitGroup // work answered before it is done
 	// activity holds last-seen times waiting to be written (activity.go).
 	activity *activity
+	// rp is the customer site's passkey relying party, for BaseURL's
+	// origin (nil when BaseURL is no origin: passkeys are then refused).
+	rp *passkey.RP
 }
 
 // event is an audit entry about a customer's own account, done by the
@@ -142,7 +146,14 @@ func New(db *sqlstore.DB, v *vault.Vault, h *auth.Hasher, a *audit.Log, log *slo
 	if o.MailPerMinute < 1 {
 		o.MailPerMinute = resguardo.DefaultMailPerMinute
 	}
-	return &Service{db: db, vault: v, hasher: h, audit: a, log: log, o: o, activity: newActivity()}
+	svc := &Service{db: db, vault: v, hasher: h, audit: a, log: log, o: o, activity: newActivity()}
+	rp, err := passkey.New(o.BaseURL, "resguardo")
+	if err != nil {
+		log.Warn("passkeys off: the site origin makes no relying party", "err", err)
+	} else {
+		svc.rp = rp
+	}
+	return svc
 }
 
 func (s *Service) now() time.Time { return s.o.Now() }
@@ -166,6 +177,8 @@ var (
 	cSessionDevice = sqlstore.SealedSessionDevice
 	cFamilyDevice  = sqlstore.SealedFamilyDevice
 	cOutbox        = sqlstore.SealedOutbox
+	cPasskeyRecord = sqlstore.SealedPasskeyRecord
+	cPasskeyName   = sqlstore.SealedPasskeyName
 	cTOTP          = sqlstore.SealedTOTP
 	cPendingEmail  = sqlstore.SealedPendingEmail
 )

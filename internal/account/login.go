@@ -110,6 +110,11 @@ func (s *Service) Login(ctx context.Context, in SignIn) (customerID string, mfa 
 		return "", false, s.UnclaimOnFault(ctx, err, keys...)
 	}
 	mfa = row.TOTPEnabled
+	if !mfa { // a passkey is a second factor too
+		if mfa, err = s.hasPasskeys(ctx, s.db.Conn(), row.ID); err != nil {
+			return "", false, s.UnclaimOnFault(ctx, err, keys...)
+		}
+	}
 	if !mfa { // with a second factor, the sign-in is audited once it is given
 		if err := s.audit.Record(ctx, event(resguardo.ActSignIn, row.ID, resguardo.OutcomeSuccess)); err != nil {
 			return "", false, err

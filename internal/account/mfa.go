@@ -106,7 +106,12 @@ func (s *Service) recordFailedCode(ctx context.Context, customerID string) error
 func (s *Service) checkSecondFactor(ctx context.Context, c sqlstore.Conn, customerID, code string) error {
 	t, err := c.TOTP(ctx, customerID)
 	if err != nil || !t.Enabled {
-		return errCodeWrong
+		// With passkeys but no TOTP, the recovery codes still stand in
+		// for the second factor.
+		if has, perr := s.hasPasskeys(ctx, c, customerID); perr != nil || !has {
+			return errCodeWrong
+		}
+		return s.recoveryOnly(ctx, c, customerID, code)
 	}
 	dk, err := s.customerKey(ctx, customerID)
 	if err != nil {
@@ -126,6 +131,12 @@ func (s *Service) checkSecondFactor(ctx context.Context, c sqlstore.Conn, custom
 		}
 		return errCodeWrong // used meanwhile by a concurrent request
 	}
+	return s.recoveryOnly(ctx, c, customerID, code)
+}
+
+// recoveryOnly accepts an unused recovery code (then consumed and
+// audited).
+func (s *Service) recoveryOnly(ctx context.Context, c sqlstore.Conn, customerID, code string) error {
 	used, err := s.useRecoveryCode(ctx, c, customerID, code)
 	if err != nil {
 		return err
@@ -314,6 +325,12 @@ func (s *Service) RenewRecoveryCodes(ctx context.Context, p Principal) ([]string
 // secondFactorChanged runs a change of the second factor with its audit
 // entry, ends the other sessions, and mails the owner, in one transaction.
 func (s *Service) secondFactorChanged(ctx context.Context, by resguardo.Actor, p Principal, lang, action string, fn func(sqlstore.Conn) error) error {
+	return s.secondFactorChange(ctx, by, p, lang, action, "totp", fn)
+}
+
+// secondFactorChange is secondFactorChanged for the factor named field
+// (totp, passkey) in the audit entry.
+func (s *Service) secondFactorChange(ctx context.Context, by resguardo.Actor, p Principal, lang, action, field string, fn func(sqlstore.Conn) error) error {
 	row, err := s.db.Conn().CustomerByID(ctx, p.CustomerID)
 	if err != nil {
 		return err
@@ -330,7 +347,7 @@ func (s *Service) secondFactorChanged(ctx context.Context, by resguardo.Actor, p
 	if err != nil {
 		return err
 	}
-	return s.change(ctx, by, p.CustomerID, action, []string{"totp"}, func(c sqlstore.Conn) error {
+	return s.change(ctx, by, p.CustomerID, action, []string{field}, func(c sqlstore.Conn) error {
 		if err := fn(c); err != nil {
 			return err
 		}

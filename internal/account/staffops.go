@@ -53,7 +53,17 @@ func (s *Service) Exists(ctx context.Context, id string) (bool, error) {
 // the customer is told by mail.
 func (s *Service) ResetSecondFactor(ctx context.Context, by resguardo.Actor, customerID, lang string) error {
 	return s.secondFactorChanged(ctx, by, Principal{CustomerID: customerID}, lang, resguardo.ActCustomerMFAReset, func(c sqlstore.Conn) error {
-		return c.DeleteTOTP(ctx, customerID)
+		// Passkeys are second factors too: a reset removes them with TOTP
+		// and the recovery codes; not found only when there was neither.
+		n, err := c.DeleteCustomerPasskeys(ctx, customerID)
+		if err != nil {
+			return err
+		}
+		err = c.DeleteTOTP(ctx, customerID)
+		if n > 0 && resguardo.ErrorCode(err) == resguardo.ENotFound {
+			return nil // DeleteTOTP removed the recovery codes first
+		}
+		return err
 	})
 }
 

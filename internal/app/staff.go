@@ -23,6 +23,7 @@ func openStaff(ctx context.Context, cfg config.Config, log *slog.Logger, mode ke
 
 func staffOptions(cfg config.Config) staff.Options {
 	o := staff.DefaultOptions(cfg.StaffSiteURL())
+	o.RequirePasskeys = cfg.StaffPasskeysRequired
 	if cfg.RevealsPerHour > 0 {
 		o.RevealsPerHour = cfg.RevealsPerHour
 	}

@@ -102,6 +102,9 @@ type Config struct {
 	// RevealsPerHour limits how many personal values one staff member may
 	// reveal in an hour.
 	RevealsPerHour int
+	// StaffPasskeysRequired makes agents and leads use a passkey as their
+	// second factor (TOTP refused for them).
+	StaffPasskeysRequired bool
 	// MailPerMinute is the global mail budget: messages per minute for the
 	// whole deployment; mail past it waits in the outbox.
 	MailPerMinute int
@@ -197,6 +200,7 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.StringVar(&c.StaffURL, "staff-public-url", env("STAFF_PUBLIC_URL", ""), "staff console origin for enrolment links (RESGUARDO_STAFF_PUBLIC_URL)")
 	fs.StringVar(&c.Email, "email", "", "staff create/disable: the staff member's e-mail address")
 	fs.StringVar(&c.Role, "role", "", "staff create: agent, lead, admin or auditor")
+	fs.BoolVar(&c.StaffPasskeysRequired, "staff-passkeys-required", env("STAFF_PASSKEYS_REQUIRED", "") == "true", "serve: agents and leads must use a passkey as second factor; their TOTP codes are refused (RESGUARDO_STAFF_PASSKEYS_REQUIRED=true)")
 	fs.IntVar(&c.RevealsPerHour, "reveals-per-hour", envInt(getenv, "REVEALS_PER_HOUR", 30), "personal values one staff member may reveal per hour (RESGUARDO_REVEALS_PER_HOUR)")
 	fs.IntVar(&c.MailPerMinute, "mail-per-minute", envInt(getenv, "MAIL_PER_MINUTE", resguardo.DefaultMailPerMinute), "messages per minute the whole deployment may send; more wait in the outbox (RESGUARDO_MAIL_PER_MINUTE)")
 	fs.BoolVar(&c.JSON, "json", false, "doctor, keys status, audit verify: print JSON")
@@ -323,7 +327,7 @@ var serveFlags = []string{"addr", "staff-addr", "metrics-addr", "tls-cert", "tls
 // ownFlags are the flags of each command beyond commonFlags: what its -h
 // lists and all it accepts.
 var ownFlags = map[string][]string{
-	"serve":         append([]string{"demo", "shutdown-timeout"}, serveFlags...),
+	"serve":         append([]string{"demo", "shutdown-timeout", "staff-passkeys-required"}, serveFlags...),
 	"doctor":        append([]string{"json"}, serveFlags...),
 	"migrate":       nil,
 	"backup":        {"out"},

@@ -67,6 +67,15 @@ func newFixture(t *testing.T, b testutil.Backend) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A passkey before the app sign-in: adding one ends the other sign-ins.
+	c, err := env.Accounts.BeginPasskeyRegistration(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := testutil.NewSoftAuthenticator(t, testutil.SiteOrigin, testutil.SiteRPID)
+	if _, _, err := env.Accounts.FinishPasskeyRegistration(ctx, p, c.Token, "Llave de María", key.Create(t, c.Options), "es"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := env.Accounts.IssueTokens(ctx, id, "iPhone de María"); err != nil {
 		t.Fatal(err)
 	}

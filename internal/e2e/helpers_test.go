@@ -39,7 +39,9 @@ type server struct {
 // `resguardo serve`, on ephemeral loopback ports with a fresh SQLite database.
 // The server stops when the test ends; its log is printed only if the test
 // failed, since every request adds a line.
-func startApp(t *testing.T) server {
+// Extra args are appended to the command line (a flag given twice takes
+// the later value).
+func startApp(t *testing.T, args ...string) server {
 	t.Helper()
 	// An empty environment keeps a developer's RESGUARDO_* variables (a
 	// MySQL URL, another data directory) out of the test.
@@ -47,11 +49,11 @@ func startApp(t *testing.T) server {
 	// The staff listener is named localhost rather than 127.0.0.1 only
 	// because Validate compares the two addresses as strings and rejects
 	// equal ones, port 0 included. Go listens on 127.0.0.1 for localhost.
-	cfg, err := config.Load("serve", []string{
+	cfg, err := config.Load("serve", append([]string{
 		"--addr", "127.0.0.1:0",
 		"--staff-addr", "127.0.0.1:0",
 		"--data-dir", t.TempDir(),
-	}, noEnv, io.Discard)
+	}, args...), noEnv, io.Discard)
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}

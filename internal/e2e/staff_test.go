@@ -106,8 +106,9 @@ func browserSteps(t *testing.T, ctx context.Context) func(what string, actions .
 
 // enrolAndSignIn follows a new staff member's enrolment link in the
 // browser (password, then the TOTP secret shown as text and QR, then a
-// first code) and signs in on the console with password and code.
-func enrolAndSignIn(t *testing.T, ctx context.Context, srv server, email, role string) {
+// first code) and signs in on the console with password and code. It
+// returns the TOTP secret.
+func enrolAndSignIn(t *testing.T, ctx context.Context, srv server, email, role string) string {
 	t.Helper()
 	step := browserSteps(t, ctx)
 	token := staffCreate(t, srv, email, role)
@@ -150,6 +151,7 @@ func enrolAndSignIn(t *testing.T, ctx context.Context, srv server, email, role s
 	// skew and has not been used.
 	next, _ := totp.GenerateCode(secret, time.Now().Add(30*time.Second))
 	step("sign in: code", chromedp.SendKeys("#code", next), chromedp.Submit("#code"), chromedp.WaitVisible("#dashboard"))
+	return secret
 }
 
 // searchCustomer searches on the console (a POST) and stays on the

@@ -86,7 +86,7 @@ func newTestServerOn(t *testing.T, b testutil.Backend, opts ...testOption) *test
 // key set, customer side and clock, with a staff side of its own.
 func serveEnv(t *testing.T, env *testutil.Env, logs *testutil.SyncBuffer, opts ...testOption) *testServer {
 	t.Helper()
-	so := staffsvc.DefaultOptions("http://127.0.0.1:8081")
+	so := staffsvc.DefaultOptions("http://localhost:8081")
 	so.Now = env.Clock.Now
 	staffSide := staffsvc.New(env.DB, env.Vault, auth.NewHasher(testutil.FastParams, env.Vault, 4), env.Audit, env.Accounts, env.Log, so)
 	o := Options{Logger: env.Log, DB: env.DB, Accounts: env.Accounts, Staff: staffSide, Now: env.Clock.Now}

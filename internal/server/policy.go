@@ -149,6 +149,11 @@ func StaffOp(op staffsvc.Op) StaffPolicy {
 // StaffSignedIn admits any signed-in staff member.
 var StaffSignedIn = StaffPolicy{}
 
+// StaffSignedInRecent admits any signed-in staff member with a recent
+// step-up: for changes to one's own sign-in (adding a passkey), which are
+// no staff operation on data; the service checks the step-up again.
+var StaffSignedInRecent = StaffPolicy{recent: true}
+
 // StaffPending admits a staff session whether or not its second factor was
 // given yet: only for entering the code and for signing out. Every other
 // staff route needs the code.

@@ -409,6 +409,11 @@ func TestErasureLeavesNothingButAuditIDs(t *testing.T) {
 			t.Fatalf("add address: %d %s", r.StatusCode, r.body)
 		}
 		secret, _ := ts.enrolTOTP(t, tk.AccessToken)
+		// A passkey (with its user handle), and a ceremony left unfinished.
+		ts.addPasskey(t, tk.AccessToken, testutil.NewSoftAuthenticator(t, testSiteOrigin, testRPID), "Xq key")
+		if r := ts.apiCall(t, "POST", "/api/v1/me/webauthn/register/begin", tk.AccessToken, nil, nil); r.StatusCode != 200 {
+			t.Fatalf("passkey ceremony: %d %s", r.StatusCode, r.body)
+		}
 		ts.env.Clock.Advance(30 * time.Second)
 		second := ts.mfaLogin(t, email, secret) // a second app sign-in
 		ts.env.Clock.Advance(30 * time.Second)
@@ -470,7 +475,7 @@ func TestErasureLeavesNothingButAuditIDs(t *testing.T) {
 			counts[e.What] = e.Count
 		}
 		for what, want := range map[string]int64{"phones": 2, "addresses": 1, "app_sign_ins": 2, "web_sessions": 1, "second_factor": 1,
-			"recovery_codes": 10, "pending_email_change": 1, "account_and_data_key": 1} {
+			"passkeys": 1, "passkey_handle": 1, "passkey_challenges": 2, "recovery_codes": 10, "pending_email_change": 1, "account_and_data_key": 1} {
 			if counts[what] != want {
 				t.Errorf("erasure reports %d %s, want %d (report %+v)", counts[what], what, want, erasure)
 			}

@@ -29,22 +29,30 @@ import (
 // "all" is everyone, signed in or not; "staff" is every signed-in staff
 // member. A customer's session cookie and anonymous callers pass only "all".
 var staffMatrix = map[string]string{
-	"GET /healthz":        "all",
-	"GET /readyz":         "all",
-	"GET /static/{file}":  "all",
-	"GET /login":          "all",
-	"POST /login":         "all",
-	"GET /enrol":          "all",
-	"POST /enrol":         "all",
-	"GET /enrol/qr.png":   "all",
-	"POST /enrol/confirm": "all",
+	"GET /healthz":              "all",
+	"GET /readyz":               "all",
+	"GET /static/{file}":        "all",
+	"GET /login":                "all",
+	"POST /login":               "all",
+	"GET /enrol":                "all",
+	"POST /enrol":               "all",
+	"GET /enrol/qr.png":         "all",
+	"POST /enrol/confirm":       "all",
+	"POST /enrol/passkey/start": "all",
+	"POST /enrol/passkey":       "all",
 
-	"GET /{$}":         "staff",
-	"GET /login/code":  "staff",
-	"POST /login/code": "staff",
-	"POST /logout":     "staff",
-	"GET /reauth":      "staff",
-	"POST /reauth":     "staff",
+	"GET /{$}":                   "staff",
+	"GET /login/code":            "staff",
+	"POST /login/code":           "staff",
+	"POST /logout":               "staff",
+	"GET /reauth":                "staff",
+	"POST /reauth":               "staff",
+	"POST /login/passkey/start":  "staff",
+	"POST /login/passkey":        "staff",
+	"POST /reauth/passkey/start": "staff",
+	"POST /reauth/passkey":       "staff",
+	"POST /passkeys/start":       "staff",
+	"POST /passkeys":             "staff",
 
 	"GET /customers":                              "agent lead",
 	"POST /customers":                             "agent lead",
@@ -78,7 +86,8 @@ var staffMatrix = map[string]string{
 
 // staffStepUp lists the staff routes that need a password or code check
 // within 5 minutes on top of their role (docs/contract.md §3, §5): critical operations,
-// four-eyes requests and decisions, and every change of the team.
+// four-eyes requests and decisions, every change of the team, and adding a
+// passkey.
 var staffStepUp = map[string]bool{
 	"POST /customers/{id}/email":               true,
 	"POST /customers/{id}/phones":              true,
@@ -95,6 +104,9 @@ var staffStepUp = map[string]bool{
 	"POST /team":                               true,
 	"POST /team/{id}/disable":                  true,
 	"POST /team/{id}/grant":                    true,
+	// Adding a second factor.
+	"POST /passkeys/start": true,
+	"POST /passkeys":       true,
 }
 
 // TestStaffStepUpRoutes checks the route table asks for step-up exactly

@@ -220,7 +220,7 @@ func TestSecondAdminApprovalMailsLinkToInviteeOnly(t *testing.T) {
 			t.Fatalf("the link went to %q", msgs[0].To)
 		}
 		m := staffLinkRe.FindStringSubmatch(msgs[0].Body)
-		if m == nil || !strings.HasPrefix(m[1], "http://127.0.0.1:8081/enrol") {
+		if m == nil || !strings.HasPrefix(m[1], "http://localhost:8081/enrol") {
 			t.Fatalf("no enrolment link in the mail:\n%s", msgs[0].Body)
 		}
 		token, err := url.QueryUnescape(m[2])

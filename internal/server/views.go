@@ -104,6 +104,7 @@ type securityView struct {
 	Flash    string
 	Sessions []account.SessionInfo
 	TOTP     bool
+	Passkeys []account.PasskeyInfo
 }
 
 type totpSetupView struct {

@@ -143,5 +143,9 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, status i
 	if err != nil {
 		return err
 	}
-	return s.render(w, r, status, pageSecurity, securityView{layout: l, Flash: accountFlashes[r.URL.Query().Get("done")], Sessions: sessions, TOTP: c.TOTPEnabled})
+	passkeys, err := s.accounts.Passkeys(r.Context(), principal(r).CustomerID)
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, status, pageSecurity, securityView{layout: l, Flash: accountFlashes[r.URL.Query().Get("done")], Sessions: sessions, TOTP: c.TOTPEnabled, Passkeys: passkeys})
 }

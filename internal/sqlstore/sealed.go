@@ -20,7 +20,7 @@ func (s SealedColumn) Name() string { return s.Table + "." + s.Column }
 // clear; a test fails if a migration adds a *sealed* column missing here.
 var SealedColumns = []SealedColumn{
 	SealedCustomerEmail, SealedCustomerName, SealedPhone, SealedAddress, SealedSessionDevice, SealedFamilyDevice,
-	SealedOutbox, SealedTOTP, SealedPendingEmail,
+	SealedOutbox, SealedPasskeyRecord, SealedPasskeyName, SealedTOTP, SealedPendingEmail,
 }
 
 // The sealed columns by name: the account package seals and opens with these,
@@ -33,6 +33,8 @@ var (
 	SealedSessionDevice = SealedColumn{Table: "web_sessions", Column: "device_sealed", RowID: "id", CustomerID: "customer_id"}
 	SealedFamilyDevice  = SealedColumn{Table: "token_families", Column: "device_sealed", RowID: "id", CustomerID: "customer_id"}
 	SealedOutbox        = SealedColumn{Table: "outbox", Column: "sealed", RowID: "id", CustomerID: "customer_id"}
+	SealedPasskeyRecord = SealedColumn{Table: "customer_passkeys", Column: "record_sealed", RowID: "id", CustomerID: "customer_id"}
+	SealedPasskeyName   = SealedColumn{Table: "customer_passkeys", Column: "name_sealed", RowID: "id", CustomerID: "customer_id"}
 	// One row per customer: the customer id is the row id.
 	SealedTOTP         = SealedColumn{Table: "customer_totp", Column: "secret_sealed", RowID: "customer_id", CustomerID: "customer_id"}
 	SealedPendingEmail = SealedColumn{Table: "pending_emails", Column: "email_sealed", RowID: "customer_id", CustomerID: "customer_id"}
@@ -45,4 +47,5 @@ var (
 var StaffSealedColumns = []SealedColumn{
 	{Table: "staff", Column: "totp_sealed", RowID: "id", CustomerID: "id"},
 	{Table: "staff_outbox", Column: "sealed", RowID: "id", CustomerID: "staff_id"},
+	{Table: "staff_passkeys", Column: "record_sealed", RowID: "id", CustomerID: "staff_id"},
 }

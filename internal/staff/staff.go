@@ -17,6 +17,7 @@ import (
 	"github.com/resguardo/resguardo/internal/account"
 	"github.com/resguardo/resguardo/internal/audit"
 	"github.com/resguardo/resguardo/internal/auth"
+	"github.com/resguardo/resguardo/internal/passkey"
 	"github.com/resguardo/resguardo/internal/sqlstore"
 	"github.com/resguardo/resguardo/internal/vault"
 )
@@ -29,7 +30,10 @@ type Options struct {
 	EnrolTTL       time.Duration // enrolment link validity (24 h)
 	ApprovalTTL    time.Duration // four-eyes window (24 h)
 	RevealsPerHour int           // reveals one staff member may make in an hour
-	Now            func() time.Time
+	// RequirePasskeys makes agents and leads (the roles that see personal
+	// data) use a passkey as their second factor: TOTP is refused for them.
+	RequirePasskeys bool
+	Now             func() time.Time
 }
 
 // DefaultOptions are docs/contract.md §4 and §5's defaults.
@@ -53,6 +57,9 @@ type Service struct {
 	accounts *account.Service
 	log      *slog.Logger
 	o        Options
+	// rp is the staff console's passkey relying party, for BaseURL's
+	// origin (nil when BaseURL is no origin: passkeys are then refused).
+	rp *passkey.RP
 }
 
 // New returns the staff side over the customer side it acts on.
@@ -60,7 +67,13 @@ func New(db *sqlstore.DB, v *vault.Vault, h *auth.Hasher, a *audit.Log, accounts
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{db: db, vault: v, hasher: h, audit: a, accounts: accounts, log: log, o: o}
+	svc := &Service{db: db, vault: v, hasher: h, audit: a, accounts: accounts, log: log, o: o}
+	if rp, err := passkey.New(o.BaseURL, "resguardo staff"); err != nil {
+		log.Warn("staff passkeys off: the console origin makes no relying party", "err", err)
+	} else {
+		svc.rp = rp
+	}
+	return svc
 }
 
 func (s *Service) now() time.Time { return s.o.Now() }
@@ -390,6 +403,9 @@ func (s *Service) EnrolConfirm(ctx context.Context, token, code string) error {
 	if err != nil || row.TOTPSealed == nil {
 		return errBadLink
 	}
+	if s.passkeyRequired(resguardo.Role(row.Role)) {
+		return errPasskeyRequired
+	}
 	secret, err := s.openTOTP(row)
 	if err != nil {
 		return err
@@ -555,6 +571,15 @@ func (s *Service) checkCode(ctx context.Context, p Principal, code string) (sqls
 	}
 	if err != nil || row.Disabled || !row.TOTPEnabled {
 		return sqlstore.StaffRow{}, errSignIn
+	}
+	if err := s.totpAllowed(ctx, row); err != nil {
+		if err != errPasskeyRequired {
+			return sqlstore.StaffRow{}, s.accounts.UnclaimOnFault(ctx, err, key)
+		}
+		if aerr := s.record(ctx, staffEvent(p, resguardo.ActStaffCodeFailed, resguardo.TargetStaff, row.ID, resguardo.OutcomeDenied)); aerr != nil {
+			return sqlstore.StaffRow{}, aerr
+		}
+		return sqlstore.StaffRow{}, err
 	}
 	secret, err := s.openTOTP(row)
 	if err != nil {

@@ -29,7 +29,7 @@ type fixture struct {
 
 func newFixture(t testing.TB, b testutil.Backend) *fixture {
 	env := testutil.NewEnv(t, b, nil)
-	o := DefaultOptions("http://127.0.0.1:8081")
+	o := DefaultOptions(staffOrigin)
 	o.Now = env.Clock.Now
 	o.RevealsPerHour = 3
 	return &fixture{t: t, env: env, tokens: map[string]string{}, staff: New(env.DB, env.Vault, auth.NewHasher(testutil.FastParams, env.Vault, 4), env.Audit, env.Accounts, env.Log, o)}

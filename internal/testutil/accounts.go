@@ -115,7 +115,7 @@ func envOver(t testing.TB, db *sqlstore.DB, dsn, dir string, clock *Clock, log *
 
 func envWith(t testing.TB, db *sqlstore.DB, dsn, dir string, clock *Clock, log *slog.Logger, v *vault.Vault) *Env {
 	t.Helper()
-	opts := account.DefaultOptions("http://127.0.0.1:8080")
+	opts := account.DefaultOptions(SiteOrigin)
 	opts.Now = clock.Now
 	mailDir := filepath.Join(dir, "mail")
 	sender, err := resmail.NewMaildir(mailDir, "resguardo <no-reply@localhost>", log)
