@@ -310,9 +310,17 @@ func (s *Service) RenewRecoveryCodes(ctx context.Context, p Principal) ([]string
 		return nil, err
 	}
 	err = s.change(ctx, resguardo.CustomerActor(p.CustomerID), p.CustomerID, resguardo.ActRecoveryRenewed, nil, func(c sqlstore.Conn) error {
+		// Recovery codes stand in for a second factor: TOTP or a passkey.
 		on, err := s.totpEnabled(ctx, c, p.CustomerID)
 		if err != nil {
 			return err
+		}
+		if !on {
+			n, err := c.CountPasskeys(ctx, p.CustomerID)
+			if err != nil {
+				return err
+			}
+			on = n > 0
 		}
 		if !on {
 			return resguardo.Errorf(resguardo.EConflict, "Two-step verification is off.")

@@ -297,3 +297,22 @@ func TestSecondFactorResetRemovesPasskeys(t *testing.T) {
 		t.Errorf("passkey after a reset: %d, want 401", status)
 	}
 }
+
+// Recovery codes stand in for a second factor, and a passkey is one: a
+// customer with a passkey and no TOTP can renew them, and a customer with
+// neither cannot.
+func TestPasskeyOnlyCustomerRenewsRecoveryCodes(t *testing.T) {
+	ts := newTestServer(t)
+	none := ts.signUp(t, "no.factor@example.com", "No Factor")
+	if r := ts.apiCall(t, "POST", "/api/v1/me/mfa/recovery-codes", none.AccessToken, nil, nil); r.StatusCode != 409 {
+		t.Errorf("renewal without a second factor: %d, want 409", r.StatusCode)
+	}
+	tk := ts.signUp(t, "passkey.only@example.com", "Passkey Only")
+	ts.addPasskey(t, tk.AccessToken, testutil.NewSoftAuthenticator(t, testSiteOrigin, testRPID), "")
+	var out struct {
+		Codes []string `json:"recovery_codes"`
+	}
+	if r := ts.apiCall(t, "POST", "/api/v1/me/mfa/recovery-codes", tk.AccessToken, nil, &out); r.StatusCode != 200 || len(out.Codes) != 10 {
+		t.Errorf("renewal with a passkey only: %d, %d codes, want 200 and 10: %s", r.StatusCode, len(out.Codes), r.body)
+	}
+}
