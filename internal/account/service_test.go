@@ -213,13 +213,23 @@ func TestErasureSweepsEveryRowOfTheCustomer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := env.Accounts.IssueTokens(ctx, id, "Phone app"); err != nil {
+			// A passkey, through the real ceremony, first: adding one ends the
+			// other sign-ins and what they started.
+			c, err := env.Accounts.BeginPasskeyRegistration(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := testutil.NewSoftAuthenticator(t, testutil.SiteOrigin, testutil.SiteRPID)
+			if _, _, err := env.Accounts.FinishPasskeyRegistration(ctx, p, c.Token, "Laptop", a.Create(t, c.Options), "en"); err != nil {
 				t.Fatal(err)
 			}
 			if err := env.Accounts.RequestEmailChange(ctx, p.Actor(), p, "new."+email); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := env.Accounts.BeginTOTP(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := env.Accounts.IssueTokens(ctx, id, "Phone app"); err != nil {
 				t.Fatal(err)
 			}
 			// Failed guesses name the account in throttle records.
