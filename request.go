@@ -1,7 +1,6 @@
 package resguardo
 
 import (
-	"context"
 	"net/netip"
 )
 
@@ -46,19 +45,4 @@ func CoarseNetwork(a netip.Addr) string {
 		return "unknown"
 	}
 	return p.String()
-}
-
-type langKey struct{}
-
-// WithLang records the language negotiated for a request, for the mail it
-// causes. The server sets it once per request, from the request.
-func WithLang(ctx context.Context, lang string) context.Context {
-	return context.WithValue(ctx, langKey{}, lang)
-}
-
-// LangFromContext returns the language WithLang recorded ("" when none:
-// mail is then composed in the default language).
-func LangFromContext(ctx context.Context) string {
-	l, _ := ctx.Value(langKey{}).(string)
-	return l
 }

@@ -26,7 +26,7 @@ func TestActivityIsWrittenOffTheRequestPath(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		token, p, err := env.Accounts.StartWebSession(ctx, id, "Browser")
+		token, p, err := env.Accounts.StartWebSession(ctx, id, "Browser", "en")
 		if err != nil {
 			t.Fatal(err)
 		}

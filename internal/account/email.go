@@ -19,7 +19,7 @@ const purposeChange = "change_email"
 // work and the same access-log entry, but no mail and no link, so neither
 // the answer, its time nor the customer's own log tells whether it is
 // registered.
-func (s *Service) RequestEmailChange(ctx context.Context, by resguardo.Actor, p Principal, emailIn string) error {
+func (s *Service) RequestEmailChange(ctx context.Context, by resguardo.Actor, p Principal, emailIn, lang string) error {
 	email, err := resguardo.ParseEmail(emailIn)
 	if err != nil {
 		return err
@@ -44,7 +44,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, by resguardo.Actor, p 
 		return err
 	}
 	token, hash := auth.NewToken()
-	m, err := compose(mail.KindVerifyEmail, resguardo.LangFromContext(ctx), email, mail.Data{
+	m, err := compose(mail.KindVerifyEmail, lang, email, mail.Data{
 		Link: s.o.BaseURL + "/verify-email?token=" + url.QueryEscape(token), Minutes: int(s.o.VerifyTTL.Minutes()),
 	})
 	if err != nil {
@@ -72,7 +72,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, by resguardo.Actor, p 
 // confirmEmailChange completes a change from its link: the new address
 // replaces the old (verified), every session and app sign-in ends, and the
 // old address is told.
-func (s *Service) confirmEmailChange(ctx context.Context, c sqlstore.Conn, t sqlstore.EmailTokenRow) error {
+func (s *Service) confirmEmailChange(ctx context.Context, c sqlstore.Conn, t sqlstore.EmailTokenRow, lang string) error {
 	row, err := c.CustomerByID(ctx, t.CustomerID)
 	if err != nil {
 		return err
@@ -106,7 +106,7 @@ func (s *Service) confirmEmailChange(ctx context.Context, c sqlstore.Conn, t sql
 	if err := revokeOthers(ctx, c, Principal{CustomerID: row.ID}); err != nil {
 		return err
 	}
-	m, err := compose(mail.KindEmailChanged, resguardo.LangFromContext(ctx), resguardo.Email(oldEmail), mail.Data{})
+	m, err := compose(mail.KindEmailChanged, lang, resguardo.Email(oldEmail), mail.Data{})
 	if err != nil {
 		return err
 	}

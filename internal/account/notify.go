@@ -17,7 +17,7 @@ const newAccountGrace = 10 * time.Minute
 // notifyIfNewDevice mails the customer when a sign-in comes from a device
 // name none of their current sessions or app sign-ins has, inside the
 // transaction that starts the session.
-func (s *Service) notifyIfNewDevice(ctx context.Context, c sqlstore.Conn, row sqlstore.CustomerRow, device string) error {
+func (s *Service) notifyIfNewDevice(ctx context.Context, c sqlstore.Conn, row sqlstore.CustomerRow, device, lang string) error {
 	if s.now().Sub(time.Unix(row.CreatedAt, 0)) < newAccountGrace {
 		return nil
 	}
@@ -47,7 +47,7 @@ func (s *Service) notifyIfNewDevice(ctx context.Context, c sqlstore.Conn, row sq
 	if err != nil {
 		return err
 	}
-	m, err := compose(mail.KindNewSignIn, resguardo.LangFromContext(ctx), resguardo.Email(email), mail.Data{Device: device, Link: s.o.BaseURL + "/account/security"})
+	m, err := compose(mail.KindNewSignIn, lang, resguardo.Email(email), mail.Data{Device: device, Link: s.o.BaseURL + "/account/security"})
 	if err != nil {
 		// The device name comes from the client; a name the mail cannot
 		// carry must not turn into a failed sign-in.

@@ -201,9 +201,9 @@ func (s *Service) resetTarget(ctx context.Context, token string) (sqlstore.Custo
 
 // ReplaceWebSession rotates the principal's web session token after a
 // privilege change: the old cookie stops working at once.
-func (s *Service) ReplaceWebSession(ctx context.Context, p Principal, device string) (string, Principal, error) {
+func (s *Service) ReplaceWebSession(ctx context.Context, p Principal, device, lang string) (string, Principal, error) {
 	if err := s.db.Conn().DeleteWebSession(ctx, p.CustomerID, p.SessionID); err != nil {
 		return "", Principal{}, err
 	}
-	return s.StartWebSession(ctx, p.CustomerID, device)
+	return s.StartWebSession(ctx, p.CustomerID, device, lang)
 }

@@ -154,13 +154,13 @@ const (
 )
 
 // VerifyEmail consumes a verification link.
-func (s *Service) VerifyEmail(ctx context.Context, token string) error {
+func (s *Service) VerifyEmail(ctx context.Context, token, lang string) error {
 	return s.db.Tx(ctx, func(c sqlstore.Conn) error {
 		t, err := c.UseEmailToken(ctx, auth.TokenHash(token), purposeVerify, s.now().Unix())
 		if resguardo.ErrorCode(err) == resguardo.ENotFound {
 			// Not a sign-up link: perhaps the link confirming a new address.
 			if t, err := c.UseEmailToken(ctx, auth.TokenHash(token), purposeChange, s.now().Unix()); err == nil {
-				return s.confirmEmailChange(ctx, c, t)
+				return s.confirmEmailChange(ctx, c, t, lang)
 			}
 		}
 		if err != nil {

@@ -99,7 +99,7 @@ func TestRefreshRotatesAndReuseRevokesTheFamily(t *testing.T) {
 		env := testutil.NewEnv(t, b, nil)
 		ctx := t.Context()
 		id := register(t, env, "family@example.com")
-		first, err := env.Accounts.IssueTokens(ctx, id, "Phone app")
+		first, err := env.Accounts.IssueTokens(ctx, id, "Phone app", "en")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +138,7 @@ func TestRefreshRotatesAndReuseRevokesTheFamily(t *testing.T) {
 			t.Errorf("newest entry of the customer's log: %+v, want the reuse, denied", log)
 		}
 		// A family of another sign-in is untouched.
-		other, err := env.Accounts.IssueTokens(ctx, id, "Tablet app")
+		other, err := env.Accounts.IssueTokens(ctx, id, "Tablet app", "en")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,7 +157,7 @@ func TestStepUpWindow(t *testing.T) {
 		env := testutil.NewEnv(t, b, nil)
 		ctx := t.Context()
 		id := register(t, env, "stepup@example.com")
-		token, p, err := env.Accounts.StartWebSession(ctx, id, "Browser")
+		token, p, err := env.Accounts.StartWebSession(ctx, id, "Browser", "en")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,7 +209,7 @@ func TestErasureSweepsEveryRowOfTheCustomer(t *testing.T) {
 			if _, err := env.Accounts.AddAddress(ctx, resguardo.CustomerActor(id), id, resguardo.Address{Line1: "Calle Mayor 1", City: "Madrid", Country: "ES"}); err != nil {
 				t.Fatal(err)
 			}
-			_, p, err := env.Accounts.StartWebSession(ctx, id, "Browser")
+			_, p, err := env.Accounts.StartWebSession(ctx, id, "Browser", "en")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -223,13 +223,13 @@ func TestErasureSweepsEveryRowOfTheCustomer(t *testing.T) {
 			if _, _, err := env.Accounts.FinishPasskeyRegistration(ctx, p, c.Token, "Laptop", a.Create(t, c.Options), "en"); err != nil {
 				t.Fatal(err)
 			}
-			if err := env.Accounts.RequestEmailChange(ctx, p.Actor(), p, "new."+email); err != nil {
+			if err := env.Accounts.RequestEmailChange(ctx, p.Actor(), p, "new."+email, "en"); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := env.Accounts.BeginTOTP(ctx, p); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := env.Accounts.IssueTokens(ctx, id, "Phone app"); err != nil {
+			if _, err := env.Accounts.IssueTokens(ctx, id, "Phone app", "en"); err != nil {
 				t.Fatal(err)
 			}
 			// Failed guesses name the account in throttle records.

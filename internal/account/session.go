@@ -45,7 +45,7 @@ const touchEvery = time.Minute
 // are, and returns the cookie's token. Each sign-in gets a new token: a
 // token planted before sign-in is never promoted (no fixation). At the
 // bound of live sessions the least recently used one ends (makeRoom).
-func (s *Service) StartWebSession(ctx context.Context, customerID, device string) (string, Principal, error) {
+func (s *Service) StartWebSession(ctx context.Context, customerID, device, lang string) (string, Principal, error) {
 	row, err := s.db.Conn().CustomerByID(ctx, customerID)
 	if err != nil {
 		return "", Principal{}, err
@@ -74,7 +74,7 @@ func (s *Service) StartWebSession(ctx context.Context, customerID, device string
 		if err := s.makeRoom(ctx, c, customerID, KindWeb); err != nil {
 			return err
 		}
-		if err := s.notifyIfNewDevice(ctx, c, row, device); err != nil {
+		if err := s.notifyIfNewDevice(ctx, c, row, device, lang); err != nil {
 			return err
 		}
 		return c.InsertWebSession(ctx, sess)
@@ -121,7 +121,7 @@ type Tokens struct {
 
 // IssueTokens starts an app token family for a customer who just signed in.
 // At the bound of app sign-ins the least recently used one ends (makeRoom).
-func (s *Service) IssueTokens(ctx context.Context, customerID, device string) (Tokens, error) {
+func (s *Service) IssueTokens(ctx context.Context, customerID, device, lang string) (Tokens, error) {
 	row, err := s.db.Conn().CustomerByID(ctx, customerID)
 	if err != nil {
 		return Tokens{}, err
@@ -144,7 +144,7 @@ func (s *Service) IssueTokens(ctx context.Context, customerID, device string) (T
 		if err := s.makeRoom(ctx, c, customerID, KindApp); err != nil {
 			return err
 		}
-		if err := s.notifyIfNewDevice(ctx, c, row, device); err != nil {
+		if err := s.notifyIfNewDevice(ctx, c, row, device, lang); err != nil {
 			return err
 		}
 		if err := c.InsertTokenFamily(ctx, fam); err != nil {

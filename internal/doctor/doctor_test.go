@@ -63,7 +63,7 @@ func newFixture(t *testing.T, b testutil.Backend) *fixture {
 	if _, err := env.Accounts.AddAddress(ctx, resguardo.CustomerActor(id), id, resguardo.Address{Label: "casa", Line1: "Calle Mayor 1", City: "Madrid", PostalCode: "28013", Country: "ES"}); err != nil {
 		t.Fatal(err)
 	}
-	_, p, err := env.Accounts.StartWebSession(ctx, id, "Firefox en Linux")
+	_, p, err := env.Accounts.StartWebSession(ctx, id, "Firefox en Linux", "en")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,13 +76,13 @@ func newFixture(t *testing.T, b testutil.Backend) *fixture {
 	if _, _, err := env.Accounts.FinishPasskeyRegistration(ctx, p, c.Token, "Llave de María", key.Create(t, c.Options), "es"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.Accounts.IssueTokens(ctx, id, "iPhone de María"); err != nil {
+	if _, err := env.Accounts.IssueTokens(ctx, id, "iPhone de María", "en"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := env.Accounts.BeginTOTP(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	if err := env.Accounts.RequestEmailChange(ctx, p.Actor(), p, "maria.nueva@example.com"); err != nil {
+	if err := env.Accounts.RequestEmailChange(ctx, p.Actor(), p, "maria.nueva@example.com", "en"); err != nil {
 		t.Fatal(err)
 	}
 	env.Accounts.Wait()

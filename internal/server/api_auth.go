@@ -62,7 +62,7 @@ func (s *Server) handleAPILogin() handler {
 			}
 			return writeJSON(w, http.StatusOK, mfaRequired{MFARequired: true, MFAToken: challenge})
 		}
-		tokens, err := s.accounts.IssueTokens(r.Context(), id, device)
+		tokens, err := s.accounts.IssueTokens(r.Context(), id, device, requestLang(r))
 		if err != nil {
 			return err
 		}
@@ -107,7 +107,7 @@ func (s *Server) handleAPIVerifyEmail() handler {
 		if err := decodeJSON(r, &in); err != nil {
 			return err
 		}
-		if err := s.accounts.VerifyEmail(r.Context(), in.Token); err != nil {
+		if err := s.accounts.VerifyEmail(r.Context(), in.Token, requestLang(r)); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -195,7 +195,7 @@ func (s *Server) handleAPIMFA() handler {
 		if err != nil {
 			return err
 		}
-		tokens, err := s.accounts.IssueTokens(r.Context(), id, device)
+		tokens, err := s.accounts.IssueTokens(r.Context(), id, device, requestLang(r))
 		if err != nil {
 			return err
 		}

@@ -143,7 +143,7 @@ func (s *Server) handleAPIEmailChange() handler {
 		if err := decodeJSON(r, &in); err != nil {
 			return err
 		}
-		if err := s.accounts.RequestEmailChange(r.Context(), principal(r).Actor(), principal(r), in.Email); err != nil {
+		if err := s.accounts.RequestEmailChange(r.Context(), principal(r).Actor(), principal(r), in.Email, requestLang(r)); err != nil {
 			return err
 		}
 		return writeJSON(w, http.StatusAccepted, accepted{"If the address can be used, we have sent it a link: the change happens when it is followed."})

@@ -142,7 +142,7 @@ func (s *Server) handleAPIPasskeySignInFinish() handler {
 		if err != nil {
 			return err
 		}
-		tokens, err := s.accounts.IssueTokens(r.Context(), id, device)
+		tokens, err := s.accounts.IssueTokens(r.Context(), id, device, requestLang(r))
 		if err != nil {
 			return err
 		}
@@ -187,7 +187,7 @@ func (s *Server) handleAPIPasskeyMFAFinish() handler {
 		if err != nil {
 			return err
 		}
-		tokens, err := s.accounts.IssueTokens(r.Context(), id, device)
+		tokens, err := s.accounts.IssueTokens(r.Context(), id, device, requestLang(r))
 		if err != nil {
 			return err
 		}

@@ -59,7 +59,7 @@ func (s *Server) withLanguage(next http.Handler) http.Handler {
 				ri.Lang = []string{"en", "es"}[i]
 			}
 		}
-		next.ServeHTTP(w, r.WithContext(resguardo.WithLang(r.Context(), ri.Lang)))
+		next.ServeHTTP(w, r)
 	})
 }
 

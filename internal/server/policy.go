@@ -196,6 +196,7 @@ func (p StaffPolicy) authorize(s *Server, r *http.Request) (*http.Request, error
 		return nil, errStaffReauth
 	}
 	requestInfoFrom(r.Context()).Actor = "staff:" + pr.StaffID
+	pr.Lang = requestLang(r)
 	return r.WithContext(withStaffPrincipal(r.Context(), pr)), nil
 }
 

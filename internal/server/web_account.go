@@ -124,7 +124,7 @@ func (s *Server) handleChangePassword() handler {
 // it. It returns the request as seen under the new session, for pages
 // rendered in the same response.
 func (s *Server) replaceSession(w http.ResponseWriter, r *http.Request) (*http.Request, error) {
-	token, np, err := s.accounts.ReplaceWebSession(r.Context(), principal(r), deviceName(r.UserAgent()))
+	token, np, err := s.accounts.ReplaceWebSession(r.Context(), principal(r), deviceName(r.UserAgent()), requestLang(r))
 	if err != nil {
 		return nil, err
 	}

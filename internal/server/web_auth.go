@@ -159,7 +159,7 @@ func (s *Server) beginWebSession(w http.ResponseWriter, r *http.Request, custome
 	if old, err := s.accounts.WebSession(ctx, s.sessionToken(r)); err == nil {
 		_ = s.accounts.Logout(ctx, old)
 	}
-	token, _, err := s.accounts.StartWebSession(ctx, customerID, deviceName(r.UserAgent()))
+	token, _, err := s.accounts.StartWebSession(ctx, customerID, deviceName(r.UserAgent()), requestLang(r))
 	if err != nil {
 		return err
 	}
@@ -234,7 +234,7 @@ func (s *Server) tokenPage(page, titleKey string) handler {
 
 func (s *Server) handleVerifyEmail() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.accounts.VerifyEmail(r.Context(), r.PostFormValue("token")); err != nil {
+		if err := s.accounts.VerifyEmail(r.Context(), r.PostFormValue("token"), requestLang(r)); err != nil {
 			keys, status, ok := formFailure(err)
 			if !ok {
 				return err

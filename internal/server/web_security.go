@@ -92,7 +92,7 @@ func (s *Server) handleSessionsRevokeOthers() handler {
 
 func (s *Server) handleEmailChange() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.accounts.RequestEmailChange(r.Context(), principal(r).Actor(), principal(r), r.PostFormValue("email")); err != nil {
+		if err := s.accounts.RequestEmailChange(r.Context(), principal(r).Actor(), principal(r), r.PostFormValue("email"), requestLang(r)); err != nil {
 			keys, status, ok := formFailure(err)
 			if !ok {
 				return err

@@ -291,7 +291,7 @@ func (s *Service) carryOutStaff(ctx context.Context, c sqlstore.Conn, p Principa
 		if err := c.SetStaffEnrolLink(ctx, subject.ID, hash, s.now().Add(s.o.EnrolTTL).Unix()); err != nil {
 			return resguardo.Errorf(resguardo.EConflict, "This invitation already has its enrolment link.")
 		}
-		if err := s.queueEnrolment(ctx, c, subject, token); err != nil {
+		if err := s.queueEnrolment(ctx, c, subject, token, p.Lang); err != nil {
 			return err
 		}
 		if err := c.CompleteApproval(ctx, row.ID, row.RequestedBy, s.now().Unix()); err != nil {

@@ -274,7 +274,7 @@ func (s *Service) ChangeEmail(ctx context.Context, p Principal, customerID, emai
 	if err := s.require(p, OpChangeEmail); err != nil {
 		return err
 	}
-	return s.accounts.RequestEmailChange(ctx, p.Actor(), account.Principal{CustomerID: customerID}, email)
+	return s.accounts.RequestEmailChange(ctx, p.Actor(), account.Principal{CustomerID: customerID}, email, p.Lang)
 }
 
 // AddPhone adds a phone number to a customer.

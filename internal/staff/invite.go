@@ -20,10 +20,10 @@ import (
 
 const tStaffOutbox = "staff_outbox"
 
-// queueEnrolment seals the enrolment mail for row under its data key and
-// queues it inside c's transaction.
-func (s *Service) queueEnrolment(ctx context.Context, c sqlstore.Conn, row sqlstore.StaffRow, token string) error {
-	m, err := mail.Compose(mail.KindStaffEnrolment, resguardo.LangFromContext(ctx), row.Email,
+// queueEnrolment seals the enrolment mail for row, in lang, under its data
+// key and queues it inside c's transaction.
+func (s *Service) queueEnrolment(ctx context.Context, c sqlstore.Conn, row sqlstore.StaffRow, token, lang string) error {
+	m, err := mail.Compose(mail.KindStaffEnrolment, lang, row.Email,
 		mail.Data{Link: s.enrolLink(token), Minutes: int(s.o.EnrolTTL / time.Minute)})
 	if err != nil {
 		return fmt.Errorf("compose staff enrolment mail: %w", err)

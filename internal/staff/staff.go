@@ -87,6 +87,11 @@ type Principal struct {
 	CSRFToken    string
 	MFADone      bool // false while the sign-in waits for its code
 	RecentAuthAt time.Time
+	// Lang is the language of the request the staff member acts in (set
+	// by the server from the request): the language of mail their
+	// operation sends, such as an enrolment link or a customer's
+	// confirmation link.
+	Lang string
 }
 
 // Can asks the permission table.
@@ -249,7 +254,7 @@ func (s *Service) Create(ctx context.Context, emailIn string, role resguardo.Rol
 			if err := c.InsertStaff(ctx, row); err != nil {
 				return err
 			}
-			if err := s.queueEnrolment(ctx, c, row, token); err != nil {
+			if err := s.queueEnrolment(ctx, c, row, token, by.Lang); err != nil {
 				return err
 			}
 			ev := staffEvent(*by, resguardo.ActStaffCreated, resguardo.TargetStaff, id, resguardo.OutcomeSuccess)
