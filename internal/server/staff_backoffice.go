@@ -49,9 +49,9 @@ func (s *Server) handleStaffDecide(approve bool) handler {
 		erased, err := s.staffSvc.Decide(r.Context(), staffPrincipal(r), r.PathValue("id"), approve)
 		switch code := resguardo.ErrorCode(err); {
 		case code == resguardo.EForbidden && s.ownRequest(r, r.PathValue("id")):
-			return s.renderStaffApprovals(w, r, http.StatusForbidden, form{Errors: []string{"staff.approvals.own"}}, nil)
+			return s.renderStaffApprovals(w, r, http.StatusForbidden, form{Errors: []formError{{Key: "staff.approvals.own"}}}, nil)
 		case code == resguardo.EConflict:
-			return s.renderStaffApprovals(w, r, http.StatusConflict, form{Errors: []string{"staff.approvals.not_pending"}}, nil)
+			return s.renderStaffApprovals(w, r, http.StatusConflict, form{Errors: []formError{{Key: "staff.approvals.not_pending"}}}, nil)
 		case err != nil:
 			return err
 		}
@@ -89,7 +89,7 @@ func (s *Server) handleStaffExportDownload() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		e, err := s.staffSvc.CarryOutExport(r.Context(), staffPrincipal(r), r.PathValue("id"))
 		if resguardo.ErrorCode(err) == resguardo.EConflict {
-			return s.renderStaffApprovals(w, r, http.StatusConflict, form{Errors: []string{"staff.approvals.not_approved"}}, nil)
+			return s.renderStaffApprovals(w, r, http.StatusConflict, form{Errors: []formError{{Key: "staff.approvals.not_approved"}}}, nil)
 		}
 		if err != nil {
 			return err
@@ -123,7 +123,7 @@ func (s *Server) renderStaffAudit(w http.ResponseWriter, r *http.Request, f staf
 		if !ok {
 			return err
 		}
-		l.Form, status = form{Errors: keys}, st
+		l.Form, status = form{Errors: keys, Prefix: "f-"}, st
 	}
 	v := staffAuditView{layout: l, Entries: entries, Filter: f, Report: report}
 	if len(entries) > auditPage {
@@ -205,7 +205,7 @@ func (s *Server) handleStaffInvite() handler {
 			if !ok {
 				return err
 			}
-			return s.renderStaffTeam(w, r, status, form{values: formValues(r, "email"), Errors: keys})
+			return s.renderStaffTeam(w, r, status, failedForm(r, keys))
 		}
 		done := "invite_mailed"
 		if inv.RequestID != "" {
@@ -227,7 +227,7 @@ func (s *Server) handleStaffDisable() handler {
 			if !ok {
 				return err
 			}
-			return s.renderStaffTeam(w, r, status, form{Errors: keys})
+			return s.renderStaffTeam(w, r, status, form{Errors: summaryOnly(keys)})
 		}
 		if req != "" {
 			http.Redirect(w, r, "/approvals?done=requested", http.StatusSeeOther)
@@ -248,7 +248,7 @@ func (s *Server) handleStaffGrant() handler {
 			if !ok {
 				return err
 			}
-			return s.renderStaffTeam(w, r, status, form{Errors: keys})
+			return s.renderStaffTeam(w, r, status, form{Errors: summaryOnly(keys)})
 		}
 		http.Redirect(w, r, "/approvals?done=requested", http.StatusSeeOther)
 		return nil

@@ -39,7 +39,7 @@ func (s *Server) handleStaffSearch() handler {
 			if !ok {
 				return err
 			}
-			l.Form, status = form{Errors: keys}, st
+			l.Form, status = form{Errors: keys, values: formValues(r, "q")}, st
 		}
 		return s.render(w, r, status, pageStaffCustomers, staffCustomersView{layout: l, Searched: err == nil, Results: found})
 	}
@@ -113,7 +113,7 @@ func (s *Server) handleStaffReveal() handler {
 			if d := resguardo.RetryAfter(err); d > 0 {
 				w.Header().Set("Retry-After", retryAfterSeconds(d))
 			}
-			return s.renderStaffCustomer(w, r, status, form{Errors: keys}, revealed{}, resguardo.Address{})
+			return s.renderStaffCustomer(w, r, status, failedForm(r, keys), revealed{}, resguardo.Address{})
 		}
 		kind, _, _ := strings.Cut(field, ":")
 		label := map[string]string{"name": "field.name", "email": "field.email", "phone": "field.phone", "address": "staff.reveal.address"}[kind]
@@ -136,7 +136,7 @@ func (s *Server) staffCustomerChange(done string, change func(r *http.Request, p
 			if strings.HasSuffix(r.URL.Path, "/addresses") {
 				newAddr = addressFromForm(r, "")
 			}
-			return s.renderStaffCustomer(w, r, status, form{Errors: keys}, revealed{}, newAddr)
+			return s.renderStaffCustomer(w, r, status, failedForm(r, keys), revealed{}, newAddr)
 		}
 		http.Redirect(w, r, "/customers/"+url.PathEscape(id)+"?done="+done, http.StatusSeeOther)
 		return nil

@@ -40,7 +40,7 @@ func (s *Server) accountChange(change func(r *http.Request, customerID string) e
 			if !ok {
 				return err // not found (another customer's id) and internal errors
 			}
-			return s.renderAccount(w, r, status, form{Errors: keys}, addressFromForm(r, ""))
+			return s.renderAccount(w, r, status, failedForm(r, keys), addressFromForm(r, ""))
 		}
 		http.Redirect(w, r, "/account?done=saved", http.StatusSeeOther)
 		return nil
@@ -109,7 +109,7 @@ func (s *Server) handleChangePassword() handler {
 			if !ok {
 				return err
 			}
-			return s.renderSecurity(w, r, status, form{Errors: keys})
+			return s.renderSecurity(w, r, status, failedForm(r, keys))
 		}
 		if _, err := s.replaceSession(w, r); err != nil {
 			return err
