@@ -46,6 +46,11 @@ func (s *Server) handleStaffApprovals() handler {
 // is refused (403) with the reason on the page.
 func (s *Server) handleStaffDecide(approve bool) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
+		if approve {
+			if shown, err := s.confirmErasure(w, r); shown || err != nil {
+				return err
+			}
+		}
 		erased, err := s.staffSvc.Decide(r.Context(), staffPrincipal(r), r.PathValue("id"), approve)
 		switch code := resguardo.ErrorCode(err); {
 		case code == resguardo.EForbidden && s.ownRequest(r, r.PathValue("id")):

@@ -76,6 +76,12 @@ var staffCustomerFlashes = map[string]string{
 func (s *Server) renderStaffCustomer(w http.ResponseWriter, r *http.Request, status int, f form, shown revealed, newAddr resguardo.Address) error {
 	p := staffPrincipal(r)
 	c, err := s.staffSvc.View(r.Context(), p, r.PathValue("id"))
+	if resguardo.ErrorCode(err) == resguardo.ENotFound {
+		// An erased or never-existing customer: say so, and lead back to
+		// the search, rather than a generic error page.
+		return s.render(w, r, http.StatusNotFound, pageNotice, noticeView{layout: s.layoutFor(r, "staff.customer.missing_title"),
+			MessageKey: "staff.customer.missing", LinkHref: "/customers", LinkKey: "staff.customer.back"})
+	}
 	if err != nil {
 		return err
 	}

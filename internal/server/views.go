@@ -163,6 +163,12 @@ type securityView struct {
 type totpSetupView struct {
 	layout
 	Secret string
+	// URI is the otpauth: link, for an authenticator on the same phone
+	// (a QR code cannot be scanned by the phone showing it). html/template
+	// refuses the otpauth: scheme in an href, and this project allows no
+	// escape hatch: the page carries it as data and the product's script
+	// makes the link.
+	URI string
 }
 
 type recoveryView struct {

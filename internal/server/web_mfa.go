@@ -13,7 +13,7 @@ func (s *Server) handleTOTPSetup() handler {
 			}
 			return err
 		}
-		return s.render(w, r, http.StatusOK, pageTOTPSetup, totpSetupView{layout: s.layoutFor(r, "totp.title"), Secret: en.Secret})
+		return s.render(w, r, http.StatusOK, pageTOTPSetup, totpSetupView{layout: s.layoutFor(r, "totp.title"), Secret: en.Secret, URI: en.URI})
 	}
 }
 
@@ -45,7 +45,7 @@ func (s *Server) handleTOTPConfirm() handler {
 			}
 			l := s.layoutFor(r, "totp.title")
 			l.Form = form{Errors: keys}
-			return s.render(w, r, status, pageTOTPSetup, totpSetupView{layout: l, Secret: en.Secret})
+			return s.render(w, r, status, pageTOTPSetup, totpSetupView{layout: l, Secret: en.Secret, URI: en.URI})
 		}
 		r, err = s.replaceSession(w, r)
 		if err != nil {

@@ -62,9 +62,56 @@
     });
   }
 
+  // Download buttons save the text of the element they name as a file.
+  function downloadButtons() {
+    document.querySelectorAll("button[data-download]").forEach(function (b) {
+      b.hidden = false;
+      b.addEventListener("click", function () {
+        var src = document.getElementById(b.getAttribute("data-download"));
+        if (!src) {
+          return;
+        }
+        var url = URL.createObjectURL(new Blob([src.innerText.trim() + "\n"], { type: "text/plain" }));
+        var a = document.createElement("a");
+        a.href = url;
+        a.download = b.getAttribute("data-filename") || "download.txt";
+        document.body.appendChild(a);
+        a.click();
+        a.remove();
+        setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+      });
+    });
+  }
+
+  // Destructive forms ask first (the erasure of a customer also has a
+  // confirmation page of its own on the server).
+  function confirmForms() {
+    document.querySelectorAll("form[data-confirm]").forEach(function (f) {
+      f.addEventListener("submit", function (ev) {
+        if (!window.confirm(f.getAttribute("data-confirm"))) {
+          ev.preventDefault();
+        }
+      });
+    });
+  }
+
+  // The otpauth: link of the TOTP page, for an authenticator app on the
+  // same phone; only an otpauth://totp/ address becomes a link.
+  function otpauthLink() {
+    var a = document.getElementById("totp-link");
+    var uri = a && a.getAttribute("data-otpauth");
+    if (uri && uri.indexOf("otpauth://totp/") === 0) {
+      a.href = uri;
+      document.getElementById("totp-link-step").hidden = false;
+    }
+  }
+
   function ready() {
     localTimes();
     copyButtons();
+    downloadButtons();
+    confirmForms();
+    otpauthLink();
     focusErrors();
   }
   if (document.readyState === "loading") {
