@@ -294,15 +294,18 @@ func TestPagesFitReadAndHelp(t *testing.T) {
 					t.Fatalf("customer sign-in ended on %s", loc)
 				}
 				for _, pg := range [][2]string{
-					{"account", site + "/account"}, {"security", site + "/account/security"},
+					{"account", site + "/account"}, {"account-contact", site + "/account/contact"},
+					{"account-activity", site + "/account/activity"}, {"account-privacy", site + "/account/privacy"},
+					{"security", site + "/account/security"},
 					{"delete-account", site + "/account/delete"}, {"reauth", site + "/account/reauth"},
 				} {
 					p.visit(cust, pg[0], pg[1])
 				}
-				p.failSubmit(cust, "account-phone-failed", site+"/account", [][2]string{{"#phone-number", "12345"}}, "#phone-number")
-				p.failSubmit(cust, "account-address-failed", site+"/account", [][2]string{{"#new-line1", "Calle Mayor 1"}, {"#new-city", "Madrid"}, {"#new-country", "ZZ"}}, "#new-country")
+				p.failSubmit(cust, "account-phone-failed", site+"/account/contact", [][2]string{{"#phone-number", "12345"}}, "#phone-number")
+				p.failSubmit(cust, "account-address-failed", site+"/account/contact", [][2]string{{"#new-line1", "Calle Mayor 1"}, {"#new-city", "Madrid"}, {"#new-country", "ZZ"}}, "#new-country")
 				p.failSubmit(cust, "security-password-failed", site+"/account/security",
 					[][2]string{{"#current_password", "not the password at all"}, {"#new_password", "another long passphrase here"}}, "#current_password")
+				p.failSubmit(cust, "account-name-failed", site+"/account", [][2]string{{"#name", "   "}}, "#name")
 				p.failSubmit(cust, "delete-account-failed", site+"/account/delete", [][2]string{{"#confirm", "someone@example.com"}}, "#confirm")
 
 				// The lead and the administrator, each with the cookies of

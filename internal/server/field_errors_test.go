@@ -2,6 +2,8 @@ package server
 
 import (
 	"html"
+
+	"github.com/resguardo/resguardo"
 	"net/url"
 	"regexp"
 	"strings"
@@ -96,5 +98,70 @@ func TestFieldErrorsAccountForms(t *testing.T) {
 	fieldMarked(t, page, "new-country")
 	if !strings.Contains(page, `value="Calle Mayor 1"`) {
 		t.Error("the address typed is not kept")
+	}
+}
+
+// TestLogAndSessionWording: a log line adds its outcome only when the
+// action's name does not already say it, and a session line shows the
+// network apart from the device it already names.
+func TestLogAndSessionWording(t *testing.T) {
+	for _, c := range []struct {
+		action, outcome string
+		want            bool
+	}{
+		{"session.sign_in_failed", "failure", false},
+		{"session.sign_in_throttled", "denied", false},
+		{"profile.changed", "success", false},
+		{"staff.customer_field_revealed", "denied", true},
+	} {
+		if got := outcomeNoted(c.action, c.outcome); got != c.want {
+			t.Errorf("outcomeNoted(%q, %q) = %v, want %v", c.action, c.outcome, got, c.want)
+		}
+	}
+	if got := clientNetwork("198.51.100.0/24 Firefox on Linux"); got != "198.51.100.0/24" {
+		t.Errorf("clientNetwork = %q", got)
+	}
+	ts := newTestServer(t)
+	ts.signUp(t, "wording@example.com", "Wording")
+	b := ts.browser(t)
+	if resp := b.signIn("wording@example.com", "not the password at all", ""); resp.StatusCode != 401 && resp.StatusCode != 400 {
+		t.Fatalf("failed sign-in: %d", resp.StatusCode)
+	}
+	b.signIn("wording@example.com", testPassword, "")
+	_, page, _ := b.get("/account/activity?lang=en")
+	if !strings.Contains(page, "Failed sign-in") || strings.Contains(page, "Failed sign-in (failed)") {
+		t.Errorf("the failed sign-in reads wrong on the activity page")
+	}
+}
+
+// TestCountrySelector: the address forms offer every ISO 3166-1 country the
+// address check accepts, named in the page's language.
+func TestCountrySelector(t *testing.T) {
+	en, es := countries("en"), countries("es")
+	if len(en) != 249 || len(en) != len(es) { // ISO 3166-1 assigns 249 codes
+
+		t.Fatalf("%d countries in English, %d in Spanish", len(en), len(es))
+	}
+	names := map[string]map[string]string{"en": {}, "es": {}}
+	for _, c := range en {
+		names["en"][c.Code] = c.Name
+	}
+	for _, c := range es {
+		names["es"][c.Code] = c.Name
+	}
+	for code, want := range map[string][2]string{"ES": {"Spain", "España"}, "MX": {"Mexico", "México"}, "DE": {"Germany", "Alemania"}} {
+		if names["en"][code] != want[0] || names["es"][code] != want[1] {
+			t.Errorf("%s: %q / %q", code, names["en"][code], names["es"][code])
+		}
+	}
+	for _, c := range en {
+		if err := (&resguardo.Address{Line1: "x", City: "y", Country: c.Code}).Clean(); err != nil {
+			t.Errorf("%s offered but refused by the address check: %v", c.Code, err)
+		}
+	}
+	for _, bad := range []string{"ZZ", "EU", "UN", "QO", "YU", "UK"} {
+		if _, ok := names["en"][bad]; ok {
+			t.Errorf("%s offered as a country", bad)
+		}
 	}
 }

@@ -147,11 +147,20 @@ type noticeView struct {
 
 type accountView struct {
 	layout
+	Section    string // which section of the account the page shows
 	Customer   resguardo.Customer
 	NewAddress resguardo.Address
 	Flash      string
 	AccessLog  []accessLogEntry
 }
+
+// Section is the account section the security page is, for the
+// sections' navigation.
+func (securityView) Section() string { return "security" }
+
+// accountSections are the account's sections in the order the navigation
+// lists them.
+var accountSections = []string{sectionProfile, sectionContact, "security", sectionActivity, sectionPrivacy}
 
 type securityView struct {
 	layout
@@ -212,7 +221,9 @@ type errorView struct {
 }
 
 func loadViews(a *assets) (*views, error) {
-	base, err := template.New("layout.html").Funcs(template.FuncMap{"asset": a.Path, "addressForm": addressForm, "field": fieldState}).
+	base, err := template.New("layout.html").Funcs(template.FuncMap{"asset": a.Path, "addressForm": addressForm, "field": fieldState,
+		"sectionNames": func() []string { return accountSections }, "sectionPath": sectionPath,
+		"outcomeNoted": outcomeNoted, "clientNetwork": clientNetwork, "countries": countries}).
 		ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
@@ -323,4 +334,26 @@ func summaryOnly(keys []formError) []formError {
 		keys[i].Field = ""
 	}
 	return keys
+}
+
+// outcomeNoted reports whether a log line should add its outcome to the
+// action's name: not when the name already says it ("Failed sign-in", not
+// "Failed sign-in (failed)").
+func outcomeNoted(action, outcome string) bool {
+	if outcome == "success" {
+		return false
+	}
+	for _, said := range []string{"failed", "throttled", "refused", "denied"} {
+		if strings.Contains(action, said) {
+			return false
+		}
+	}
+	return true
+}
+
+// clientNetwork is the network part of a session's client ("198.51.100.0/24
+// Firefox on Linux" → "198.51.100.0/24"): the device is shown on its own.
+func clientNetwork(client string) string {
+	n, _, _ := strings.Cut(client, " ")
+	return n
 }
