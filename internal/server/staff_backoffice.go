@@ -18,6 +18,7 @@ type staffApprovalsView struct {
 	Flash  string
 	Items  []staffsvc.Approval
 	Erased *account.Erasure
+	Names  map[string]staffsvc.StaffName // who asked, by id
 }
 
 var staffApprovalFlashes = map[string]string{
@@ -29,10 +30,18 @@ func (s *Server) renderStaffApprovals(w http.ResponseWriter, r *http.Request, st
 	if err != nil {
 		return err
 	}
+	ids := make([]string, 0, len(items))
+	for _, it := range items {
+		ids = append(ids, it.RequestedBy)
+	}
+	names, err := s.staffSvc.Names(r.Context(), staffPrincipal(r), ids)
+	if err != nil {
+		return err
+	}
 	l := s.layoutFor(r, "staff.approvals.title")
 	l.Form = f
 	return s.render(w, r, status, pageStaffApprovals, staffApprovalsView{layout: l, Flash: staffApprovalFlashes[r.URL.Query().Get("done")],
-		Items: items, Erased: erased})
+		Items: items, Erased: erased, Names: names})
 }
 
 func (s *Server) handleStaffApprovals() handler {
@@ -111,6 +120,7 @@ type staffAuditView struct {
 	Filter     staffsvc.AuditFilter
 	NextBefore int64
 	Report     *audit.Report
+	Names      map[string]staffsvc.StaffName // staff actors, by id
 }
 
 // auditPage is how many entries the audit page shows at a time.
@@ -133,6 +143,15 @@ func (s *Server) renderStaffAudit(w http.ResponseWriter, r *http.Request, f staf
 	v := staffAuditView{layout: l, Entries: entries, Filter: f, Report: report}
 	if len(entries) > auditPage {
 		v.Entries, v.NextBefore = entries[:auditPage], entries[auditPage-1].ID
+	}
+	var ids []string
+	for _, e := range v.Entries {
+		if e.ActorKind == resguardo.ActorStaff {
+			ids = append(ids, e.ActorID)
+		}
+	}
+	if v.Names, err = s.staffSvc.Names(r.Context(), staffPrincipal(r), ids); err != nil {
+		return err
 	}
 	return s.render(w, r, status, pageStaffAudit, v)
 }

@@ -209,6 +209,10 @@ func TestStaffErasureNeedsSecondLead(t *testing.T) {
 		if m == nil {
 			t.Fatalf("second lead sees no request to approve: %s", list.Body)
 		}
+		// The approver sees who asked by address and role, not by id.
+		if !strings.Contains(list.Body, "one@corp.example (lead)") {
+			t.Errorf("the approvals page does not name the requester: %s", list.Body)
+		}
 		self := one.post("/approvals/"+m[1]+"/approve", url.Values{"csrf_token": {oneTok}})
 		if self.StatusCode != 403 || !strings.Contains(self.Body, "a second person must") {
 			t.Fatalf("self-approval: %d", self.StatusCode)
@@ -236,6 +240,12 @@ func TestStaffErasureNeedsSecondLead(t *testing.T) {
 		}
 		if r := two.post("/approvals/"+m[1]+"/approve", url.Values{"csrf_token": {twoTok}}); r.StatusCode != 409 {
 			t.Errorf("approved twice: %d", r.StatusCode)
+		}
+		// The audit trail names the staff who acted, too.
+		auditor := ts.console(t)
+		auditor.signIn(ts.newStaff(t, "audit@corp.example", resguardo.RoleAuditor))
+		if trail := auditor.get("/audit").Body; !strings.Contains(trail, "two@corp.example (lead)") {
+			t.Errorf("the audit trail does not name the approver: %s", trail)
 		}
 	})
 }

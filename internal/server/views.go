@@ -11,6 +11,7 @@ import (
 
 	"github.com/resguardo/resguardo"
 	"github.com/resguardo/resguardo/internal/account"
+	staffsvc "github.com/resguardo/resguardo/internal/staff"
 )
 
 //go:embed templates
@@ -223,7 +224,7 @@ type errorView struct {
 func loadViews(a *assets) (*views, error) {
 	base, err := template.New("layout.html").Funcs(template.FuncMap{"asset": a.Path, "addressForm": addressForm, "field": fieldState,
 		"sectionNames": func() []string { return accountSections }, "sectionPath": sectionPath,
-		"outcomeNoted": outcomeNoted, "clientNetwork": clientNetwork, "countries": countries}).
+		"outcomeNoted": outcomeNoted, "clientNetwork": clientNetwork, "countries": countries, "staffName": staffNameOf}).
 		ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
@@ -355,5 +356,30 @@ func outcomeNoted(action, outcome string) bool {
 // Firefox on Linux" → "198.51.100.0/24"): the device is shown on its own.
 func clientNetwork(client string) string {
 	n, _, _ := strings.Cut(client, " ")
+	return n
+}
+
+// staffNameView is one staff member as a page names them: address and
+// role, the id only in a detail the reader opens.
+type staffNameView struct {
+	ID    string
+	Email string
+	Role  resguardo.Role
+	T     func(string) string
+}
+
+// staffNameOf looks id up in the page's Names (approvals, audit trail).
+func staffNameOf(v interface{ base() layout }, id string) staffNameView {
+	n := staffNameView{ID: id, T: v.base().T}
+	var names map[string]staffsvc.StaffName
+	switch p := v.(type) {
+	case staffApprovalsView:
+		names = p.Names
+	case staffAuditView:
+		names = p.Names
+	}
+	if sn, ok := names[id]; ok {
+		n.Email, n.Role = sn.Email, sn.Role
+	}
 	return n
 }
