@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"html"
 
 	"github.com/resguardo/resguardo"
@@ -163,5 +164,21 @@ func TestCountrySelector(t *testing.T) {
 		if _, ok := names["en"][bad]; ok {
 			t.Errorf("%s offered as a country", bad)
 		}
+	}
+}
+
+// TestOpenAPIDeclaresServer: client generators need a server to put in
+// front of the paths; the document names the origin it is served from.
+func TestOpenAPIDeclaresServer(t *testing.T) {
+	var doc struct {
+		Servers []struct {
+			URL string `json:"url"`
+		} `json:"servers"`
+	}
+	if err := json.Unmarshal(openapiJSON, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Servers) != 1 || doc.Servers[0].URL != "/" {
+		t.Errorf("servers = %+v, want one, the same origin", doc.Servers)
 	}
 }
