@@ -3,12 +3,12 @@ package server
 import (
 	"encoding/json"
 	"html"
-
-	"github.com/resguardo/resguardo"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/resguardo/resguardo"
 )
 
 // fieldMarked reports whether the page marks the input with this id as
