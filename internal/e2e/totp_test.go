@@ -57,11 +57,23 @@ func TestTOTPEnrolmentAndSignIn(t *testing.T) {
 	if err != nil {
 		t.Fatalf("QR image width %d (%v)", qrWidth, err)
 	}
+	// On the phone that shows the page, the product's script offers the
+	// otpauth: link (the same secret as the text).
+	link, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#totp-link').href`))
+	if err != nil || !strings.HasPrefix(link, "otpauth://totp/") || !strings.Contains(link, "secret="+strings.TrimSpace(secret)) {
+		t.Errorf("otpauth link %q (%v)", link, err)
+	}
 	code, _ := totp.GenerateCode(strings.TrimSpace(secret), time.Now())
 	step("confirm", chromedp.SendKeys("#code", code), chromedp.Submit("#code"), chromedp.WaitVisible("#recovery-codes"))
 	codes, err := chromedp.Run(ctx, chromedp.Text("#recovery-codes"))
 	if err != nil || len(strings.Fields(codes)) != 10 || strings.Count(codes, "-") != 50 { // ten codes of six groups
 		t.Fatalf("recovery codes shown: %q %v", codes, err)
+	}
+
+	// The codes can be copied and downloaded (buttons the script shows).
+	shown, err := chromedp.Run(ctx, chromedp.Evaluate[int](`[...document.querySelectorAll('button[data-copy="recovery-codes"], button[data-download="recovery-codes"]')].filter(b => !b.hidden).length`))
+	if err != nil || shown != 2 {
+		t.Errorf("copy and download buttons shown: %d (%v)", shown, err)
 	}
 
 	step("sign out", chromedp.Navigate(srv.SiteURL+"/account"), chromedp.Click(`header form[action="/logout"] button`), chromedp.WaitVisible(`a[href="/login"]`))

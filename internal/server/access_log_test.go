@@ -65,7 +65,7 @@ func TestCustomerSeesOwnAccessLog(t *testing.T) {
 		// The page shows the same events, and none of Bob's.
 		br := ts.browser(t)
 		br.signIn("ana@example.com", testPassword, "")
-		_, body, _ := br.get("/account?lang=en")
+		_, body, _ := br.get("/account/activity?lang=en")
 		body = html.UnescapeString(body)
 		for _, want := range []string{"Activity and access log", "Phone number added", "Failed sign-in", "Account created"} {
 			if !strings.Contains(body, want) {
@@ -176,7 +176,7 @@ func TestAccessLogShowsStaffByRoleOnly(t *testing.T) {
 		}
 		br := ts.browser(t)
 		br.signIn("role@example.com", testPassword, "")
-		_, accountPage, _ := br.get("/account?lang=en")
+		_, accountPage, _ := br.get("/account/activity?lang=en")
 		apiJSON, _ := json.Marshal(page)
 		for name, text := range map[string]string{"API": string(apiJSON), "export": string(export.body), "/account": accountPage} {
 			for _, leak := range []string{"203.0.113", "Edge on Windows", staffID} {

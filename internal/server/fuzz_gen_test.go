@@ -331,7 +331,7 @@ func formKey(surface, as string, fm htmlForm) string {
 // enrolment and reset pages), so they are seeds.
 var crawlSeeds = map[string][]string{
 	"site guest":    {"/", "/register", "/login", "/password/forgot", "/verify-email?token={random_id}", "/password/reset?token={random_id}", "/login/mfa"},
-	"site customer": {"/", "/account", "/account/security", "/account/reauth", "/account/delete"},
+	"site customer": {"/", "/account", "/account/contact", "/account/activity", "/account/privacy", "/account/security", "/account/reauth", "/account/delete"},
 	"staff guest":   {"/login", "/enrol?token={enrol_token}"},
 	"staff lead":    {"/", "/customers", "/customers/{customer_id}", "/approvals", "/reauth"},
 	"staff admin":   {"/", "/team", "/audit", "/audit/verify", "/approvals", "/reauth"},

@@ -188,7 +188,7 @@ func TestExportOnThePages(t *testing.T) {
 	ts.signUp(t, "web.export@example.com", "Web Export")
 	b := ts.browser(t)
 	b.signIn("web.export@example.com", testPassword, "")
-	_, body, _ := b.get("/account?lang=es")
+	_, body, _ := b.get("/account/privacy?lang=es")
 	for _, want := range []string{`href="/account/export"`, `href="/account/delete"`, "Descargar mis datos"} {
 		if !strings.Contains(html.UnescapeString(body), want) {
 			t.Errorf("/account lacks %s", want)

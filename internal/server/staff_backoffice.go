@@ -18,6 +18,7 @@ type staffApprovalsView struct {
 	Flash  string
 	Items  []staffsvc.Approval
 	Erased *account.Erasure
+	Names  map[string]staffsvc.StaffName // who asked, by id
 }
 
 var staffApprovalFlashes = map[string]string{
@@ -29,10 +30,18 @@ func (s *Server) renderStaffApprovals(w http.ResponseWriter, r *http.Request, st
 	if err != nil {
 		return err
 	}
+	ids := make([]string, 0, len(items))
+	for _, it := range items {
+		ids = append(ids, it.RequestedBy)
+	}
+	names, err := s.staffSvc.Names(r.Context(), staffPrincipal(r), ids)
+	if err != nil {
+		return err
+	}
 	l := s.layoutFor(r, "staff.approvals.title")
 	l.Form = f
 	return s.render(w, r, status, pageStaffApprovals, staffApprovalsView{layout: l, Flash: staffApprovalFlashes[r.URL.Query().Get("done")],
-		Items: items, Erased: erased})
+		Items: items, Erased: erased, Names: names})
 }
 
 func (s *Server) handleStaffApprovals() handler {
@@ -46,12 +55,17 @@ func (s *Server) handleStaffApprovals() handler {
 // is refused (403) with the reason on the page.
 func (s *Server) handleStaffDecide(approve bool) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
+		if approve {
+			if shown, err := s.confirmErasure(w, r); shown || err != nil {
+				return err
+			}
+		}
 		erased, err := s.staffSvc.Decide(r.Context(), staffPrincipal(r), r.PathValue("id"), approve)
 		switch code := resguardo.ErrorCode(err); {
 		case code == resguardo.EForbidden && s.ownRequest(r, r.PathValue("id")):
-			return s.renderStaffApprovals(w, r, http.StatusForbidden, form{Errors: []string{"staff.approvals.own"}}, nil)
+			return s.renderStaffApprovals(w, r, http.StatusForbidden, form{Errors: []formError{{Key: "staff.approvals.own"}}}, nil)
 		case code == resguardo.EConflict:
-			return s.renderStaffApprovals(w, r, http.StatusConflict, form{Errors: []string{"staff.approvals.not_pending"}}, nil)
+			return s.renderStaffApprovals(w, r, http.StatusConflict, form{Errors: []formError{{Key: "staff.approvals.not_pending"}}}, nil)
 		case err != nil:
 			return err
 		}
@@ -89,7 +103,7 @@ func (s *Server) handleStaffExportDownload() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		e, err := s.staffSvc.CarryOutExport(r.Context(), staffPrincipal(r), r.PathValue("id"))
 		if resguardo.ErrorCode(err) == resguardo.EConflict {
-			return s.renderStaffApprovals(w, r, http.StatusConflict, form{Errors: []string{"staff.approvals.not_approved"}}, nil)
+			return s.renderStaffApprovals(w, r, http.StatusConflict, form{Errors: []formError{{Key: "staff.approvals.not_approved"}}}, nil)
 		}
 		if err != nil {
 			return err
@@ -106,6 +120,7 @@ type staffAuditView struct {
 	Filter     staffsvc.AuditFilter
 	NextBefore int64
 	Report     *audit.Report
+	Names      map[string]staffsvc.StaffName // staff actors, by id
 }
 
 // auditPage is how many entries the audit page shows at a time.
@@ -123,11 +138,20 @@ func (s *Server) renderStaffAudit(w http.ResponseWriter, r *http.Request, f staf
 		if !ok {
 			return err
 		}
-		l.Form, status = form{Errors: keys}, st
+		l.Form, status = form{Errors: keys, Prefix: "f-"}, st
 	}
 	v := staffAuditView{layout: l, Entries: entries, Filter: f, Report: report}
 	if len(entries) > auditPage {
 		v.Entries, v.NextBefore = entries[:auditPage], entries[auditPage-1].ID
+	}
+	var ids []string
+	for _, e := range v.Entries {
+		if e.ActorKind == resguardo.ActorStaff {
+			ids = append(ids, e.ActorID)
+		}
+	}
+	if v.Names, err = s.staffSvc.Names(r.Context(), staffPrincipal(r), ids); err != nil {
+		return err
 	}
 	return s.render(w, r, status, pageStaffAudit, v)
 }
@@ -205,7 +229,7 @@ func (s *Server) handleStaffInvite() handler {
 			if !ok {
 				return err
 			}
-			return s.renderStaffTeam(w, r, status, form{values: formValues(r, "email"), Errors: keys})
+			return s.renderStaffTeam(w, r, status, failedForm(r, keys))
 		}
 		done := "invite_mailed"
 		if inv.RequestID != "" {
@@ -227,7 +251,7 @@ func (s *Server) handleStaffDisable() handler {
 			if !ok {
 				return err
 			}
-			return s.renderStaffTeam(w, r, status, form{Errors: keys})
+			return s.renderStaffTeam(w, r, status, form{Errors: summaryOnly(keys)})
 		}
 		if req != "" {
 			http.Redirect(w, r, "/approvals?done=requested", http.StatusSeeOther)
@@ -248,7 +272,7 @@ func (s *Server) handleStaffGrant() handler {
 			if !ok {
 				return err
 			}
-			return s.renderStaffTeam(w, r, status, form{Errors: keys})
+			return s.renderStaffTeam(w, r, status, form{Errors: summaryOnly(keys)})
 		}
 		http.Redirect(w, r, "/approvals?done=requested", http.StatusSeeOther)
 		return nil

@@ -215,6 +215,9 @@ func TestStaffErasureNeedsSecondLead(t *testing.T) {
 		ts := newTestServerOn(t, bk)
 		tk := ts.signUp(t, "gone@example.com", "Ido Gone")
 		id := customerID(t, ts, "gone@example.com")
+		if r := ts.apiCall(t, "POST", "/api/v1/me/phones", tk.AccessToken, map[string]string{"number": "+34 612 345 678"}, nil); r.StatusCode != 201 {
+			t.Fatalf("add phone: %d", r.StatusCode)
+		}
 		one, two := ts.console(t), ts.console(t)
 		oneTok := one.signIn(ts.newStaff(t, "one@corp.example", resguardo.RoleLead))
 		twoTok := two.signIn(ts.newStaff(t, "two@corp.example", resguardo.RoleLead))
@@ -231,6 +234,10 @@ func TestStaffErasureNeedsSecondLead(t *testing.T) {
 		if m == nil {
 			t.Fatalf("second lead sees no request to approve: %s", list.Body)
 		}
+		// The approver sees who asked by address and role, not by id.
+		if !strings.Contains(list.Body, "one@corp.example (lead)") {
+			t.Errorf("the approvals page does not name the requester: %s", list.Body)
+		}
 		self := one.post("/approvals/"+m[1]+"/approve", url.Values{"csrf_token": {oneTok}})
 		if self.StatusCode != 403 || !strings.Contains(self.Body, "a second person must") {
 			t.Fatalf("self-approval: %d", self.StatusCode)
@@ -238,7 +245,15 @@ func TestStaffErasureNeedsSecondLead(t *testing.T) {
 		if ok, _ := ts.env.Accounts.Exists(t.Context(), id); !ok {
 			t.Fatal("a self-approved erasure ran")
 		}
-		done := two.post("/approvals/"+m[1]+"/approve", url.Values{"csrf_token": {twoTok}})
+		// Approving first shows what will be erased, and erases nothing.
+		ask := two.post("/approvals/"+m[1]+"/approve", url.Values{"csrf_token": {twoTok}})
+		if ask.StatusCode != 200 || !strings.Contains(ask.Body, `id="confirm-erase"`) || !strings.Contains(ask.Body, `<span id="erase-phones">1</span>`) {
+			t.Fatalf("approval without confirmation: %d %s", ask.StatusCode, ask.Body)
+		}
+		if ok, _ := ts.env.Accounts.Exists(t.Context(), id); !ok {
+			t.Fatal("an erasure ran before it was confirmed")
+		}
+		done := two.post("/approvals/"+m[1]+"/approve", url.Values{"csrf_token": {twoTok}, "confirm": {"erase"}})
 		if done.StatusCode != 200 || !strings.Contains(done.Body, `id="erased"`) {
 			t.Fatalf("second lead's approval: %d %s", done.StatusCode, done.Body)
 		}
@@ -250,6 +265,12 @@ func TestStaffErasureNeedsSecondLead(t *testing.T) {
 		}
 		if r := two.post("/approvals/"+m[1]+"/approve", url.Values{"csrf_token": {twoTok}}); r.StatusCode != 409 {
 			t.Errorf("approved twice: %d", r.StatusCode)
+		}
+		// The audit trail names the staff who acted, too.
+		auditor := ts.console(t)
+		auditor.signIn(ts.newStaff(t, "audit@corp.example", resguardo.RoleAuditor))
+		if trail := auditor.get("/audit").Body; !strings.Contains(trail, "two@corp.example (lead)") {
+			t.Errorf("the audit trail does not name the approver: %s", trail)
 		}
 	})
 }

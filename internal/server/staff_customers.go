@@ -39,7 +39,7 @@ func (s *Server) handleStaffSearch() handler {
 			if !ok {
 				return err
 			}
-			l.Form, status = form{Errors: keys}, st
+			l.Form, status = form{Errors: keys, values: formValues(r, "q")}, st
 		}
 		return s.render(w, r, status, pageStaffCustomers, staffCustomersView{layout: l, Searched: err == nil, Results: found})
 	}
@@ -75,6 +75,12 @@ var staffCustomerFlashes = map[string]string{
 // audited view (the customer sees it in their access log).
 func (s *Server) renderStaffCustomer(w http.ResponseWriter, r *http.Request, status int, f form, newAddr resguardo.Address) error {
 	c, err := s.staffSvc.View(r.Context(), staffPrincipal(r), r.PathValue("id"))
+	if resguardo.ErrorCode(err) == resguardo.ENotFound {
+		// An erased or never-existing customer: say so, and lead back to
+		// the search, rather than a generic error page.
+		return s.render(w, r, http.StatusNotFound, pageNotice, noticeView{layout: s.layoutFor(r, "staff.customer.missing_title"),
+			MessageKey: "staff.customer.missing", LinkHref: "/customers", LinkKey: "staff.customer.back"})
+	}
 	if err != nil {
 		return err
 	}
@@ -124,7 +130,7 @@ func (s *Server) handleStaffReveal() handler {
 			if d := resguardo.RetryAfter(err); d > 0 {
 				w.Header().Set("Retry-After", retryAfterSeconds(d))
 			}
-			return s.renderStaffCustomer(w, r, status, form{Errors: keys}, resguardo.Address{})
+			return s.renderStaffCustomer(w, r, status, failedForm(r, keys), resguardo.Address{})
 		}
 		return s.renderStaffCustomerPage(w, r, http.StatusOK, got.Customer, form{}, revealed{Label: revealLabels[got.Field], Value: got.Value}, resguardo.Address{})
 	}
@@ -145,7 +151,7 @@ func (s *Server) staffCustomerChange(done string, change func(r *http.Request, p
 			if strings.HasSuffix(r.URL.Path, "/addresses") {
 				newAddr = addressFromForm(r, "")
 			}
-			return s.renderStaffCustomer(w, r, status, form{Errors: keys}, newAddr)
+			return s.renderStaffCustomer(w, r, status, failedForm(r, keys), newAddr)
 		}
 		http.Redirect(w, r, "/customers/"+url.PathEscape(id)+"?done="+done, http.StatusSeeOther)
 		return nil

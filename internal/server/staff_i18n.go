@@ -356,21 +356,25 @@ func init() {
 
 // staffFormFailure is formFailure with the console's own wording where the
 // customer site's would be wrong ("already on your account").
-func staffFormFailure(err error) (keys []string, status int, ok bool) {
+func staffFormFailure(err error) (keys []formError, status int, ok bool) {
 	keys, status, ok = formFailure(err)
 	if !ok {
 		return keys, status, ok
 	}
 	if fields := resguardo.ErrorFields(err); len(fields) > 0 {
 		for i, f := range fields {
-			if k := "staff.error.field." + f.Field; messages["en"][k] != "" && i < len(keys) {
-				keys[i] = k
+			k := "staff.error.field." + f.Field
+			if fk := fieldMessageKey(f); f.Field == "password" && fk != "error.field.password" && fk != "error.field.password_wrong" {
+				k = fk // a new password's specific fault reads the same on both sites
+			}
+			if messages["en"][k] != "" && i < len(keys) {
+				keys[i].Key = k
 			}
 		}
 		return keys, status, ok
 	}
 	if resguardo.ErrorCode(err) == resguardo.EConflict {
-		keys = []string{"staff.error.conflict"}
+		keys = []formError{{Key: "staff.error.conflict"}}
 	}
 	return keys, status, ok
 }

@@ -7,9 +7,11 @@ import (
 	"html/template"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/resguardo/resguardo"
 	"github.com/resguardo/resguardo/internal/account"
+	staffsvc "github.com/resguardo/resguardo/internal/staff"
 )
 
 //go:embed templates
@@ -63,14 +65,67 @@ type layout struct {
 func (l layout) base() layout { return l }
 
 // form carries what a re-rendered form needs: the submitted values (never
-// passwords) and the message keys of what was wrong.
+// passwords or codes), what was wrong, and which form of the page failed.
 type form struct {
 	values map[string]string
-	Errors []string
+	Errors []formError
+	// Prefix is the element id prefix of the form that failed, on pages with
+	// several forms ("phone-", "new-", an address id and "-"); each input's
+	// id is the prefix and the field's name, so a message links to its field.
+	Prefix string
+}
+
+// formError is one fault: the message key, and the input it is about ("" when
+// it is about the form as a whole, like a failed sign-in).
+type formError struct {
+	Field string
+	Key   string
 }
 
 // Value returns a submitted value to put back in its field.
 func (f form) Value(name string) string { return f.values[name] }
+
+// ValueFor returns a submitted value for the form with this id prefix only,
+// so that a failed form keeps what was typed and the others do not.
+func (f form) ValueFor(prefix, name string) string {
+	if f.Prefix != prefix {
+		return ""
+	}
+	return f.values[name]
+}
+
+// Anchor is the element id a summary line links to ("" for none).
+func (f form) Anchor(e formError) string {
+	if e.Field == "" {
+		return ""
+	}
+	return f.Prefix + e.Field
+}
+
+// fieldView is what one input needs to show its own fault: its id, the id of
+// its message, and the message key ("" when the field is fine).
+type fieldView struct {
+	ID    string
+	ErrID string
+	Key   string
+	T     func(string) string
+}
+
+// fieldState returns the fieldView of the input named name in the form with
+// id prefix prefix.
+func fieldState(v interface{ base() layout }, prefix, name string) fieldView {
+	l := v.base()
+	fv := fieldView{ID: prefix + name, ErrID: prefix + name + "-error", T: l.T}
+	if l.Form.Prefix == prefix {
+		for _, e := range l.Form.Errors {
+			if e.Field == name {
+				fv.Key = e.Key
+				break
+			}
+		}
+	}
+	return fv
+}
 
 type homeView struct{ layout }
 
@@ -93,11 +148,20 @@ type noticeView struct {
 
 type accountView struct {
 	layout
+	Section    string // which section of the account the page shows
 	Customer   resguardo.Customer
 	NewAddress resguardo.Address
 	Flash      string
 	AccessLog  []accessLogEntry
 }
+
+// Section is the account section the security page is, for the
+// sections' navigation.
+func (securityView) Section() string { return "security" }
+
+// accountSections are the account's sections in the order the navigation
+// lists them.
+var accountSections = []string{sectionProfile, sectionContact, "security", sectionActivity, sectionPrivacy}
 
 type securityView struct {
 	layout
@@ -110,6 +174,12 @@ type securityView struct {
 type totpSetupView struct {
 	layout
 	Secret string
+	// URI is the otpauth: link, for an authenticator on the same phone
+	// (a QR code cannot be scanned by the phone showing it). html/template
+	// refuses the otpauth: scheme in an href, and this project allows no
+	// escape hatch: the page carries it as data and the product's script
+	// makes the link.
+	URI string
 }
 
 type recoveryView struct {
@@ -130,7 +200,14 @@ func addressForm(v interface{ base() layout }, a resguardo.Address) addressFormV
 	if a.ID != "" {
 		p = a.ID + "-"
 	}
-	return addressFormView{layout: v.base(), P: p, A: a}
+	l := v.base()
+	if l.Form.Prefix == p && l.Form.values != nil {
+		// This form failed: show what was typed, not what is stored.
+		f := l.Form
+		a = resguardo.Address{ID: a.ID, Label: f.values["label"], Line1: f.values["line1"], Line2: f.values["line2"], City: f.values["city"],
+			Region: f.values["region"], PostalCode: f.values["postal_code"], Country: f.values["country"]}
+	}
+	return addressFormView{layout: l, P: p, A: a}
 }
 
 type staffLoginView struct {
@@ -146,7 +223,9 @@ type errorView struct {
 }
 
 func loadViews(a *assets) (*views, error) {
-	base, err := template.New("layout.html").Funcs(template.FuncMap{"asset": a.Path, "addressForm": addressForm}).
+	base, err := template.New("layout.html").Funcs(template.FuncMap{"asset": a.Path, "addressForm": addressForm, "field": fieldState,
+		"sectionNames": func() []string { return accountSections }, "sectionPath": sectionPath,
+		"outcomeNoted": outcomeNoted, "clientNetwork": clientNetwork, "countries": countries, "staffName": staffNameOf}).
 		ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
@@ -211,4 +290,97 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int)
 		s.log.ErrorContext(r.Context(), "render error page", "err", err)
 		http.Error(w, http.StatusText(status), status)
 	}
+}
+
+// keptFields are the inputs whose typed values a failed form shows again;
+// passwords, codes and confirmations are never among them.
+var keptFields = []string{"name", "email", "label", "number", "line1", "line2", "city", "region", "postal_code", "country", "reason"}
+
+// failedForm is the form a POST came from, on a page with several forms:
+// its faults, the values to put back, and its id prefix, told by the path
+// it was posted to (the templates give each form's inputs that prefix).
+func failedForm(r *http.Request, keys []formError) form {
+	f := form{Errors: keys, values: formValues(r, keptFields...)}
+	p := r.URL.Path
+	switch {
+	case strings.HasSuffix(p, "/phones"):
+		f.Prefix = "phone-"
+	case strings.HasSuffix(p, "/addresses"):
+		f.Prefix = "new-"
+	case r.PathValue("aid") != "":
+		f.Prefix = r.PathValue("aid") + "-"
+	case strings.HasPrefix(p, "/account/addresses/"):
+		f.Prefix = r.PathValue("id") + "-"
+	case strings.HasSuffix(p, "/reveal"):
+		f.Prefix = "reveal-"
+	case strings.HasPrefix(p, "/customers/") && (strings.HasSuffix(p, "/name") || strings.HasSuffix(p, "/email")):
+		f.Prefix = "new-"
+	case p == "/account/email":
+		f.Prefix = "new-"
+	case p == "/account/totp/remove":
+		f.Prefix = "remove-"
+	case p == "/account/password":
+		f.Errors = renameField(keys, "password", "new_password")
+	case p == "/team":
+		f.Prefix = "invite-"
+	case p == "/audit":
+		f.Prefix = "f-"
+	}
+	return f
+}
+
+// summaryOnly drops the field of each fault, for forms without inputs of
+// their own (a button per row): the messages stay in the summary.
+func summaryOnly(keys []formError) []formError {
+	for i := range keys {
+		keys[i].Field = ""
+	}
+	return keys
+}
+
+// outcomeNoted reports whether a log line should add its outcome to the
+// action's name: not when the name already says it ("Failed sign-in", not
+// "Failed sign-in (failed)").
+func outcomeNoted(action, outcome string) bool {
+	if outcome == "success" {
+		return false
+	}
+	for _, said := range []string{"failed", "throttled", "refused", "denied"} {
+		if strings.Contains(action, said) {
+			return false
+		}
+	}
+	return true
+}
+
+// clientNetwork is the network part of a session's client ("198.51.100.0/24
+// Firefox on Linux" → "198.51.100.0/24"): the device is shown on its own.
+func clientNetwork(client string) string {
+	n, _, _ := strings.Cut(client, " ")
+	return n
+}
+
+// staffNameView is one staff member as a page names them: address and
+// role, the id only in a detail the reader opens.
+type staffNameView struct {
+	ID    string
+	Email string
+	Role  resguardo.Role
+	T     func(string) string
+}
+
+// staffNameOf looks id up in the page's Names (approvals, audit trail).
+func staffNameOf(v interface{ base() layout }, id string) staffNameView {
+	n := staffNameView{ID: id, T: v.base().T}
+	var names map[string]staffsvc.StaffName
+	switch p := v.(type) {
+	case staffApprovalsView:
+		names = p.Names
+	case staffAuditView:
+		names = p.Names
+	}
+	if sn, ok := names[id]; ok {
+		n.Email, n.Role = sn.Email, sn.Role
+	}
+	return n
 }

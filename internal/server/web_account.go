@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/resguardo/resguardo"
 )
@@ -10,18 +11,56 @@ import (
 // never carries text of its own.
 var accountFlashes = map[string]string{"saved": "account.saved", "password": "security.changed", "revoked": "security.revoked", "totp_off": "totp.removed", "email_sent": "security.email_sent"}
 
+// The account page's sections, each at an address of its own so that a
+// person reaches it directly and it stays short on a phone: the profile at
+// /account, the others at /account/<section> (security has its own page).
+const (
+	sectionProfile  = "profile"
+	sectionContact  = "contact"
+	sectionActivity = "activity"
+	sectionPrivacy  = "privacy"
+)
+
+// accountLogPage is how many access-log entries the activity section shows.
+const accountLogPage = 50
+
+// sectionOf is the section a request is about: a section page's own, or,
+// for a change posted from the page, the section of the form it came from.
+func sectionOf(r *http.Request) string {
+	switch p := r.URL.Path; {
+	case p == "/account/contact" || strings.HasPrefix(p, "/account/phones") || strings.HasPrefix(p, "/account/addresses"):
+		return sectionContact
+	case p == "/account/activity":
+		return sectionActivity
+	case p == "/account/privacy":
+		return sectionPrivacy
+	}
+	return sectionProfile
+}
+
+// sectionPath is where a section is.
+func sectionPath(section string) string {
+	if section == sectionProfile {
+		return "/account"
+	}
+	return "/account/" + section
+}
+
 func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status int, f form, newAddr resguardo.Address) error {
 	c, err := s.accounts.Profile(r.Context(), principal(r).CustomerID)
 	if err != nil {
 		return err
 	}
-	log, err := s.accessLog(r, 0, 20)
-	if err != nil {
-		return err
+	section := sectionOf(r)
+	var log accessLogPage
+	if section == sectionActivity {
+		if log, err = s.accessLog(r, 0, accountLogPage); err != nil {
+			return err
+		}
 	}
 	l := s.layoutFor(r, "account.title")
 	l.Form = f
-	return s.render(w, r, status, pageAccount, accountView{layout: l, Customer: c, NewAddress: newAddr,
+	return s.render(w, r, status, pageAccount, accountView{layout: l, Section: section, Customer: c, NewAddress: newAddr,
 		Flash: accountFlashes[r.URL.Query().Get("done")], AccessLog: log.Entries})
 }
 
@@ -40,9 +79,9 @@ func (s *Server) accountChange(change func(r *http.Request, customerID string) e
 			if !ok {
 				return err // not found (another customer's id) and internal errors
 			}
-			return s.renderAccount(w, r, status, form{Errors: keys}, addressFromForm(r, ""))
+			return s.renderAccount(w, r, status, failedForm(r, keys), addressFromForm(r, ""))
 		}
-		http.Redirect(w, r, "/account?done=saved", http.StatusSeeOther)
+		http.Redirect(w, r, sectionPath(sectionOf(r))+"?done=saved", http.StatusSeeOther)
 		return nil
 	}
 }
@@ -109,7 +148,7 @@ func (s *Server) handleChangePassword() handler {
 			if !ok {
 				return err
 			}
-			return s.renderSecurity(w, r, status, form{Errors: keys})
+			return s.renderSecurity(w, r, status, failedForm(r, keys))
 		}
 		if _, err := s.replaceSession(w, r); err != nil {
 			return err

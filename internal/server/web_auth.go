@@ -20,7 +20,7 @@ func (s *Server) guestLayout(w http.ResponseWriter, r *http.Request, titleKey st
 // formFailure turns a client error into the message keys a form shows and
 // its status; ok is false for errors that are not the client's (internal,
 // unavailable), which go to the error adapter instead.
-func formFailure(err error) (keys []string, status int, ok bool) {
+func formFailure(err error) (keys []formError, status int, ok bool) {
 	code := resguardo.ErrorCode(err)
 	switch code {
 	case resguardo.EInvalid, resguardo.EConflict, resguardo.EUnauthenticated, resguardo.ERateLimited:
@@ -28,25 +28,67 @@ func formFailure(err error) (keys []string, status int, ok bool) {
 		return nil, 0, false
 	}
 	for _, f := range resguardo.ErrorFields(err) {
-		key := "error.field." + f.Field
+		key := fieldMessageKey(f)
 		if _, known := messages["en"][key]; !known {
 			key = "error.field.generic"
 		}
-		keys = append(keys, key)
+		field := f.Field
+		if notAnInput[field] {
+			field = ""
+		}
+		keys = append(keys, formError{Field: field, Key: key})
 	}
 	if len(keys) == 0 {
+		key := "error.link"
 		switch code {
 		case resguardo.ERateLimited:
-			keys = []string{"error.429"}
+			key = "error.429"
 		case resguardo.EConflict:
-			keys = []string{"error.conflict"}
+			key = "error.conflict"
 		case resguardo.EUnauthenticated:
-			keys = []string{"login.failed"}
-		default:
-			keys = []string{"error.link"}
+			key = "login.failed"
 		}
+		keys = []formError{{Key: key}}
 	}
 	return keys, statusFor(code), true
+}
+
+// notAnInput are problem fields that name no input of a form (a limit on
+// how many phones an account holds, a paging cursor): their message is
+// shown in the summary without a link.
+var notAnInput = map[string]bool{"phones": true, "addresses": true, "customer_id": true, "limit": true, "before": true}
+
+// fieldMessageKey picks the message for one problem: one message per fault
+// where a field can fail in more than one way (a new password too short,
+// too long or too common), the field's message otherwise.
+func fieldMessageKey(f resguardo.FieldProblem) string {
+	if f.Field == "password" {
+		switch {
+		case strings.HasPrefix(f.Detail, "Use at least"):
+			return "error.field.password_short"
+		case strings.HasPrefix(f.Detail, "Use at most"):
+			return "error.field.password_long"
+		case strings.Contains(f.Detail, "too common"):
+			return "error.field.password_common"
+		case f.Detail == "is not correct":
+			return "error.field.password_wrong"
+		}
+	}
+	if f.Detail == "is required" {
+		return "error.field.required"
+	}
+	return "error.field." + f.Field
+}
+
+// renameField moves problems about field from onto field to, for a form
+// whose input carries another name than the one the domain reports.
+func renameField(keys []formError, from, to string) []formError {
+	for i := range keys {
+		if keys[i].Field == from {
+			keys[i].Field = to
+		}
+	}
+	return keys
 }
 
 // formValues keeps the submitted values to put back, never passwords.
@@ -200,7 +242,7 @@ func (s *Server) handleMFA() handler {
 				return err
 			}
 			if resguardo.ErrorCode(err) == resguardo.EUnauthenticated {
-				keys = []string{"mfa.expired"}
+				keys = []formError{{Key: "mfa.expired"}}
 			}
 			next, _ := localPath(r.PostFormValue("next"))
 			l := s.guestLayout(w, r, "mfa.title")

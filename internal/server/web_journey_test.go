@@ -46,8 +46,9 @@ func TestCustomerJourneyWeb(t *testing.T) {
 		if resp := b.post("/account/phones", url.Values{"csrf_token": {tok}, "number": {"12345"}}); resp.StatusCode != 400 {
 			t.Errorf("invalid phone: %d, want 400", resp.StatusCode)
 		}
-		_, body, _ = b.get("/account")
-		body = html.UnescapeString(body)
+		_, profile, _ := b.get("/account")
+		_, body, _ = b.get("/account/contact")
+		body = html.UnescapeString(profile + body)
 		for _, want := range []string{"Lucía Pérez", "lucia@example.com", "+34612345678", "+525512345678", "Av. Reforma 222", "Ciudad de México", "confirmed"} {
 			if !strings.Contains(body, want) {
 				t.Errorf("account page lacks %q", want)

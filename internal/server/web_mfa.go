@@ -9,11 +9,11 @@ func (s *Server) handleTOTPSetup() handler {
 		en, err := s.accounts.BeginTOTP(r.Context(), principal(r))
 		if err != nil {
 			if keys, status, ok := formFailure(err); ok {
-				return s.renderSecurity(w, r, status, form{Errors: keys})
+				return s.renderSecurity(w, r, status, failedForm(r, keys))
 			}
 			return err
 		}
-		return s.render(w, r, http.StatusOK, pageTOTPSetup, totpSetupView{layout: s.layoutFor(r, "totp.title"), Secret: en.Secret})
+		return s.render(w, r, http.StatusOK, pageTOTPSetup, totpSetupView{layout: s.layoutFor(r, "totp.title"), Secret: en.Secret, URI: en.URI})
 	}
 }
 
@@ -41,11 +41,11 @@ func (s *Server) handleTOTPConfirm() handler {
 			}
 			en, perr := s.accounts.PendingTOTP(r.Context(), principal(r))
 			if perr != nil {
-				return s.renderSecurity(w, r, status, form{Errors: keys})
+				return s.renderSecurity(w, r, status, failedForm(r, keys))
 			}
 			l := s.layoutFor(r, "totp.title")
 			l.Form = form{Errors: keys}
-			return s.render(w, r, status, pageTOTPSetup, totpSetupView{layout: l, Secret: en.Secret})
+			return s.render(w, r, status, pageTOTPSetup, totpSetupView{layout: l, Secret: en.Secret, URI: en.URI})
 		}
 		r, err = s.replaceSession(w, r)
 		if err != nil {
@@ -62,7 +62,7 @@ func (s *Server) handleTOTPRemove() handler {
 			if !ok {
 				return err
 			}
-			return s.renderSecurity(w, r, status, form{Errors: keys})
+			return s.renderSecurity(w, r, status, failedForm(r, keys))
 		}
 		if _, err := s.replaceSession(w, r); err != nil {
 			return err

@@ -147,7 +147,7 @@ func (s *Server) handlePasskeyMFAStart() handler {
 				return err
 			}
 			if resguardo.ErrorCode(err) == resguardo.EUnauthenticated {
-				keys = []string{"mfa.expired"}
+				keys = []formError{{Key: "mfa.expired"}}
 			}
 			l := s.guestLayout(w, r, "mfa.title")
 			l.Form = form{Errors: keys}
@@ -178,9 +178,9 @@ func (s *Server) handlePasskeyMFA() handler {
 
 // passkeyErrorKeys names a refused passkey on a page, instead of the
 // password failure's message.
-func passkeyErrorKeys(err error, keys []string) []string {
+func passkeyErrorKeys(err error, keys []formError) []formError {
 	if resguardo.ErrorCode(err) == resguardo.EUnauthenticated {
-		return []string{"passkey.failed"}
+		return []formError{{Key: "passkey.failed"}}
 	}
 	return keys
 }

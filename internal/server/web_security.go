@@ -97,7 +97,7 @@ func (s *Server) handleEmailChange() handler {
 			if !ok {
 				return err
 			}
-			return s.renderSecurity(w, r, status, form{Errors: keys})
+			return s.renderSecurity(w, r, status, failedForm(r, keys))
 		}
 		http.Redirect(w, r, "/account/security?done=email_sent", http.StatusSeeOther)
 		return nil
