@@ -417,3 +417,26 @@ func (s *Service) PendingTOTP(ctx context.Context, p Principal) (TOTPEnrolment, 
 	qr, err := auth.QRPNG(uri)
 	return TOTPEnrolment{Secret: secret, URI: uri, QRPNG: qr}, err
 }
+
+// ResetSecondFactor turns a customer's TOTP off (a lead, after checking the
+// caller's identity by other means): every session and app sign-in ends and
+// the customer is told by mail.
+func (s *Service) ResetSecondFactor(ctx context.Context, by resguardo.Actor, customerID, lang string) error {
+	return s.secondFactorChanged(ctx, by, Principal{CustomerID: customerID}, lang, resguardo.ActCustomerMFAReset, func(c sqlstore.Conn) error {
+		// Passkeys are second factors too: a reset removes them with TOTP
+		// and the recovery codes; not found only when there was neither.
+		n, err := c.DeleteCustomerPasskeys(ctx, customerID)
+		if err != nil {
+			return err
+		}
+		err = c.DeleteTOTP(ctx, customerID)
+		if n > 0 && resguardo.ErrorCode(err) == resguardo.ENotFound {
+			return nil // DeleteTOTP removed the recovery codes first
+		}
+		return err
+	})
+}
+
+// errLocked is the answer to the right password of a locked account: only
+// someone who knows the password learns that the account is locked.
+var errLocked = resguardo.Errorf(resguardo.EForbidden, "This account is locked. Contact customer support.")
