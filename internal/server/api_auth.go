@@ -60,13 +60,13 @@ func (s *Server) handleAPILogin() handler {
 			if err != nil {
 				return err
 			}
-			return writeJSON(w, http.StatusOK, mfaRequired{MFARequired: true, MFAToken: challenge})
+			return writeJSON(w, http.StatusOK, mfaRequired{Status: statusMFARequired, MFARequired: true, MFAToken: challenge})
 		}
 		tokens, err := s.accounts.IssueTokens(r.Context(), id, device, requestLang(r))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, tokens)
+		return writeJSON(w, http.StatusOK, signedIn{Status: statusSignedIn, Tokens: tokens})
 	}
 }
 
@@ -83,7 +83,7 @@ func (s *Server) handleAPIRefresh() handler {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, tokens)
+		return writeJSON(w, http.StatusOK, signedIn{Status: statusSignedIn, Tokens: tokens})
 	}
 }
 
@@ -171,7 +171,24 @@ func (s *Server) handleAPIChangePassword() handler {
 // requestLang is the language negotiated for this request, for mail.
 func requestLang(r *http.Request) string { return requestInfoFrom(r.Context()).Lang }
 
+// The sign-in answer is one of two shapes, told apart by status (the
+// document's discriminator), so generated clients can switch on it.
+const (
+	statusSignedIn    = "signed_in"
+	statusMFARequired = "mfa_required"
+)
+
+// signedIn is every answer that issues tokens (sign-in, second step,
+// passkey, refresh).
+type signedIn struct {
+	Status string `json:"status"`
+	account.Tokens
+}
+
+// mfaRequired is the sign-in answer when a second factor is needed.
+// MFARequired stays for apps that already test it.
 type mfaRequired struct {
+	Status      string `json:"status"`
 	MFARequired bool   `json:"mfa_required"`
 	MFAToken    string `json:"mfa_token"`
 }
@@ -199,7 +216,7 @@ func (s *Server) handleAPIMFA() handler {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, tokens)
+		return writeJSON(w, http.StatusOK, signedIn{Status: statusSignedIn, Tokens: tokens})
 	}
 }
 

@@ -146,7 +146,7 @@ func (s *Server) handleAPIPasskeySignInFinish() handler {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, tokens)
+		return writeJSON(w, http.StatusOK, signedIn{Status: statusSignedIn, Tokens: tokens})
 	}
 }
 
@@ -191,6 +191,6 @@ func (s *Server) handleAPIPasskeyMFAFinish() handler {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, tokens)
+		return writeJSON(w, http.StatusOK, signedIn{Status: statusSignedIn, Tokens: tokens})
 	}
 }

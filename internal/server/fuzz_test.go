@@ -23,7 +23,6 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/resguardo/resguardo"
 	staffsvc "github.com/resguardo/resguardo/internal/staff"
 	"github.com/resguardo/resguardo/internal/testutil"
@@ -272,9 +271,7 @@ func newFuzzer(t *testing.T, bk testutil.Backend, rotating uint64) *fuzzer {
 	if err != nil {
 		t.Fatalf("served OpenAPI document: %v", err)
 	}
-	if f.router, err = legacy.NewRouter(doc); err != nil {
-		t.Fatal(err)
-	}
+	f.router = contractRouter(t, doc, ts.site.URL)
 	f.doc = doc
 
 	// A bystander customer (whose address the examples use, so that
@@ -715,6 +712,9 @@ func (f *fuzzer) checkContract(req *http.Request, status int, header http.Header
 		Options:                &openapi3filter.Options{IncludeResponseStatus: true},
 	}
 	in.SetBodyBytes(body)
+	if err := undeclared4xx(route, req, status); err != nil {
+		return err
+	}
 	return openapi3filter.ValidateResponse(f.t.Context(), in)
 }
 

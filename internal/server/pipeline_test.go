@@ -23,6 +23,10 @@ const echoPaths = `{"/api/v1/test/echo": {"post": {
 		"200": {"description": "echo", "content": {"application/json": {"schema": {
 			"type": "object", "additionalProperties": false, "required": ["text"],
 			"properties": {"text": {"type": "string"}}}}}},
+		"400": {"$ref": "#/components/responses/BadRequest"},
+		"403": {"$ref": "#/components/responses/Forbidden"},
+		"413": {"$ref": "#/components/responses/TooLarge"},
+		"415": {"$ref": "#/components/responses/UnsupportedMediaType"},
 		"default": {"$ref": "#/components/responses/Problem"}}}}}`
 
 type echoRequest struct {
