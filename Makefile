@@ -44,7 +44,7 @@ ARGS  ?=
 .PHONY: test lint audit sbom tools build run bench-compare bench-floor galera-up galera-down test-galera
 
 test:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 25m ./...
 
 lint:
 	@# gofmt over the repository's .go files (tracked, plus new files not git-ignored).
