@@ -78,6 +78,8 @@ func (s *Server) routes() []route {
 		{site, "POST /account/totp/confirm", Customer.Recent(), s.handleTOTPConfirm()},
 		{site, "POST /account/totp/remove", Customer.Recent(), s.handleTOTPRemove()},
 		{site, "POST /account/reauth", Customer, s.handleReauth()},
+		{site, "POST /account/reauth/passkey/start", Customer, s.handlePasskeyReauthStart()},
+		{site, "POST /account/reauth/passkey", Customer, s.handlePasskeyReauth()},
 		{site, "POST /account/sessions/{id}/revoke", Customer, s.handleSessionRevoke()},
 		{site, "POST /account/sessions/revoke-others", Customer, s.handleSessionsRevokeOthers()},
 		{site, "GET /account/export", Customer.Recent(), s.handleAccountExport()},

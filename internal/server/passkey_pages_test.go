@@ -1,0 +1,115 @@
+package server
+
+import (
+	"encoding/json"
+	"html"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/resguardo/resguardo/internal/testutil"
+)
+
+var (
+	pageCeremonyRe = regexp.MustCompile(`name="ceremony" value="([^"]*)"`)
+	pageOptionsRe  = regexp.MustCompile(`data-options="([^"]*)"`)
+)
+
+// pageCeremony reads the ceremony token and the options from a passkey
+// page, as static/passkey.js does.
+func pageCeremony(t *testing.T, body string) (string, json.RawMessage) {
+	t.Helper()
+	c, o := pageCeremonyRe.FindStringSubmatch(body), pageOptionsRe.FindStringSubmatch(body)
+	if c == nil || o == nil || c[1] == "" {
+		t.Fatalf("no passkey ceremony on the page:\n%s", body)
+	}
+	return c[1], json.RawMessage(html.UnescapeString(o[1]))
+}
+
+// webPasskeySignIn signs a browser in with a passkey alone, through the
+// pages.
+func (b *browser) webPasskeySignIn(a *testutil.SoftAuthenticator) {
+	b.t.Helper()
+	_, _, tok := b.get("/login")
+	_, page := b.postPage("/login/passkey/start", url.Values{"csrf_token": {tok}})
+	ceremony, options := pageCeremony(b.t, page)
+	resp := b.post("/login/passkey", url.Values{"csrf_token": {tok}, "ceremony": {ceremony}, "credential": {string(a.Get(b.t, options))}})
+	if resp.StatusCode != 303 || b.cookie(sessionCookie) == "" {
+		b.t.Fatalf("passkey sign-in on the pages: %d", resp.StatusCode)
+	}
+}
+
+// The step-up page offers a passkey to a customer who has one: the
+// ceremony runs through the passkey page, gives the session a new token
+// and lets the stale session through a step-up route; a replayed answer
+// is refused and leaves the session stale. A customer without a passkey
+// is not offered one.
+func TestStepUpWithPasskeyOnThePages(t *testing.T) {
+	ts := newTestServer(t)
+	tk := ts.signUp(t, "pagestep@example.com", "Page Step")
+	a := testutil.NewSoftAuthenticator(t, testSiteOrigin, testRPID)
+	ts.addPasskey(t, tk.AccessToken, a, "laptop")
+
+	b := ts.browser(t)
+	b.webPasskeySignIn(a)
+	ts.env.Clock.Advance(6 * time.Minute)
+	if resp := b.post("/account/passkeys/start", url.Values{"csrf_token": {csrfOf(b, "/account/security")}}); resp.StatusCode != 303 ||
+		!strings.HasPrefix(resp.Header.Get("Location"), "/account/reauth") {
+		t.Fatalf("stale session adding a passkey: %d → %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+
+	_, body, tok := b.get("/account/reauth?next=%2Faccount%2Fsecurity")
+	if !strings.Contains(body, `action="/account/reauth/passkey/start"`) {
+		t.Fatal("the step-up page offers no passkey to a customer who has one")
+	}
+	resp, page := b.postPage("/account/reauth/passkey/start", url.Values{"csrf_token": {tok}, "next": {"/account/security"}})
+	if resp.StatusCode != 200 {
+		t.Fatalf("passkey step-up start: %d\n%s", resp.StatusCode, page)
+	}
+	if !strings.Contains(page, `action="/account/reauth/passkey"`) || !strings.Contains(page, `name="next" value="/account/security"`) {
+		t.Fatal("the passkey page does not post the answer back to step-up, or lost the way back")
+	}
+	ceremony, options := pageCeremony(t, page)
+	answer := string(a.Get(t, options))
+	before := b.cookie(sessionCookie)
+	resp = b.post("/account/reauth/passkey", url.Values{"csrf_token": {tok}, "ceremony": {ceremony}, "credential": {answer}, "next": {"//evil.example"}})
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/account/security" {
+		t.Fatalf("passkey step-up: %d → %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	after := b.cookie(sessionCookie)
+	if after == "" || after == before {
+		t.Fatal("the session token was not replaced by step-up with a passkey")
+	}
+	if _, err := ts.accounts.WebSession(t.Context(), before); err == nil {
+		t.Error("the token from before step-up still works")
+	}
+	if resp, page := b.postPage("/account/passkeys/start", url.Values{"csrf_token": {tok}}); resp.StatusCode != 200 || !strings.Contains(page, `data-passkey="create"`) {
+		t.Fatalf("after step-up with a passkey, adding one: %d", resp.StatusCode)
+	}
+
+	// The same answer again: refused, and the session is not made recent.
+	ts.env.Clock.Advance(6 * time.Minute)
+	resp, page = b.postPage("/account/reauth/passkey", url.Values{"csrf_token": {tok}, "ceremony": {ceremony}, "credential": {answer}})
+	if resp.StatusCode != 401 || !strings.Contains(page, `action="/account/reauth/passkey/start"`) {
+		t.Fatalf("replayed step-up answer: %d", resp.StatusCode)
+	}
+	if resp := b.post("/account/passkeys/start", url.Values{"csrf_token": {tok}}); resp.StatusCode != 303 {
+		t.Fatalf("a replayed answer made the session recent: %d", resp.StatusCode)
+	}
+
+	ts.signUp(t, "nokey@example.com", "No Key")
+	other := ts.browser(t)
+	other.signIn("nokey@example.com", testPassword, "")
+	if _, body, _ := other.get("/account/reauth"); strings.Contains(body, "/account/reauth/passkey/start") {
+		t.Error("the step-up page offers a passkey to a customer who has none")
+	}
+}
+
+// csrfOf loads a page and returns its form token.
+func csrfOf(b *browser, path string) string {
+	b.t.Helper()
+	_, _, tok := b.get(path)
+	return tok
+}
