@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/resguardo/resguardo"
 	"github.com/resguardo/resguardo/internal/testutil"
 )
 
@@ -112,4 +113,42 @@ func csrfOf(b *browser, path string) string {
 	b.t.Helper()
 	_, _, tok := b.get(path)
 	return tok
+}
+
+// On the console a member adds a passkey, sees it listed on /passkeys,
+// names it, and is refused removing it while it is the last, with a
+// message that says why.
+func TestStaffPasskeysOnTheConsole(t *testing.T) {
+	ts := newTestServer(t)
+	m := ts.newStaff(t, "lead.console.keys@example.com", resguardo.RoleLead)
+	c := ts.console(t)
+	tok := c.signIn(m)
+	add := c.post("/passkeys/start", url.Values{"csrf_token": {tok}})
+	if add.StatusCode != 200 {
+		t.Fatalf("add start: %d", add.StatusCode)
+	}
+	ceremony, options := pageCeremony(t, add.Body)
+	a := testutil.NewSoftAuthenticator(t, testStaffOrigin, testRPID)
+	if resp := c.post("/passkeys", url.Values{"csrf_token": {tok}, "ceremony": {ceremony}, "credential": {string(a.Create(t, options))}}); resp.StatusCode != 303 {
+		t.Fatalf("add finish: %d %s", resp.StatusCode, resp.Body)
+	}
+	list := c.get("/passkeys?lang=en")
+	ids := regexp.MustCompile(`action="/passkeys/([A-Z2-7]{26})/delete"`).FindAllStringSubmatch(list.Body, -1)
+	if list.StatusCode != 200 || len(ids) != 1 || !strings.Contains(list.Body, "Passkey (no name)") {
+		t.Fatalf("passkeys page: %d %d listed", list.StatusCode, len(ids))
+	}
+	id := ids[0][1]
+	if resp := c.post("/passkeys/"+id+"/name", url.Values{"csrf_token": {tok}, "name": {"Llave USB"}}); resp.StatusCode != 303 {
+		t.Fatalf("rename: %d %s", resp.StatusCode, resp.Body)
+	}
+	if list := c.get("/passkeys?lang=en&done=renamed"); !strings.Contains(list.Body, "Llave USB") {
+		t.Fatal("the new name is not listed")
+	}
+	refused := c.post("/passkeys/"+id+"/delete?lang=en", url.Values{"csrf_token": {tok}})
+	if refused.StatusCode != 409 || !strings.Contains(refused.Body, "add another passkey before removing this one") {
+		t.Fatalf("removing the last passkey: %d\n%s", refused.StatusCode, refused.Body)
+	}
+	if list := c.get("/passkeys"); !strings.Contains(list.Body, "/passkeys/"+id+"/delete") {
+		t.Fatal("the last passkey was removed")
+	}
 }
