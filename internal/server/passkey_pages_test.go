@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"html"
 	"net/url"
@@ -150,5 +151,38 @@ func TestStaffPasskeysOnTheConsole(t *testing.T) {
 	}
 	if list := c.get("/passkeys"); !strings.Contains(list.Body, "/passkeys/"+id+"/delete") {
 		t.Fatal("the last passkey was removed")
+	}
+}
+
+// The customer's data export lists their passkeys by name with the dates
+// they were added and last used, and nothing of the credential itself.
+func TestExportListsPasskeys(t *testing.T) {
+	ts := newTestServer(t)
+	tk := ts.signUp(t, "export.keys@example.com", "Export Keys")
+	a := testutil.NewSoftAuthenticator(t, testSiteOrigin, testRPID)
+	ts.addPasskey(t, tk.AccessToken, a, "Llavero rojo")
+	status, signed := ts.passkeySignIn(t, a)
+	if status != 200 {
+		t.Fatalf("passkey sign-in: %d", status)
+	}
+	var doc struct {
+		Passkeys []map[string]any `json:"passkeys"`
+	}
+	r := ts.apiCall(t, "GET", "/api/v1/me/export", signed.AccessToken, nil, &doc)
+	if r.StatusCode != 200 || len(doc.Passkeys) != 1 {
+		t.Fatalf("export: %d %s", r.StatusCode, r.body)
+	}
+	pk := doc.Passkeys[0]
+	if pk["name"] != "Llavero rojo" || pk["created_at"] == nil || pk["last_used_at"] == nil {
+		t.Errorf("exported passkey: %v", pk)
+	}
+	for k := range pk {
+		if k != "id" && k != "name" && k != "created_at" && k != "last_used_at" {
+			t.Errorf("the export carries the passkey's %q", k)
+		}
+	}
+	credID := base64.RawURLEncoding.EncodeToString(a.CredID)
+	if strings.Contains(string(r.body), credID) {
+		t.Error("the export carries the credential id")
 	}
 }
