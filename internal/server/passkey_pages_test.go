@@ -186,3 +186,84 @@ func TestExportListsPasskeys(t *testing.T) {
 		t.Error("the export carries the credential id")
 	}
 }
+
+// passkeyBeginFrom begins an anonymous passkey sign-in from ip.
+func (ts *testServer) passkeyBeginFrom(t *testing.T, ip string) (response, passkeyCeremony) {
+	t.Helper()
+	var c passkeyCeremony
+	r := ts.do(t, ts.site, "POST", "/api/v1/auth/webauthn/login/begin", strings.NewReader(`{}`), "Content-Type", "application/json", "X-Forwarded-For", ip)
+	if r.StatusCode == 200 {
+		if err := json.Unmarshal(r.body, &c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r, c
+}
+
+// passkeySignInFrom runs a whole anonymous passkey sign-in with a from ip
+// and returns the finishing status.
+func (ts *testServer) passkeySignInFrom(t *testing.T, ip string, a *testutil.SoftAuthenticator) int {
+	t.Helper()
+	r, c := ts.passkeyBeginFrom(t, ip)
+	if r.StatusCode != 200 {
+		t.Fatalf("begin from %s: %d", ip, r.StatusCode)
+	}
+	body, _ := json.Marshal(map[string]any{"ceremony": c.Ceremony, "credential": a.Get(t, c.Options)})
+	f := ts.do(t, ts.site, "POST", "/api/v1/auth/webauthn/login/finish", strings.NewReader(string(body)), "Content-Type", "application/json", "X-Forwarded-For", ip)
+	if f.StatusCode == 429 && f.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	return f.StatusCode
+}
+
+// Anonymous passkey sign-in is bounded per client network: challenges
+// (each a stored row) after an allowance, and refused passkeys like wrong
+// passwords from an unknown device (the network's key, which then slows
+// that network's password guesses too). Nothing counts against the
+// account: its owner, from another network, still signs in with the
+// passkey, and the owner's own successes never count.
+func TestPasskeySignInLimitsPerNetwork(t *testing.T) {
+	testutil.ForEachBackend(t, func(t *testing.T, bk testutil.Backend) {
+		ts := newTestServerOn(t, bk, withTrustedProxies("127.0.0.0/8"))
+		const email = "limits.pk@example.com"
+		tk := ts.signUp(t, email, "Limits Passkey")
+		owner := testutil.NewSoftAuthenticator(t, testSiteOrigin, testRPID)
+		ts.addPasskey(t, tk.AccessToken, owner, "phone")
+
+		// Challenges: 30 per network, then a wait; another network is free.
+		for i := range 30 {
+			if r, _ := ts.passkeyBeginFrom(t, "198.51.100.7"); r.StatusCode != 200 {
+				t.Fatalf("challenge %d: %d", i+1, r.StatusCode)
+			}
+		}
+		if r, _ := ts.passkeyBeginFrom(t, "198.51.100.7"); r.StatusCode != 429 || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("challenge past the allowance: %d, want 429 with Retry-After", r.StatusCode)
+		}
+		if r, _ := ts.passkeyBeginFrom(t, "203.0.113.9"); r.StatusCode != 200 {
+			t.Fatalf("challenge from another network: %d", r.StatusCode)
+		}
+
+		// Refused passkeys from one network: 20, then that network waits,
+		// for passkeys and passwords alike.
+		forged := testutil.NewSoftAuthenticator(t, testSiteOrigin, testRPID)
+		forged.Handle = owner.Handle // names the owner; its key is not theirs
+		for i := range 20 {
+			if st := ts.passkeySignInFrom(t, "198.51.100.50", forged); st != 401 {
+				t.Fatalf("forged passkey %d: %d, want 401", i+1, st)
+			}
+		}
+		if st := ts.passkeySignInFrom(t, "198.51.100.50", forged); st != 429 {
+			t.Fatalf("forged passkey past the allowance: %d, want 429", st)
+		}
+		if r := ts.loginAnswer(t, "198.51.100.50", email, testPassword); r.StatusCode != 429 {
+			t.Errorf("password from the network of the refused passkeys: %d, want 429", r.StatusCode)
+		}
+
+		// The owner is not locked out, and their successes never count.
+		for i := range 25 {
+			if st := ts.passkeySignInFrom(t, "192.0.2.30", owner); st != 200 {
+				t.Fatalf("owner's passkey sign-in %d: %d", i+1, st)
+			}
+		}
+	})
+}

@@ -109,7 +109,7 @@ func (s *Server) handlePasskeyRemove() handler {
 // handlePasskeySignInStart begins a sign-in with a passkey alone.
 func (s *Server) handlePasskeySignInStart() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		c, err := s.accounts.BeginPasskeySignIn(r.Context())
+		c, err := s.accounts.BeginPasskeySignIn(r.Context(), s.clientIP(r))
 		if err != nil {
 			return err
 		}
@@ -120,7 +120,7 @@ func (s *Server) handlePasskeySignInStart() handler {
 
 func (s *Server) handlePasskeySignIn() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		id, err := s.accounts.FinishPasskeySignIn(r.Context(), r.PostFormValue("ceremony"), []byte(r.PostFormValue("credential")))
+		id, err := s.accounts.FinishPasskeySignIn(r.Context(), r.PostFormValue("ceremony"), []byte(r.PostFormValue("credential")), s.clientIP(r))
 		if err != nil {
 			keys, status, ok := formFailure(err)
 			if !ok {
