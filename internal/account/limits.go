@@ -68,6 +68,9 @@ var throttles = map[string]throttlePolicy{
 	// Sign-ups and unsolicited mail per client network (bounds.go, register.go).
 	"su:": {free: resguardo.SignUpsPerNetwork, base: resguardo.SignUpWindow, ceiling: resguardo.SignUpWindow},
 	"um:": {free: resguardo.UnsolicitedMailPerNetwork, base: resguardo.SignUpWindow, ceiling: resguardo.SignUpWindow},
+	// Anonymous passkey sign-in challenges per client network (passkey.go):
+	// each is a row until it expires, so a client asks for a few at a time.
+	"pc:": {free: 30, base: 2 * time.Second, ceiling: 15 * time.Minute},
 }
 
 // forgetAfter is how long a key's failures are remembered without a new
@@ -331,6 +334,7 @@ var throttleLabels = map[string]string{
 	"pw:": "password_change", "mf:": "second_factor_network", "mc:": "second_factor_account",
 	"ml:": "mail_address", "sa:": "staff_address_network", "sn:": "staff_network",
 	"sm:": "staff_code", "sp:": "staff_step_up", "su:": "sign_up", "um:": "unsolicited_mail",
+	"pc:": "passkey_challenge",
 }
 
 func throttleName(prefix string) string {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/resguardo/resguardo"
@@ -338,9 +339,15 @@ func (s *Service) hasPasskeys(ctx context.Context, c sqlstore.Conn, customerID s
 // BeginPasskeySignIn starts a sign-in with a passkey alone: any
 // discoverable passkey of this site, user verification required. The
 // ceremony token is the sign-in attempt: only its holder can finish it.
-func (s *Service) BeginPasskeySignIn(ctx context.Context) (PasskeyCeremony, error) {
+// Anyone may ask, so each stored challenge counts against the client's
+// network (keyPasskeyChallenge): one client cannot fill the challenge
+// table.
+func (s *Service) BeginPasskeySignIn(ctx context.Context, client netip.Addr) (PasskeyCeremony, error) {
 	if s.rp == nil {
 		return PasskeyCeremony{}, errPasskeysOff
+	}
+	if _, err := s.claimAttempt(ctx, keyPasskeyChallenge+resguardo.ThrottleNetwork(client)); err != nil {
+		return PasskeyCeremony{}, err
 	}
 	c, err := s.rp.BeginLogin(nil)
 	if err != nil {
@@ -352,10 +359,26 @@ func (s *Service) BeginPasskeySignIn(ctx context.Context) (PasskeyCeremony, erro
 // FinishPasskeySignIn verifies a sign-in with a passkey alone and returns
 // the customer it belongs to (a session or tokens are then issued as
 // after any sign-in).
-func (s *Service) FinishPasskeySignIn(ctx context.Context, token string, response []byte) (string, error) {
+//
+// Each attempt counts against the client's network like a failed password
+// from an unknown device ("nt:"), before anything is checked, and is taken
+// back when the passkey verifies or the system failed: refused passkeys
+// slow the client down. Nothing counts against the account (no passkey
+// names it before it verifies), so no one can lock its owner out this way.
+func (s *Service) FinishPasskeySignIn(ctx context.Context, token string, response []byte, client netip.Addr) (customer string, err error) {
 	if s.rp == nil {
 		return "", errPasskeysOff
 	}
+	nt := "nt:" + resguardo.ThrottleNetwork(client)
+	if _, err := s.claimAttempt(ctx, nt); err != nil {
+		return "", err
+	}
+	defer func() {
+		if err == nil || isFault(err) {
+			// The passkey verified, or was never judged: no failed guess.
+			s.unclaimAttempt(context.WithoutCancel(ctx), []string{nt})
+		}
+	}()
 	ch, err := s.takeCeremony(ctx, token, pkSignIn, pkSignIn)
 	if err != nil {
 		return "", err
@@ -513,6 +536,10 @@ func (s *Service) FinishPasskeyReauth(ctx context.Context, p Principal, token st
 	}
 	return cookie, err
 }
+
+// keyPasskeyChallenge counts passkey sign-in challenges per client
+// network (policy in the throttles table).
+const keyPasskeyChallenge = "pc:"
 
 // errReplay is usePasskey's answer when the counter moved under it.
 var errReplay = errors.New("passkey counter moved meanwhile")

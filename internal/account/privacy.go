@@ -15,6 +15,7 @@ type Export struct {
 	Profile      resguardo.Customer
 	PendingEmail string // a new address awaiting confirmation; "" if none
 	Sessions     []SessionInfo
+	Passkeys     []PasskeyInfo          // names and dates; never a credential's public key
 	AccessLog    []resguardo.AuditEvent // newest first, every entry
 	CreatedAt    time.Time
 	ExportedAt   time.Time
@@ -43,10 +44,13 @@ func (s *Service) Export(ctx context.Context, by resguardo.Actor, p Principal) (
 	if out.Sessions, err = s.Sessions(ctx, p); err != nil {
 		return Export{}, err
 	}
+	if out.Passkeys, err = s.Passkeys(ctx, p.CustomerID); err != nil {
+		return Export{}, err
+	}
 	if out.AccessLog, err = s.wholeAccessLog(ctx, p.CustomerID); err != nil {
 		return Export{}, err
 	}
-	ev := by.Event(resguardo.ActDataExported, resguardo.TargetCustomer, p.CustomerID, resguardo.OutcomeSuccess, "email", "name", "phone", "address", "sessions", "access_log")
+	ev := by.Event(resguardo.ActDataExported, resguardo.TargetCustomer, p.CustomerID, resguardo.OutcomeSuccess, "email", "name", "phone", "address", "sessions", "passkeys", "access_log")
 	if err := s.audit.Record(ctx, ev); err != nil {
 		return Export{}, fmt.Errorf("record export: %w", err)
 	}

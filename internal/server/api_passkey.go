@@ -115,7 +115,7 @@ func (s *Server) handleAPIPasskeyReauthFinish() handler {
 
 func (s *Server) handleAPIPasskeySignInBegin() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		c, err := s.accounts.BeginPasskeySignIn(r.Context())
+		c, err := s.accounts.BeginPasskeySignIn(r.Context(), s.clientIP(r))
 		if err != nil {
 			return err
 		}
@@ -138,7 +138,7 @@ func (s *Server) handleAPIPasskeySignInFinish() handler {
 		if err != nil {
 			return err
 		}
-		id, err := s.accounts.FinishPasskeySignIn(r.Context(), in.Ceremony, in.Credential)
+		id, err := s.accounts.FinishPasskeySignIn(r.Context(), in.Ceremony, in.Credential, s.clientIP(r))
 		if err != nil {
 			return err
 		}

@@ -16,11 +16,12 @@ type exportDoc struct {
 	Profile      me                    `json:"profile"`
 	PendingEmail *string               `json:"pending_email"`
 	Sessions     []account.SessionInfo `json:"sessions"`
+	Passkeys     []account.PasskeyInfo `json:"passkeys"`
 	AccessLog    []accessLogEntry      `json:"access_log"`
 }
 
 func toExportDoc(e account.Export) exportDoc {
-	d := exportDoc{ExportedAt: e.ExportedAt, CreatedAt: e.CreatedAt, Profile: toMe(e.Profile), Sessions: e.Sessions,
+	d := exportDoc{ExportedAt: e.ExportedAt, CreatedAt: e.CreatedAt, Profile: toMe(e.Profile), Sessions: e.Sessions, Passkeys: e.Passkeys,
 		AccessLog: make([]accessLogEntry, 0, len(e.AccessLog))}
 	if e.PendingEmail != "" {
 		d.PendingEmail = &e.PendingEmail

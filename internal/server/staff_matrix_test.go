@@ -53,6 +53,9 @@ var staffMatrix = map[string]string{
 	"POST /reauth/passkey":       "staff",
 	"POST /passkeys/start":       "staff",
 	"POST /passkeys":             "staff",
+	"GET /passkeys":              "staff",
+	"POST /passkeys/{id}/name":   "staff",
+	"POST /passkeys/{id}/delete": "staff",
 
 	"GET /customers":                              "agent lead",
 	"POST /customers":                             "agent lead",
@@ -107,6 +110,10 @@ var staffStepUp = map[string]bool{
 	// Adding a second factor.
 	"POST /passkeys/start": true,
 	"POST /passkeys":       true,
+	// One's own passkeys: listed, named, removed.
+	"GET /passkeys":              true,
+	"POST /passkeys/{id}/name":   true,
+	"POST /passkeys/{id}/delete": true,
 }
 
 // TestStaffStepUpRoutes checks the route table asks for step-up exactly

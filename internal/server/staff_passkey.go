@@ -2,6 +2,8 @@ package server
 
 import (
 	"net/http"
+
+	staffsvc "github.com/resguardo/resguardo/internal/staff"
 )
 
 // Staff passkey pages: enrolment with a passkey instead of TOTP, the
@@ -133,6 +135,65 @@ func (s *Server) handleStaffPasskeyAdd() handler {
 			return err
 		}
 		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return nil
+	}
+}
+
+// The member's own passkeys on the console (step-up first): listed, named
+// and removed.
+
+const pageStaffPasskeys = "staff_passkeys"
+
+func init() { pageNames = append(pageNames, pageStaffPasskeys) }
+
+type staffPasskeysView struct {
+	layout
+	Passkeys []staffsvc.PasskeyInfo
+	Done     string // the notice after a change
+}
+
+var staffPasskeyNotices = map[string]string{"renamed": "done.passkey_renamed", "removed": "staff.passkeys.removed"}
+
+func (s *Server) renderStaffPasskeys(w http.ResponseWriter, r *http.Request, status int, f form, done string) error {
+	keys, err := s.staffSvc.Passkeys(r.Context(), staffPrincipal(r))
+	if err != nil {
+		return err
+	}
+	l := s.layoutFor(r, "staff.passkeys.title")
+	l.Form = f
+	return s.render(w, r, status, pageStaffPasskeys, staffPasskeysView{layout: l, Passkeys: keys, Done: done})
+}
+
+func (s *Server) handleStaffPasskeys() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		return s.renderStaffPasskeys(w, r, http.StatusOK, form{}, staffPasskeyNotices[r.URL.Query().Get("done")])
+	}
+}
+
+func (s *Server) handleStaffPasskeyRename() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.staffSvc.RenamePasskey(r.Context(), staffPrincipal(r), r.PathValue("id"), r.PostFormValue("name")); err != nil {
+			keys, status, ok := staffFormFailure(err)
+			if !ok {
+				return err
+			}
+			return s.renderStaffPasskeys(w, r, status, form{Errors: keys}, "")
+		}
+		http.Redirect(w, r, "/passkeys?done=renamed", http.StatusSeeOther)
+		return nil
+	}
+}
+
+func (s *Server) handleStaffPasskeyRemove() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.staffSvc.RemovePasskey(r.Context(), staffPrincipal(r), r.PathValue("id")); err != nil {
+			keys, status, ok := staffFormFailure(err)
+			if !ok {
+				return err
+			}
+			return s.renderStaffPasskeys(w, r, status, form{Errors: keys}, "")
+		}
+		http.Redirect(w, r, "/passkeys?done=removed", http.StatusSeeOther)
 		return nil
 	}
 }

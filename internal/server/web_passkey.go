@@ -109,7 +109,7 @@ func (s *Server) handlePasskeyRemove() handler {
 // handlePasskeySignInStart begins a sign-in with a passkey alone.
 func (s *Server) handlePasskeySignInStart() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		c, err := s.accounts.BeginPasskeySignIn(r.Context())
+		c, err := s.accounts.BeginPasskeySignIn(r.Context(), s.clientIP(r))
 		if err != nil {
 			return err
 		}
@@ -120,7 +120,7 @@ func (s *Server) handlePasskeySignInStart() handler {
 
 func (s *Server) handlePasskeySignIn() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		id, err := s.accounts.FinishPasskeySignIn(r.Context(), r.PostFormValue("ceremony"), []byte(r.PostFormValue("credential")))
+		id, err := s.accounts.FinishPasskeySignIn(r.Context(), r.PostFormValue("ceremony"), []byte(r.PostFormValue("credential")), s.clientIP(r))
 		if err != nil {
 			keys, status, ok := formFailure(err)
 			if !ok {
@@ -183,4 +183,67 @@ func passkeyErrorKeys(err error, keys []formError) []formError {
 		return []formError{{Key: "passkey.failed"}}
 	}
 	return keys
+}
+
+// hasPasskey says whether the signed-in customer has a passkey, so the
+// step-up page offers one only to those who can use it.
+func (s *Server) hasPasskey(r *http.Request) (bool, error) {
+	if s.accounts.PasskeyRP() == nil {
+		return false, nil
+	}
+	keys, err := s.accounts.Passkeys(r.Context(), principal(r).CustomerID)
+	if err != nil {
+		return false, err
+	}
+	return len(keys) > 0, nil
+}
+
+// handlePasskeyReauthStart begins step-up with a passkey on the page: the
+// ceremony is bound to this session.
+func (s *Server) handlePasskeyReauthStart() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		next, _ := localPath(r.PostFormValue("next"))
+		c, err := s.accounts.BeginPasskeyReauth(r.Context(), principal(r))
+		if err != nil {
+			keys, status, ok := formFailure(err)
+			if !ok {
+				return err
+			}
+			l := s.layoutFor(r, "reauth.title")
+			l.Form = form{Errors: keys}
+			return s.render(w, r, status, pageReauth, reauthView{layout: l, Next: next})
+		}
+		return s.renderPasskey(w, r, s.layoutFor(r, "reauth.title"), "get", "/account/reauth/passkey", "passkey.mfa_lead", next, c)
+	}
+}
+
+// handlePasskeyReauth finishes step-up with a passkey; like the password,
+// it gives the session a new token.
+func (s *Server) handlePasskeyReauth() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		next, ok := localPath(r.PostFormValue("next"))
+		if !ok {
+			next = "/account/security"
+		}
+		token, err := s.accounts.FinishPasskeyReauth(r.Context(), principal(r), r.PostFormValue("ceremony"), []byte(r.PostFormValue("credential")))
+		if err != nil {
+			keys, status, ok := formFailure(err)
+			if !ok {
+				return err
+			}
+			has, herr := s.hasPasskey(r)
+			if herr != nil {
+				return herr
+			}
+			l := s.layoutFor(r, "reauth.title")
+			l.Form = form{Errors: passkeyErrorKeys(err, keys)}
+			return s.render(w, r, status, pageReauth, reauthView{layout: l, Next: next, Passkey: has})
+		}
+		if token != "" {
+			s.setSessionCookie(w, token) // the session's new token: the old one no longer works
+		}
+		// #nosec G710 -- next passed localPath above
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return nil
+	}
 }

@@ -22,13 +22,18 @@ func reauthRedirect(w http.ResponseWriter, r *http.Request) {
 
 type reauthView struct {
 	layout
-	Next string
+	Next    string
+	Passkey bool // the customer has a passkey: the page offers it for step-up
 }
 
 func (s *Server) handleReauthForm() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		next, _ := localPath(r.URL.Query().Get("next"))
-		return s.render(w, r, http.StatusOK, pageReauth, reauthView{layout: s.layoutFor(r, "reauth.title"), Next: next})
+		has, err := s.hasPasskey(r)
+		if err != nil {
+			return err
+		}
+		return s.render(w, r, http.StatusOK, pageReauth, reauthView{layout: s.layoutFor(r, "reauth.title"), Next: next, Passkey: has})
 	}
 }
 
@@ -50,9 +55,13 @@ func (s *Server) handleReauth() handler {
 			if !ok {
 				return err
 			}
+			has, herr := s.hasPasskey(r)
+			if herr != nil {
+				return herr
+			}
 			l := s.layoutFor(r, "reauth.title")
 			l.Form = form{Errors: keys}
-			return s.render(w, r, status, pageReauth, reauthView{layout: l, Next: next})
+			return s.render(w, r, status, pageReauth, reauthView{layout: l, Next: next, Passkey: has})
 		}
 		if token != "" {
 			s.setSessionCookie(w, token) // the session's new token: the old one no longer works

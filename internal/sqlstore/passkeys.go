@@ -194,6 +194,7 @@ type StaffPasskeyRow struct {
 	Handle       []byte
 	CredentialID []byte
 	RecordSealed []byte
+	NameSealed   []byte // nil: not named
 	SignCount    uint32
 	CreatedAt    int64
 	LastUsedAt   int64
@@ -201,7 +202,7 @@ type StaffPasskeyRow struct {
 
 // StaffPasskeys lists a staff member's passkeys, oldest first.
 func (c Conn) StaffPasskeys(ctx context.Context, staffID string) ([]StaffPasskeyRow, error) {
-	rows, err := c.query(ctx, `SELECT id, staff_id, handle, credential_id, record_sealed, sign_count, created_at, last_used_at
+	rows, err := c.query(ctx, `SELECT id, staff_id, handle, credential_id, record_sealed, name_sealed, sign_count, created_at, last_used_at
 		FROM staff_passkeys WHERE staff_id = ? ORDER BY created_at, id`, staffID)
 	if err != nil {
 		return nil, fmt.Errorf("list staff passkeys: %w", err)
@@ -211,7 +212,7 @@ func (c Conn) StaffPasskeys(ctx context.Context, staffID string) ([]StaffPasskey
 	for rows.Next() {
 		var p StaffPasskeyRow
 		var count int64
-		if err := rows.Scan(&p.ID, &p.StaffID, &p.Handle, &p.CredentialID, &p.RecordSealed, &count, &p.CreatedAt, &p.LastUsedAt); err != nil {
+		if err := rows.Scan(&p.ID, &p.StaffID, &p.Handle, &p.CredentialID, &p.RecordSealed, &p.NameSealed, &count, &p.CreatedAt, &p.LastUsedAt); err != nil {
 			return nil, fmt.Errorf("list staff passkeys: %w", err)
 		}
 		p.SignCount = uint32(count) // #nosec G115 -- stored from a uint32
@@ -239,6 +240,26 @@ func (c Conn) UseStaffPasskey(ctx context.Context, staffID, id string, from, to 
 		int64(to), now, id, staffID, int64(from))
 	if err != nil {
 		return false, fmt.Errorf("use staff passkey: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// RenameStaffPasskey stores a new sealed name for one of a staff member's
+// passkeys; ENotFound when the member has no such passkey.
+func (c Conn) RenameStaffPasskey(ctx context.Context, staffID, id string, nameSealed []byte) error {
+	res, err := c.exec(ctx, `UPDATE staff_passkeys SET name_sealed = ? WHERE id = ? AND staff_id = ?`, nameSealed, id, staffID)
+	return affectedOne(res, err, "passkey")
+}
+
+// DeleteStaffPasskey removes one of a staff member's passkeys, only while
+// the member keeps another (the check and the removal are one statement,
+// so two removals at once cannot leave none); false when it was the last.
+func (c Conn) DeleteStaffPasskey(ctx context.Context, staffID, id string) (bool, error) {
+	res, err := c.exec(ctx, `DELETE FROM staff_passkeys WHERE id = ? AND staff_id = ?
+		AND EXISTS (SELECT 1 FROM (SELECT id FROM staff_passkeys WHERE staff_id = ? AND id <> ?) AS others)`, id, staffID, staffID, id)
+	if err != nil {
+		return false, fmt.Errorf("delete staff passkey: %w", err)
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err

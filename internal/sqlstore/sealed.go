@@ -48,4 +48,5 @@ var StaffSealedColumns = []SealedColumn{
 	{Table: "staff", Column: "totp_sealed", RowID: "id", CustomerID: "id"},
 	{Table: "staff_outbox", Column: "sealed", RowID: "id", CustomerID: "staff_id"},
 	{Table: "staff_passkeys", Column: "record_sealed", RowID: "id", CustomerID: "staff_id"},
+	{Table: "staff_passkeys", Column: "name_sealed", RowID: "id", CustomerID: "staff_id"},
 }
