@@ -125,7 +125,10 @@ func demoStaff(ctx context.Context, svc *staff.Service, email string, role resgu
 	}
 	token := link.Query().Get("token")
 	password := demoPassword()
-	en, err := svc.EnrolPassword(ctx, token, password)
+	// The demo staff are named by role, so the approvals and the audit
+	// trail read as they would with real colleagues.
+	name := "Demo " + string(role)
+	en, err := svc.EnrolPassword(ctx, token, name, password)
 	if err != nil {
 		return demoAccount{}, err
 	}

@@ -284,6 +284,23 @@ func TestPagesFitReadAndHelp(t *testing.T) {
 				p.failSubmit(guest, "login-failed", site+"/login", [][2]string{{"#password", "not the password at all"}, {"#email", email}}, "")
 				p.failSubmit(guest, "staff-login-failed", staff+"/login", [][2]string{{"#password", "not the password at all"}, {"#email", "nobody@corp.example"}}, "")
 
+				// A staff member's enrolment: the name and password step, a
+				// refused name, then the second-factor step.
+				enrol := staff + "/enrol?token=" + url.QueryEscape(staffCreate(t, srv, "invitee."+vp.name+"."+lang+"@corp.example", "agent"))
+				p.visit(guest, "staff-enrol", enrol)
+				p.failSubmit(guest, "staff-enrol-failed", enrol, [][2]string{{"#name", "   "}, {"#password", staffPassword}}, "#name")
+				if _, err := chromedp.RunResponse(guest, chromedp.Navigate(enrol), chromedp.SetValue("#name", longName),
+					chromedp.SetValue("#password", staffPassword), chromedp.Submit("#password")); err != nil {
+					t.Fatalf("enrolment password step: %v", err)
+				}
+				wait, cancelWait := context.WithTimeout(guest, timeout)
+				_, err := chromedp.Run(wait, chromedp.WaitVisible("#totp-secret"))
+				cancelWait()
+				if err != nil {
+					t.Fatalf("enrolment second-factor step: %v", err)
+				}
+				p.visit(guest, "staff-enrol-totp", "")
+
 				// The customer.
 				cust := p.context(browser, site)
 				if _, err := chromedp.RunResponse(cust, chromedp.Navigate(site+"/login"), chromedp.SetValue("#email", email),

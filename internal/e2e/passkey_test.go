@@ -207,6 +207,7 @@ func TestPasskeyStaffInBrowser(t *testing.T) {
 	step("enrolment: password",
 		chromedp.Navigate(staff+"/enrol?lang=en&token="+url.QueryEscape(token)),
 		chromedp.WaitVisible("#password"),
+		chromedp.SendKeys("#name", "Agent Passkey"),
 		chromedp.SendKeys("#password", staffPassword),
 		chromedp.Submit("#password"),
 		chromedp.WaitVisible("#totp-secret"))

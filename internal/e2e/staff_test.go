@@ -115,6 +115,7 @@ func enrolAndSignIn(t *testing.T, ctx context.Context, srv server, email, role s
 	step("enrolment: password",
 		chromedp.Navigate(srv.StaffURL+"/enrol?lang=en&token="+url.QueryEscape(token)),
 		chromedp.WaitVisible("#password"),
+		chromedp.SendKeys("#name", "Staff "+role),
 		chromedp.SendKeys("#password", staffPassword),
 		chromedp.Submit("#password"),
 		chromedp.WaitVisible("#totp-secret"))

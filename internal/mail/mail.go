@@ -170,14 +170,18 @@ func newEnvelope(from string) (envelope, error) {
 // build validates m and returns the go-mail message: one text/plain UTF-8 part in
 // quoted-printable, headers From, To, Subject (RFC 2047-encoded when not ASCII), Date,
 // Message-ID, MIME-Version, Auto-Submitted and, when m.Lang is set, Content-Language.
-func (e envelope) build(m Message, now time.Time) (*gomail.Msg, error) {
+// build renders m with the body in enc: quoted-printable for the relay
+// (any mail server carries it), 8bit UTF-8 for the development maildir, so
+// that a link in the file can be copied as it is (quoted-printable breaks
+// long lines with "=" and writes "=" itself as "=3D").
+func (e envelope) build(m Message, now time.Time, enc gomail.Encoding) (*gomail.Msg, error) {
 	to, err := m.validate()
 	if err != nil {
 		return nil, err
 	}
 	msg := gomail.NewMsg(
 		gomail.WithCharset(gomail.CharsetUTF8),
-		gomail.WithEncoding(gomail.EncodingQP),
+		gomail.WithEncoding(enc),
 		gomail.WithNoDefaultUserAgent(),
 	)
 	msg.FromMailAddress(e.from)

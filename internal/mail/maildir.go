@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	gomail "github.com/wneessen/go-mail"
 )
 
 // maildir is the development sender: one .eml file per message.
@@ -26,7 +28,9 @@ type maildir struct {
 // others can write to is refused. Files are written with mode 0600, atomically (a hidden
 // temporary file in dir, then rename), so a reader never sees half a message.
 //
-// Each file is logged at info level by path only, never by recipient or content.
+// The body is written in 8bit UTF-8, not quoted-printable, so a developer can copy a link from
+// the file as it is. Each file is logged at info level by path only, never by recipient or
+// content (an enrolment link never reaches a log).
 func NewMaildir(dir, from string, log *slog.Logger) (Sender, error) {
 	if strings.TrimSpace(dir) == "" {
 		return nil, errors.New("mail: maildir: no directory given")
@@ -58,7 +62,7 @@ func (d *maildir) Send(ctx context.Context, m Message) error {
 		return fmt.Errorf("mail: maildir: %w", err)
 	}
 	now := time.Now()
-	msg, err := d.env.build(m, now)
+	msg, err := d.env.build(m, now, gomail.NoEncoding)
 	if err != nil {
 		return err
 	}

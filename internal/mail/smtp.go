@@ -209,7 +209,7 @@ func (s *smtpSender) Send(ctx context.Context, m Message) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("mail: smtp: %w", err)
 	}
-	msg, err := s.env.build(m, time.Now())
+	msg, err := s.env.build(m, time.Now(), gomail.EncodingQP)
 	if err != nil {
 		return err
 	}

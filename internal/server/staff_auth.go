@@ -166,14 +166,14 @@ func (s *Server) handleStaffEnrolForm() handler {
 func (s *Server) handleStaffEnrolPassword() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		token := r.PostFormValue("token")
-		en, err := s.staffSvc.EnrolPassword(r.Context(), token, r.PostFormValue("password"))
+		en, err := s.staffSvc.EnrolPassword(r.Context(), token, r.PostFormValue("name"), r.PostFormValue("password"))
 		if err != nil {
 			keys, status, ok := staffFormFailure(err)
 			if !ok {
 				return err
 			}
 			l := s.guestLayout(w, r, "staff.enrol.title")
-			l.Form = form{Errors: keys}
+			l.Form = form{Errors: keys, values: formValues(r, "name")}
 			m, _ := s.staffSvc.EnrolInfo(r.Context(), token)
 			return s.render(w, r, status, pageStaffEnrol, staffEnrolView{layout: l, Token: token, Email: m.Email})
 		}

@@ -149,6 +149,9 @@ func (s *Server) renderStaffAudit(w http.ResponseWriter, r *http.Request, f staf
 		if e.ActorKind == resguardo.ActorStaff {
 			ids = append(ids, e.ActorID)
 		}
+		if e.TargetKind == resguardo.TargetStaff {
+			ids = append(ids, e.TargetID)
+		}
 	}
 	if v.Names, err = s.staffSvc.Names(r.Context(), staffPrincipal(r), ids); err != nil {
 		return err

@@ -33,7 +33,7 @@ func (c *console) enrolThroughPages(token, email string, role resguardo.Role) st
 	if form.StatusCode != 200 || !strings.Contains(form.Body, email) || !strings.Contains(form.Body, `name="password"`) {
 		c.t.Fatalf("enrolment page: %d", form.StatusCode)
 	}
-	secretPage := c.post("/enrol", url.Values{"csrf_token": {form.token()}, "token": {token}, "password": {staffTestPassword}})
+	secretPage := c.post("/enrol", url.Values{"csrf_token": {form.token()}, "token": {token}, "name": {staffTestName(email)}, "password": {staffTestPassword}})
 	m := secretRe.FindStringSubmatch(secretPage.Body)
 	src := qrSrcRe.FindStringSubmatch(secretPage.Body)
 	if secretPage.StatusCode != 200 || m == nil || src == nil {
@@ -222,7 +222,7 @@ func TestStaffErasureNeedsSecondLead(t *testing.T) {
 		oneTok := one.signIn(ts.newStaff(t, "one@corp.example", resguardo.RoleLead))
 		twoTok := two.signIn(ts.newStaff(t, "two@corp.example", resguardo.RoleLead))
 
-		if r := one.post("/customers/"+id+"/erase", url.Values{"csrf_token": {oneTok}}); r.StatusCode != 303 || r.Header.Get("Location") != "/approvals?done=requested" {
+		if r := one.post("/customers/"+id+"/erase", url.Values{"csrf_token": {oneTok}, "confirm": {"yes"}}); r.StatusCode != 303 || r.Header.Get("Location") != "/approvals?done=requested" {
 			t.Fatalf("erasure request: %d → %q", r.StatusCode, r.Header.Get("Location"))
 		}
 		mine := one.get("/approvals")
@@ -234,8 +234,8 @@ func TestStaffErasureNeedsSecondLead(t *testing.T) {
 		if m == nil {
 			t.Fatalf("second lead sees no request to approve: %s", list.Body)
 		}
-		// The approver sees who asked by address and role, not by id.
-		if !strings.Contains(list.Body, "one@corp.example (lead)") {
+		// The approver sees who asked by name and role, not by id.
+		if !strings.Contains(list.Body, "Colleague one (lead)") {
 			t.Errorf("the approvals page does not name the requester: %s", list.Body)
 		}
 		self := one.post("/approvals/"+m[1]+"/approve", url.Values{"csrf_token": {oneTok}})
@@ -269,7 +269,7 @@ func TestStaffErasureNeedsSecondLead(t *testing.T) {
 		// The audit trail names the staff who acted, too.
 		auditor := ts.console(t)
 		auditor.signIn(ts.newStaff(t, "audit@corp.example", resguardo.RoleAuditor))
-		if trail := auditor.get("/audit").Body; !strings.Contains(trail, "two@corp.example (lead)") {
+		if trail := auditor.get("/audit").Body; !strings.Contains(trail, "Colleague two (lead)") {
 			t.Errorf("the audit trail does not name the approver: %s", trail)
 		}
 	})
@@ -297,7 +297,7 @@ func TestStaffStepUpForCriticalOperation(t *testing.T) {
 		tok := c.signIn(lead)
 		ts.env.Clock.Advance(6 * time.Minute)
 
-		r := c.post("/customers/"+id+"/lock", url.Values{"csrf_token": {tok}})
+		r := c.post("/customers/"+id+"/lock", url.Values{"csrf_token": {tok}, "confirm": {"yes"}})
 		back := "/customers/" + id
 		if r.StatusCode != 303 || r.Header.Get("Location") != "/reauth?next="+url.QueryEscape(back) {
 			t.Fatalf("stale lock: %d → %q", r.StatusCode, r.Header.Get("Location"))
@@ -324,7 +324,7 @@ func TestStaffStepUpForCriticalOperation(t *testing.T) {
 		if _, err := ts.staffSvc.Session(t.Context(), before); err == nil {
 			t.Error("the staff token from before step-up still works")
 		}
-		r = c.post("/customers/"+id+"/lock", url.Values{"csrf_token": {tok}})
+		r = c.post("/customers/"+id+"/lock", url.Values{"csrf_token": {tok}, "confirm": {"yes"}})
 		if r.StatusCode != 303 || r.Header.Get("Location") != back+"?done=locked" {
 			t.Fatalf("lock after reauth: %d → %q", r.StatusCode, r.Header.Get("Location"))
 		}

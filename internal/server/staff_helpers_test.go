@@ -55,7 +55,7 @@ func (ts *testServer) enrolLink(t *testing.T, email string, role resguardo.Role)
 func (ts *testServer) newStaff(t *testing.T, email string, role resguardo.Role) staffMember {
 	t.Helper()
 	token := ts.enrolLink(t, email, role)
-	en, err := ts.staffSvc.EnrolPassword(t.Context(), token, staffTestPassword)
+	en, err := ts.staffSvc.EnrolPassword(t.Context(), token, staffTestName(email), staffTestPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +64,13 @@ func (ts *testServer) newStaff(t *testing.T, email string, role resguardo.Role) 
 		t.Fatal(err)
 	}
 	return m
+}
+
+// staffTestName is the display name test staff choose at enrolment:
+// "Colleague one" for one@corp.example.
+func staffTestName(email string) string {
+	local, _, _ := strings.Cut(email, "@")
+	return "Colleague " + local
 }
 
 // staffSession signs a staff member in through the service (password and

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/resguardo/resguardo"
 )
@@ -158,6 +159,13 @@ var staffMessages = map[string]map[string]string{
 		"staff.team.invite_go":          "Invite",
 		"staff.team.invite_note":        "The enrolment link goes only to the invitee's mailbox, never to this page. Agents, leads and administrators need a second administrator's approval first (on the approvals page); an auditor's link is mailed at once. Disabling an administrator also needs a second administrator.",
 		"staff.team.you":                "you",
+
+		"staff.enrol.name":                "Your name",
+		"staff.enrol.name_hint":           "How colleagues see you in approvals, the audit trail and the team page: 1 to 80 characters.",
+		"staff.error.field.name_required": "Enter your name, as colleagues will see it.",
+		"staff.error.field.name_length":   "Use a name of 1 to 80 characters.",
+		"staff.error.field.name_chars":    "The name must not contain control or invisible formatting characters.",
+		"staff.team.name":                 "Name",
 
 		"staff.error.conflict":          "That cannot be done in the current state.",
 		"staff.error.field.reason":      "Say why you need to see this value, in at least 3 words.",
@@ -324,6 +332,13 @@ var staffMessages = map[string]map[string]string{
 		"staff.team.invite_note":        "El enlace de alta va solo al buzón de la persona invitada, nunca a esta página. Agentes, responsables y administradores necesitan antes la aprobación de otro administrador (en la página de aprobaciones); el enlace de un auditor se envía al momento. Desactivar a un administrador también necesita a otro administrador.",
 		"staff.team.you":                "tú",
 
+		"staff.enrol.name":                "Tu nombre",
+		"staff.enrol.name_hint":           "Cómo te ven tus compañeros en las aprobaciones, el registro de auditoría y la página del equipo: de 1 a 80 caracteres.",
+		"staff.error.field.name_required": "Escribe tu nombre, tal como lo verán tus compañeros.",
+		"staff.error.field.name_length":   "Usa un nombre de 1 a 80 caracteres.",
+		"staff.error.field.name_chars":    "El nombre no puede contener caracteres de control ni de formato invisibles.",
+		"staff.team.name":                 "Nombre",
+
 		"staff.error.conflict":          "Eso no se puede hacer en el estado actual.",
 		"staff.error.field.reason":      "Di por qué necesitas ver este dato, con al menos 3 palabras.",
 		"staff.error.field.field":       "Elige un dato de este cliente.",
@@ -356,6 +371,17 @@ func init() {
 
 // staffFormFailure is formFailure with the console's own wording where the
 // customer site's would be wrong ("already on your account").
+// staffNameFault picks one message per fault of a display name.
+func staffNameFault(detail string) string {
+	switch {
+	case detail == "is required":
+		return "staff.error.field.name_required"
+	case strings.HasPrefix(detail, "must be "):
+		return "staff.error.field.name_length"
+	}
+	return "staff.error.field.name_chars"
+}
+
 func staffFormFailure(err error) (keys []formError, status int, ok bool) {
 	keys, status, ok = formFailure(err)
 	if !ok {
@@ -364,6 +390,9 @@ func staffFormFailure(err error) (keys []formError, status int, ok bool) {
 	if fields := resguardo.ErrorFields(err); len(fields) > 0 {
 		for i, f := range fields {
 			k := "staff.error.field." + f.Field
+			if f.Field == "name" {
+				k = staffNameFault(f.Detail)
+			}
 			if fk := fieldMessageKey(f); f.Field == "password" && fk != "error.field.password" && fk != "error.field.password_wrong" {
 				k = fk // a new password's specific fault reads the same on both sites
 			}

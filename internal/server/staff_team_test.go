@@ -120,7 +120,7 @@ func TestAdminAloneCannotProduceWorkingAgentAccount(t *testing.T) {
 			if form.StatusCode != 400 || strings.Contains(form.Body, `name="password"`) {
 				t.Errorf("GET /enrol with %q: %d, want 400 without the form", c, form.StatusCode)
 			}
-			if r := stranger.post("/enrol", url.Values{"csrf_token": {gtok}, "token": {c}, "password": {staffTestPassword}}); r.StatusCode != 400 {
+			if r := stranger.post("/enrol", url.Values{"csrf_token": {gtok}, "token": {c}, "name": {"A Stranger"}, "password": {staffTestPassword}}); r.StatusCode != 400 {
 				t.Errorf("POST /enrol with %q: %d, want 400", c, r.StatusCode)
 			}
 			if r := stranger.get("/enrol/qr.png?token=" + url.QueryEscape(c)); r.StatusCode != 400 {

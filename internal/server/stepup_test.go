@@ -152,7 +152,7 @@ func TestSessionsListAndRevoke(t *testing.T) {
 		// Sign out everywhere else, from a new web session.
 		web.signIn("multi@example.com", testPassword, "")
 		_, _, tok := web.get("/account/security")
-		if resp := web.post("/account/sessions/revoke-others", url.Values{"csrf_token": {tok}}); resp.StatusCode != 303 {
+		if resp := web.post("/account/sessions/revoke-others", url.Values{"csrf_token": {tok}, "confirm": {"yes"}}); resp.StatusCode != 303 {
 			t.Fatalf("revoke others: %d", resp.StatusCode)
 		}
 		if r := ts.apiCall(t, "GET", "/api/v1/me", phone.AccessToken, nil, nil); r.StatusCode != 401 {

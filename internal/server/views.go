@@ -364,7 +364,8 @@ func clientNetwork(client string) string {
 // role, the id only in a detail the reader opens.
 type staffNameView struct {
 	ID    string
-	Email string
+	Name  string // the display name, else the work address; "" if the id names no one
+	Email string // shown in the detail view when a display name is set
 	Role  resguardo.Role
 	T     func(string) string
 }
@@ -380,7 +381,7 @@ func staffNameOf(v interface{ base() layout }, id string) staffNameView {
 		names = p.Names
 	}
 	if sn, ok := names[id]; ok {
-		n.Email, n.Role = sn.Email, sn.Role
+		n.Name, n.Email, n.Role = sn.Display(), sn.Email, sn.Role
 	}
 	return n
 }

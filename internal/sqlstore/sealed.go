@@ -46,6 +46,7 @@ var (
 // test accounts for every sealed column.
 var StaffSealedColumns = []SealedColumn{
 	{Table: "staff", Column: "totp_sealed", RowID: "id", CustomerID: "id"},
+	{Table: "staff", Column: "name_sealed", RowID: "id", CustomerID: "id"},
 	{Table: "staff_outbox", Column: "sealed", RowID: "id", CustomerID: "staff_id"},
 	{Table: "staff_passkeys", Column: "record_sealed", RowID: "id", CustomerID: "staff_id"},
 	{Table: "staff_passkeys", Column: "name_sealed", RowID: "id", CustomerID: "staff_id"},

@@ -25,18 +25,19 @@ type StaffRow struct {
 	EnrolHash      []byte // nil once the enrolment link is used
 	EnrolExpiresAt int64
 	CreatedAt      int64
-	EnrolMailedAt  int64 // when the link reached the mail relay; 0 if never mailed
+	EnrolMailedAt  int64  // when the link reached the mail relay; 0 if never mailed
+	NameSealed     []byte // the display name chosen at enrolment, sealed; nil if none
 }
 
 // ErrStaffTaken is returned when a staff e-mail is already used.
 var ErrStaffTaken = resguardo.Errorf(resguardo.EConflict, "A staff member with this e-mail address exists.")
 
-const staffColumns = `id, email, role, data_key, password_hash, totp_sealed, totp_enabled, totp_last_step, disabled, enrol_hash, enrol_expires_at, created_at, enrol_mailed_at`
+const staffColumns = `id, email, role, data_key, password_hash, totp_sealed, totp_enabled, totp_last_step, disabled, enrol_hash, enrol_expires_at, created_at, enrol_mailed_at, name_sealed`
 
 func scanStaff(row interface{ Scan(...any) error }) (StaffRow, error) {
 	var s StaffRow
 	err := row.Scan(&s.ID, &s.Email, &s.Role, &s.DataKey, &s.PasswordHash, &s.TOTPSealed, &s.TOTPEnabled, &s.TOTPLastStep,
-		&s.Disabled, &s.EnrolHash, &s.EnrolExpiresAt, &s.CreatedAt, &s.EnrolMailedAt)
+		&s.Disabled, &s.EnrolHash, &s.EnrolExpiresAt, &s.CreatedAt, &s.EnrolMailedAt, &s.NameSealed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, errNotFound("staff member")
 	}
@@ -110,11 +111,11 @@ func (c Conn) ListStaff(ctx context.Context) ([]StaffRow, error) {
 	return out, rows.Err()
 }
 
-// SetStaffEnrolment stores the password and the pending TOTP secret chosen
-// through a live enrolment link.
-func (c Conn) SetStaffEnrolment(ctx context.Context, id string, enrolHash []byte, passwordHash string, totpSealed []byte) error {
-	res, err := c.exec(ctx, `UPDATE staff SET password_hash = ?, totp_sealed = ?, totp_enabled = 0 WHERE id = ? AND enrol_hash = ?`,
-		passwordHash, totpSealed, id, enrolHash)
+// SetStaffEnrolment stores the display name, the password and the pending
+// TOTP secret chosen through a live enrolment link.
+func (c Conn) SetStaffEnrolment(ctx context.Context, id string, enrolHash []byte, nameSealed []byte, passwordHash string, totpSealed []byte) error {
+	res, err := c.exec(ctx, `UPDATE staff SET name_sealed = ?, password_hash = ?, totp_sealed = ?, totp_enabled = 0 WHERE id = ? AND enrol_hash = ?`,
+		nameSealed, passwordHash, totpSealed, id, enrolHash)
 	return affectedOne(res, err, "enrolment")
 }
 

@@ -7,10 +7,20 @@ import (
 )
 
 // StaffName is how a staff member is shown to colleagues on the approvals
-// and audit pages: their work address and role, never only an id.
+// and audit pages: the display name chosen at enrolment (the work address
+// for staff enrolled before names existed) and the role, never only an id.
 type StaffName struct {
+	Name  string // "" if none was chosen
 	Email string
 	Role  resguardo.Role
+}
+
+// Display is the name to show: the chosen one, else the work address.
+func (n StaffName) Display() string {
+	if n.Name != "" {
+		return n.Name
+	}
+	return n.Email
 }
 
 // Names resolves staff ids for a signed-in staff member (second factor
@@ -32,7 +42,11 @@ func (s *Service) Names(ctx context.Context, p Principal, ids []string) (map[str
 		if err != nil {
 			return nil, err
 		}
-		out[id] = StaffName{Email: row.Email, Role: resguardo.Role(row.Role)}
+		name, err := s.openName(row)
+		if err != nil {
+			return nil, err
+		}
+		out[id] = StaffName{Name: name, Email: row.Email, Role: resguardo.Role(row.Role)}
 	}
 	return out, nil
 }

@@ -28,7 +28,7 @@ func (f *fixture) enrolPasskey(email string, role resguardo.Role) (*testutil.Sof
 	}
 	u, _ := url.Parse(inv.Link)
 	token := u.Query().Get("token")
-	en, err := f.staff.EnrolPassword(ctx, token, staffPassword)
+	en, err := f.staff.EnrolPassword(ctx, token, "Test Staff", staffPassword)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestStaffPasskeysRequiredRefuseTOTPForAgentsAndLeads(t *testing.T) {
 	}
 	u, _ := url.Parse(inv.Link)
 	token := u.Query().Get("token")
-	en, err := f.staff.EnrolPassword(ctx, token, staffPassword)
+	en, err := f.staff.EnrolPassword(ctx, token, "Test Staff", staffPassword)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -113,6 +113,7 @@ func (p Principal) LogValue() slog.Value {
 type Member struct {
 	ID       string         `json:"id"`
 	Email    string         `json:"email"`
+	Name     string         `json:"name,omitempty"` // chosen at enrolment; set by List only
 	Role     resguardo.Role `json:"role"`
 	Enrolled bool           `json:"enrolled"`
 	Disabled bool           `json:"disabled"`
@@ -285,7 +286,11 @@ func (s *Service) List(ctx context.Context, by *Principal) ([]Member, error) {
 	}
 	out := make([]Member, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, s.member(r))
+		m := s.member(r)
+		if m.Name, err = s.openName(r); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
 	}
 	return out, nil
 }
@@ -365,10 +370,24 @@ func (s *Service) EnrolInfo(ctx context.Context, token string) (Member, error) {
 	return s.member(row), nil
 }
 
-// EnrolPassword sets the password through a live link and makes the TOTP
-// secret to confirm next. Running it again (a reload) replaces both.
-func (s *Service) EnrolPassword(ctx context.Context, token, password string) (Enrolment, error) {
-	if err := auth.CheckPassword(password); err != nil {
+// MaxNameLen is the longest display name a staff member may choose, in
+// characters.
+const MaxNameLen = 80
+
+// CleanName checks a display name chosen at enrolment: 1 to MaxNameLen
+// characters once trimmed, no control or invisible formatting characters
+// (a name that displays as another would mislead an approver).
+func CleanName(name string) (string, error) {
+	return resguardo.CleanText("name", name, 1, MaxNameLen)
+}
+
+// EnrolPassword sets the display name and the password through a live link
+// and makes the TOTP secret to confirm next. Running it again (a reload)
+// replaces all three.
+func (s *Service) EnrolPassword(ctx context.Context, token, name, password string) (Enrolment, error) {
+	name, nameErr := CleanName(name)
+	pwErr := auth.CheckPassword(password)
+	if err := joinFieldErrors(nameErr, pwErr); err != nil {
 		return Enrolment{}, err
 	}
 	row, err := s.db.Conn().StaffByEnrolLink(ctx, auth.TokenHash(token), s.now().Unix())
@@ -387,8 +406,12 @@ func (s *Service) EnrolPassword(ctx context.Context, token, password string) (En
 	if err != nil {
 		return Enrolment{}, err
 	}
+	nameSealed, err := s.sealName(row, name)
+	if err != nil {
+		return Enrolment{}, err
+	}
 	err = s.db.Tx(ctx, func(c sqlstore.Conn) error {
-		if err := c.SetStaffEnrolment(ctx, row.ID, row.EnrolHash, hash, sealed); err != nil {
+		if err := c.SetStaffEnrolment(ctx, row.ID, row.EnrolHash, nameSealed, hash, sealed); err != nil {
 			return errBadLink
 		}
 		// Whoever holds the link can (re)set the password before the code is
@@ -438,6 +461,55 @@ func (s *Service) sealTOTP(row sqlstore.StaffRow, secret string) ([]byte, error)
 		return nil, err
 	}
 	return dk.Seal([]byte(secret), "staff", "totp_sealed", row.ID)
+}
+
+func (s *Service) sealName(row sqlstore.StaffRow, name string) ([]byte, error) {
+	dk, err := s.staffKey(row)
+	if err != nil {
+		return nil, err
+	}
+	return dk.Seal([]byte(name), "staff", "name_sealed", row.ID)
+}
+
+// openName returns the display name, "" for staff enrolled before names
+// existed (or not enrolled yet).
+func (s *Service) openName(row sqlstore.StaffRow) (string, error) {
+	if row.NameSealed == nil {
+		return "", nil
+	}
+	dk, err := s.staffKey(row)
+	if err != nil {
+		return "", err
+	}
+	b, err := dk.Open(row.NameSealed, "staff", "name_sealed", row.ID)
+	if err != nil {
+		return "", fmt.Errorf("open staff display name: %w", err)
+	}
+	return string(b), nil
+}
+
+// joinFieldErrors reports the problems of several fields of one form at
+// once, so that a person fixes them in one go; nil if there are none.
+func joinFieldErrors(errs ...error) error {
+	var fields []resguardo.FieldProblem
+	var first error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if first == nil {
+			first = err
+		}
+		fs := resguardo.ErrorFields(err)
+		if len(fs) == 0 {
+			return err // not a field problem: report it as it is
+		}
+		fields = append(fields, fs...)
+	}
+	if first == nil {
+		return nil
+	}
+	return &resguardo.Error{Code: resguardo.EInvalid, Message: "Some fields are not valid.", Fields: fields}
 }
 
 func (s *Service) openTOTP(row sqlstore.StaffRow) (string, error) {

@@ -46,7 +46,7 @@ func (f *fixture) enrol(email string, role resguardo.Role) string {
 	}
 	u, _ := url.Parse(inv.Link)
 	token := u.Query().Get("token")
-	en, err := f.staff.EnrolPassword(ctx, token, staffPassword)
+	en, err := f.staff.EnrolPassword(ctx, token, "Test Staff", staffPassword)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -454,7 +454,7 @@ func TestStaffSignInSprayIsLimitedPerNetworkAndEnrolmentIsAudited(t *testing.T) 
 		t.Fatal(err)
 	}
 	u, _ := url.Parse(inv.Link)
-	if _, err := f.staff.EnrolPassword(t.Context(), u.Query().Get("token"), staffPassword); err != nil {
+	if _, err := f.staff.EnrolPassword(t.Context(), u.Query().Get("token"), "Test Staff", staffPassword); err != nil {
 		t.Fatal(err)
 	}
 	var buf strings.Builder

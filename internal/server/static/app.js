@@ -83,18 +83,6 @@
     });
   }
 
-  // Destructive forms ask first (the erasure of a customer also has a
-  // confirmation page of its own on the server).
-  function confirmForms() {
-    document.querySelectorAll("form[data-confirm]").forEach(function (f) {
-      f.addEventListener("submit", function (ev) {
-        if (!window.confirm(f.getAttribute("data-confirm"))) {
-          ev.preventDefault();
-        }
-      });
-    });
-  }
-
   // The otpauth: link of the TOTP page, for an authenticator app on the
   // same phone; only an otpauth://totp/ address becomes a link.
   function otpauthLink() {
@@ -110,7 +98,6 @@
     localTimes();
     copyButtons();
     downloadButtons();
-    confirmForms();
     otpauthLink();
     focusErrors();
   }
