@@ -83,7 +83,7 @@ func (s *staffClient) enrol(ctx context.Context, link string) error {
 	if err != nil {
 		return err
 	}
-	code, _, body, err := s.do(ctx, "POST", "/enrol", url.Values{"csrf_token": {tok}, "token": {token}, "password": {staffPassword}})
+	code, _, body, err := s.do(ctx, "POST", "/enrol", url.Values{"csrf_token": {tok}, "token": {token}, "name": {"Drill Lead"}, "password": {staffPassword}})
 	if err != nil {
 		return err
 	}
